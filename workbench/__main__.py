@@ -1,0 +1,7 @@
+"""`python -m workbench` (and `torchrun -m workbench`) run the command-line entry point."""
+
+import sys
+
+from workbench.cli import main
+
+sys.exit(main())

@@ -1,0 +1,151 @@
+"""Callbacks receive engine events; progress display and the metrics log are callbacks.
+
+A callback overrides `on_event`, or the per-event hooks, each a no-op by default (after Lightning).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+from workbench.core.events import (
+    BatchEnded,
+    EngineEvent,
+    EpochEnded,
+    FindingRaised,
+    LogMessage,
+    RunFailed,
+    RunFinished,
+    RunStarted,
+)
+
+
+class Callback:
+    """Base class: dispatches each event to a named hook."""
+
+    def on_event(self, event: EngineEvent) -> None:
+        hook = getattr(self, _HOOKS.get(type(event), ""), None)
+        if hook is not None:
+            hook(event)
+
+    def on_run_started(self, event: RunStarted) -> None:
+        """Called once, when the data is ready and the first batch is about to run."""
+
+    def on_batch_ended(self, event: BatchEnded) -> None:
+        """Called after every optimisation step."""
+
+    def on_epoch_ended(self, event: EpochEnded) -> None:
+        """Called after validation at the end of each epoch."""
+
+    def on_finding(self, event: FindingRaised) -> None:
+        """Called when a diagnostic check raises a finding."""
+
+    def on_run_finished(self, event: RunFinished) -> None:
+        """Called when training ends normally, by early stopping, or by a stop request."""
+
+    def on_run_failed(self, event: RunFailed) -> None:
+        """Called when training ends on an error."""
+
+
+_HOOKS = {
+    RunStarted: "on_run_started",
+    BatchEnded: "on_batch_ended",
+    EpochEnded: "on_epoch_ended",
+    FindingRaised: "on_finding",
+    RunFinished: "on_run_finished",
+    RunFailed: "on_run_failed",
+}
+
+
+class CallbackList(Callback):
+    def __init__(self, callbacks: list[Callback] | None = None) -> None:
+        self.callbacks = list(callbacks or [])
+
+    def on_event(self, event: EngineEvent) -> None:
+        for callback in self.callbacks:
+            callback.on_event(event)
+
+
+class CollectingCallback(Callback):
+    """Keeps every event; used by tests and by the CLI's summary."""
+
+    def __init__(self) -> None:
+        self.events: list[EngineEvent] = []
+
+    def on_event(self, event: EngineEvent) -> None:
+        self.events.append(event)
+
+    def of_type(self, kind: type) -> list:
+        return [e for e in self.events if isinstance(e, kind)]
+
+
+class MetricsLogCallback(Callback):
+    """Appends epoch metrics as JSON lines and a readable log to the run folder."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.metrics_path = run_dir / "metrics.jsonl"
+        self.log_path = run_dir / "log.txt"
+
+    def _log(self, text: str) -> None:
+        with self.log_path.open("a", encoding="utf-8") as handle:
+            handle.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {text}\n")
+
+    def on_event(self, event: EngineEvent) -> None:
+        if isinstance(event, LogMessage):
+            self._log(f"[{event.level}] {event.message}")
+        super().on_event(event)
+
+    def on_run_started(self, event: RunStarted) -> None:
+        self._log(
+            f"run {event.run_id} started on {event.device}: {event.num_classes} classes, "
+            f"splits {event.split_sizes}, {event.parameter_count:,} parameters, input {event.input_shape}"
+        )
+
+    def on_epoch_ended(self, event: EpochEnded) -> None:
+        record = {
+            "epoch": event.epoch,
+            "train_loss": event.train_loss,
+            "val_loss": event.val_loss,
+            "train_accuracy": event.train_accuracy,
+            "lr": event.lr,
+            "seconds": event.seconds,
+            "is_best": event.is_best,
+            **{k: v for k, v in event.metrics.items() if not isinstance(v, (list, dict))},
+        }
+        with self.metrics_path.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps(record) + "\n")
+        self._log(
+            f"epoch {event.epoch}/{event.epochs}: train loss {event.train_loss:.4f}, val loss {event.val_loss:.4f}, "
+            f"val accuracy {event.metrics.get('accuracy', float('nan')):.4f}"
+        )
+
+    def on_finding(self, event: FindingRaised) -> None:
+        self._log(f"finding [{event.severity}] {event.title}: {event.explanation} Fix: {event.fix}")
+
+    def on_run_finished(self, event: RunFinished) -> None:
+        self._log(f"run {event.status} after {event.epochs_run} epochs; best epoch {event.best_epoch}")
+
+    def on_run_failed(self, event: RunFailed) -> None:
+        self._log(f"run failed: {event.reason}")
+
+
+class ThrottledCallback(Callback):
+    """Forwards per-batch events at most `rate_hz` times a second; all other events pass straight through."""
+
+    def __init__(self, inner: Callback, rate_hz: float = 10.0) -> None:
+        self.inner = inner
+        self.interval = 1.0 / rate_hz
+        self._last = 0.0
+        self._lock = threading.Lock()
+
+    def on_event(self, event: EngineEvent) -> None:
+        if isinstance(event, BatchEnded):
+            now = time.monotonic()
+            last_batch = event.batch == event.batches
+            with self._lock:
+                if not last_batch and now - self._last < self.interval:
+                    return
+                self._last = now
+        self.inner.on_event(event)

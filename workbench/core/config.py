@@ -1,0 +1,310 @@
+"""Typed project configuration: the single source of truth shared by the GUI, the CLI and the engine.
+
+A project file is this model saved as TOML. Every field has a default, an allowed range or set of
+choices, and a one-line description that the GUI shows as a tooltip.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Literal
+
+import tomli_w
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib  # type: ignore[no-redef]
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+SCHEMA_VERSION = 1
+
+
+class ConfigError(ValueError):
+    """A project file or value that cannot be used; the message names the field and what is allowed."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DataConfig(_Section):
+    source: str = Field("", description="Folder of images (one sub-folder per class, or train/val/test) or a CSV manifest.")
+    layout: Literal["auto", "class_folders", "csv", "presplit"] = Field(
+        "auto", description="How the dataset is organised; 'auto' detects it."
+    )
+    val_fraction: float = Field(0.15, ge=0.0, le=0.5, description="Share of images held out for validation.")
+    test_fraction: float = Field(0.15, ge=0.0, le=0.5, description="Share of images locked away as the test set.")
+    stratified: bool = Field(True, description="Keep the class proportions equal in every split.")
+    k_folds: int = Field(0, ge=0, le=20, description="Number of cross-validation folds on the training pool (0 = off).")
+    fold: int = Field(0, ge=0, le=19, description="Which fold serves as validation when k-fold is on.")
+    seed: int = Field(0, ge=0, le=2**31 - 1, description="Seed of the split, so it can be reproduced exactly.")
+
+
+class AugmentationConfig(_Section):
+    hflip: bool = Field(False, description="Randomly mirror images left-right.")
+    vflip: bool = Field(False, description="Randomly mirror images top-bottom.")
+    rotation: float = Field(0.0, ge=0.0, le=180.0, description="Largest random rotation, in degrees.")
+    crop_scale: float = Field(1.0, ge=0.3, le=1.0, description="Smallest area kept by a random resized crop (1 = off).")
+    brightness: float = Field(0.0, ge=0.0, le=1.0, description="Strength of random brightness changes.")
+    contrast: float = Field(0.0, ge=0.0, le=1.0, description="Strength of random contrast changes.")
+    noise_std: float = Field(0.0, ge=0.0, le=0.5, description="Standard deviation of added Gaussian noise (on 0-1 images).")
+    blur_sigma: float = Field(0.0, ge=0.0, le=5.0, description="Largest sigma of a random Gaussian blur (0 = off).")
+
+    @property
+    def enabled(self) -> bool:
+        return any(
+            (self.hflip, self.vflip, self.rotation > 0, self.crop_scale < 1, self.brightness > 0,
+             self.contrast > 0, self.noise_std > 0, self.blur_sigma > 0)
+        )
+
+
+class PreprocessingConfig(_Section):
+    image_size: int = Field(32, ge=4, le=1024, description="Side of the square image the network sees, in pixels.")
+    resize_mode: Literal["squash", "center_crop", "letterbox"] = Field(
+        "squash", description="Stretch to the square, crop its centre, or pad to keep the aspect ratio."
+    )
+    channels: Literal["auto", "grayscale", "rgb"] = Field(
+        "auto", description="Colour channels fed to the network; 'auto' uses greyscale when every image is grey."
+    )
+    normalization: Literal["none", "minmax", "zscore", "imagenet"] = Field(
+        "zscore", description="How pixel values are scaled; statistics come from the training split only."
+    )
+    augmentation: AugmentationConfig = Field(default_factory=AugmentationConfig)
+    cache: Literal["auto", "memory", "disk"] = Field(
+        "auto", description="Keep decoded images in memory, or memory-mapped on disk when they are large."
+    )
+
+
+class SmallCNNConfig(_Section):
+    depth: int = Field(3, ge=1, le=8, description="Number of convolution stages.")
+    width: int = Field(32, ge=4, le=512, description="Channels of the first stage; doubled at each later stage.")
+    activation: str = Field("relu", description="Non-linearity after each convolution.")
+    normalization: Literal["batch", "instance", "layer", "group", "none"] = Field(
+        "batch", description="Normalisation layer after each convolution."
+    )
+    conv_type: Literal["standard", "bottleneck", "spatial_separable", "depthwise_separable"] = Field(
+        "standard", description="Kind of convolution in each stage."
+    )
+    downsample: Literal["max", "avg", "strided", "blur"] = Field(
+        "max", description="How each stage halves the resolution."
+    )
+    dropout: float = Field(0.2, ge=0.0, le=0.9, description="Dropout rate before the classifier.")
+
+    @field_validator("activation")
+    @classmethod
+    def _known_activation(cls, value: str) -> str:
+        from workbench.core.models.registry import ACTIVATIONS
+
+        if value not in ACTIVATIONS:
+            raise ValueError(f"unknown activation {value!r}; choose one of {sorted(ACTIVATIONS)}")
+        return value
+
+
+class ModelConfig(_Section):
+    architecture: str = Field("small_cnn", description="Architecture from the registry, or any timm model name.")
+    pretrained: bool = Field(False, description="Start from pretrained weights (downloads them unless cached).")
+    small_cnn: SmallCNNConfig = Field(default_factory=SmallCNNConfig)
+
+    @field_validator("architecture")
+    @classmethod
+    def _known_architecture(cls, value: str) -> str:
+        from workbench.core.models.registry import is_known_architecture
+
+        if not is_known_architecture(value):
+            raise ValueError(f"unknown architecture {value!r}; use 'small_cnn' or a timm model name such as 'resnet18'")
+        return value
+
+
+class StrategyConfig(_Section):
+    name: str = Field("scratch", description="How the network is trained.")
+
+    @field_validator("name")
+    @classmethod
+    def _known_strategy(cls, value: str) -> str:
+        from workbench.core.strategies import STRATEGIES
+
+        if value not in STRATEGIES:
+            raise ValueError(f"unknown strategy {value!r}; choose one of {sorted(STRATEGIES)}")
+        return value
+
+
+class TrainingConfig(_Section):
+    optimizer: str = Field("adamw", description="Optimisation algorithm.")
+    lr: float = Field(1e-3, gt=0.0, le=10.0, description="Learning rate (step size).")
+    momentum: float = Field(0.9, ge=0.0, lt=1.0, description="Momentum for SGD (0 = plain SGD).")
+    weight_decay: float = Field(1e-4, ge=0.0, le=1.0, description="L2 penalty on the weights.")
+    batch_size: int = Field(64, ge=1, le=4096, description="Images per optimisation step.")
+    epochs: int = Field(15, ge=1, le=10000, description="Passes over the training split.")
+    scheduler: str = Field("cosine", description="How the learning rate changes during training.")
+    step_size: int = Field(10, ge=1, le=10000, description="Epochs between decays for the step schedule.")
+    gamma: float = Field(0.5, gt=0.0, le=1.0, description="Decay factor for the step and exponential schedules.")
+    restart_period: int = Field(5, ge=1, le=10000, description="Epochs in the first cycle of cosine with warm restarts.")
+    warmup_epochs: int = Field(0, ge=0, le=1000, description="Epochs of linear warm-up before the schedule starts.")
+    class_weighting: bool = Field(False, description="Weight the loss by inverse class frequency (for imbalanced data).")
+    label_smoothing: float = Field(0.0, ge=0.0, lt=1.0, description="Label smoothing of the cross-entropy loss.")
+    early_stopping_patience: int = Field(0, ge=0, le=1000, description="Stop after this many epochs without improvement (0 = off).")
+    monitor: Literal["val_loss", "val_accuracy", "val_balanced_accuracy", "val_macro_f1"] = Field(
+        "val_loss", description="Validation quantity that picks the best epoch and drives early stopping."
+    )
+    device: Literal["auto", "cpu", "cuda", "mps"] = Field("auto", description="Where to train; 'auto' prefers CUDA, then MPS.")
+    amp: bool = Field(True, description="Mixed precision on CUDA (faster, less memory).")
+    channels_last: bool = Field(True, description="Channels-last memory layout on CUDA.")
+    deterministic: bool = Field(True, description="Use deterministic algorithms where the backend allows.")
+    seed: int = Field(0, ge=0, le=2**31 - 1, description="Seed for weights, shuffling and augmentation.")
+
+    @field_validator("optimizer")
+    @classmethod
+    def _known_optimizer(cls, value: str) -> str:
+        from workbench.core.training.optim import OPTIMIZERS
+
+        if value not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {value!r}; choose one of {sorted(OPTIMIZERS)}")
+        return value
+
+    @field_validator("scheduler")
+    @classmethod
+    def _known_scheduler(cls, value: str) -> str:
+        from workbench.core.training.optim import SCHEDULERS
+
+        if value not in SCHEDULERS:
+            raise ValueError(f"unknown scheduler {value!r}; choose one of {sorted(SCHEDULERS)}")
+        return value
+
+
+class EvaluationConfig(_Section):
+    bootstrap_samples: int = Field(1000, ge=0, le=100000, description="Bootstrap resamples for confidence intervals.")
+
+
+class ExportConfig(_Section):
+    onnx: bool = Field(True, description="Also export the model as ONNX.")
+
+
+class ProjectConfig(_Section):
+    schema_version: int = Field(SCHEMA_VERSION, ge=1, le=SCHEMA_VERSION, description="Version of this file's layout.")
+    name: str = Field("untitled", min_length=1, max_length=200, description="Project name, shown in run lists.")
+    runs_dir: str = Field("", description="Where runs are stored; empty means a 'runs' folder beside the project file.")
+    data: DataConfig = Field(default_factory=DataConfig)
+    preprocessing: PreprocessingConfig = Field(default_factory=PreprocessingConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    strategy: StrategyConfig = Field(default_factory=StrategyConfig)
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
+    evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
+    export: ExportConfig = Field(default_factory=ExportConfig)
+
+    @field_validator("schema_version", mode="before")
+    @classmethod
+    def _supported_version(cls, value: Any) -> Any:
+        if isinstance(value, int) and value > SCHEMA_VERSION:
+            raise ValueError(
+                f"this project was saved by a newer Workbench (schema {value}); this version reads up to "
+                f"schema {SCHEMA_VERSION}. Update Workbench to open it"
+            )
+        return value
+
+
+# --- validation messages -------------------------------------------------------------------------
+
+
+def _field_doc(section: type[BaseModel], path: tuple[str | int, ...]) -> str:
+    """The allowed range or choices of the field at `path`, as a short phrase."""
+    model: Any = section
+    info = None
+    for part in path:
+        if not (isinstance(model, type) and issubclass(model, BaseModel)) or part not in model.model_fields:
+            return ""
+        info = model.model_fields[part]
+        model = info.annotation
+    if info is None:
+        return ""
+    bounds = []
+    for meta in info.metadata:
+        for name, word in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
+            if getattr(meta, name, None) is not None:
+                bounds.append(f"{word} {getattr(meta, name)}")
+    allowed = f"allowed: {' and '.join(bounds)}" if bounds else ""
+    return "; ".join(x for x in (allowed, info.description or "") if x)
+
+
+def describe_validation_error(error: ValidationError, source: str = "project") -> str:
+    """Turn pydantic's error list into lines that name the field, the bad value and what is allowed."""
+    lines = [f"{source} has {error.error_count()} invalid setting(s):"]
+    for item in error.errors():
+        loc = tuple(item["loc"])
+        field = ".".join(str(p) for p in loc)
+        value = item.get("input")
+        if item["type"] == "extra_forbidden":
+            lines.append(f"  - {field}: unknown setting (value {value!r}); remove it or check its spelling")
+            continue
+        doc = _field_doc(ProjectConfig, loc)
+        message = item["msg"].removeprefix("Value error, ")
+        lines.append(f"  - {field} = {value!r}: {message}" + (f" ({doc})" if doc else ""))
+    return "\n".join(lines)
+
+
+def migrate(raw: dict[str, Any]) -> dict[str, Any]:
+    """Bring an older file's dictionary up to SCHEMA_VERSION (version 1 is the first; nothing to do yet)."""
+    raw = dict(raw)
+    raw.setdefault("schema_version", SCHEMA_VERSION)
+    return raw
+
+
+def config_from_dict(raw: dict[str, Any], source: str = "project") -> ProjectConfig:
+    try:
+        return ProjectConfig.model_validate(migrate(raw))
+    except ValidationError as error:
+        raise ConfigError(describe_validation_error(error, source)) from None
+
+
+def load_config(path: str | Path) -> ProjectConfig:
+    """Read a project TOML file. Relative dataset paths are resolved against the file's folder."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise ConfigError(f"project file {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"project file {path} cannot be read: {error}") from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"project file {path} is not valid TOML: {error}") from None
+    config = config_from_dict(raw, source=str(path))
+    return resolve_paths(config, path.parent)
+
+
+def resolve_paths(config: ProjectConfig, base: Path) -> ProjectConfig:
+    """Make the dataset source and runs folder absolute, relative to `base` (the project file's folder)."""
+    updates: dict[str, Any] = {}
+    source = config.data.source
+    if source and not Path(source).expanduser().is_absolute():
+        updates["data"] = config.data.model_copy(update={"source": str((base / source).resolve())})
+    runs = config.runs_dir or "runs"
+    if not Path(runs).expanduser().is_absolute():
+        updates["runs_dir"] = str((base / runs).resolve())
+    return config.model_copy(update=updates)
+
+
+def config_to_toml(config: ProjectConfig) -> str:
+    return tomli_w.dumps(config.model_dump(mode="json"))
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write to a temporary file beside `path`, then rename, so a crash never leaves half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_config(config: ProjectConfig, path: str | Path) -> None:
+    atomic_write_bytes(Path(path), config_to_toml(config).encode("utf-8"))

@@ -1,0 +1,1 @@
+"""Datasets: discovery, image reading, splits, statistics, caching and augmentation."""

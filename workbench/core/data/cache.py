@@ -1,0 +1,172 @@
+"""Decode, convert and resize every image once, and keep the result for all epochs.
+
+The cache lives in memory, or in a memory-mapped file when it is large (or memory runs short), so
+epochs after the first never decode a file again. The last cache built is kept for the process, so
+a second run on the same data and preprocessing (a resume, a k-fold run, a GUI rerun) skips decoding.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from workbench.core.config import PreprocessingConfig
+from workbench.core.data.discovery import Sample, SkippedFile
+from workbench.core.data.preprocess import prepare
+from workbench.core.data.reading import ImageReadError, read_image, value_scale
+
+MEMORY_LIMIT_BYTES = int(os.environ.get("WORKBENCH_CACHE_MEMORY_LIMIT", 2 * 1024**3))
+
+
+@dataclass
+class DecodedImages:
+    """The cache: `array` is N×C×S×S of raw pixel values (uint8, uint16 or float32)."""
+
+    array: np.ndarray
+    kept: list[int]  # index into the input samples of each cached row
+    failed: list[SkippedFile] = field(default_factory=list)
+    channels: str = "grayscale"
+    value_scale: float = 255.0
+    on_disk: bool = False
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.array.nbytes)
+
+
+_last: tuple[str, DecodedImages] | None = None
+_last_lock = threading.Lock()
+
+
+def _cache_key(samples: Sequence[Sample], cfg: PreprocessingConfig) -> str:
+    digest = hashlib.sha256()
+    digest.update(f"{cfg.image_size}|{cfg.resize_mode}|{cfg.channels}".encode())
+    for sample in samples:
+        try:
+            stamp = os.stat(sample.path).st_mtime_ns
+        except OSError:
+            stamp = -1
+        digest.update(f"{sample.path}|{stamp}\n".encode())
+    return digest.hexdigest()
+
+
+def _target_dtype(dtypes: set[np.dtype]) -> np.dtype:
+    if any(d.kind == "f" for d in dtypes):
+        return np.dtype(np.float32)
+    if np.dtype(np.uint16) in dtypes:
+        return np.dtype(np.uint16)
+    return np.dtype(np.uint8)
+
+
+def _allocate(shape: tuple[int, ...], dtype: np.dtype, mode: str, cache_dir: Path | None) -> tuple[np.ndarray, bool]:
+    nbytes = int(np.prod(shape)) * dtype.itemsize
+    want_disk = mode == "disk" or (mode == "auto" and nbytes > MEMORY_LIMIT_BYTES)
+    if not want_disk:
+        try:
+            return np.empty(shape, dtype=dtype), False
+        except MemoryError:
+            pass  # fall back to a memory-mapped file
+    if cache_dir is None:
+        import tempfile
+
+        cache_dir = Path(tempfile.mkdtemp(prefix="workbench-cache-"))
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    path = cache_dir / "decoded.npy"
+    return np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=shape), True
+
+
+def decode_dataset(
+    samples: Sequence[Sample],
+    cfg: PreprocessingConfig,
+    *,
+    cache_dir: Path | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    workers: int | None = None,
+    reuse: bool = True,
+) -> DecodedImages:
+    """Decode every sample; files that fail are listed in `failed` and left out of `array`."""
+    global _last
+    key = _cache_key(samples, cfg) + f"|{cfg.cache}"
+    with _last_lock:
+        if reuse and _last is not None and _last[0] == key:
+            return _last[1]
+    size = cfg.image_size
+    total = len(samples)
+    failed: list[SkippedFile] = []
+    done = 0
+
+    def load(i: int) -> tuple[int, np.ndarray | None, str | None]:
+        if should_stop is not None and should_stop():
+            return i, None, "cancelled"
+        try:
+            image = read_image(samples[i].path)
+        except ImageReadError as error:
+            return i, None, str(error)
+        # Resize at once, in the image's own channels and dtype, so only small arrays are kept.
+        return i, prepare(image, size, cfg.resize_mode, "keep", image.dtype), None
+
+    n_workers = workers or min(4, os.cpu_count() or 1)
+    resized: list[np.ndarray | None] = [None] * total
+    dtypes: set[np.dtype] = set()
+    grey_only = True
+    with ThreadPoolExecutor(max_workers=n_workers) as pool:
+        for i, image, reason in pool.map(load, range(total)):
+            if reason == "cancelled":
+                raise InterruptedError("decoding cancelled")
+            if image is None:
+                failed.append(SkippedFile(samples[i].path, reason or "unreadable"))
+            else:
+                dtypes.add(image.dtype)
+                grey_only = grey_only and image.shape[0] == 1
+                resized[i] = image
+            done += 1
+            if progress is not None and (done % 25 == 0 or done == total):
+                progress(done, total)
+    kept = [i for i in range(total) if resized[i] is not None]
+    channels = cfg.channels if cfg.channels != "auto" else ("grayscale" if grey_only else "rgb")
+    dtype = _target_dtype(dtypes) if dtypes else np.dtype(np.uint8)
+    n_channels = 1 if channels == "grayscale" else 3
+    array, on_disk = _allocate((len(kept), n_channels, size, size), dtype, cfg.cache, cache_dir)
+    for row, i in enumerate(kept):
+        item = resized[i]
+        assert item is not None
+        array[row] = _finish(item, n_channels, dtype)
+        resized[i] = None
+    if on_disk and isinstance(array, np.memmap):
+        array.flush()
+    result = DecodedImages(array, kept, failed, channels, value_scale(dtype), on_disk)
+    with _last_lock:
+        _last = (key, result)
+    return result
+
+
+def _finish(item: np.ndarray, n_channels: int, dtype: np.dtype) -> np.ndarray:
+    """A resized CxSxS array brought to the cache's channel count and dtype."""
+    if item.shape[0] != n_channels:
+        if n_channels == 1:
+            item = (item.astype(np.float32) * np.array([0.299, 0.587, 0.114], dtype=np.float32)[:, None, None]).sum(
+                0, keepdims=True)
+        else:
+            item = np.repeat(item, 3, axis=0)
+    if item.dtype != dtype:
+        values = item.astype(np.float32)
+        if dtype == np.uint16 and item.dtype == np.uint8:
+            values = values * 257.0
+        if dtype.kind in "ui":
+            return np.clip(np.rint(values), 0, np.iinfo(dtype).max).astype(dtype)
+        return values.astype(dtype)
+    return item
+
+
+def clear_cache() -> None:
+    global _last
+    with _last_lock:
+        _last = None

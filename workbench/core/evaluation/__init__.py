@@ -1,0 +1,1 @@
+"""Metrics, the locked test set, and evaluation of finished runs."""

@@ -1,0 +1,1 @@
+"""Exporting trained runs: checkpoints with their settings, metrics tables and curve plots."""

@@ -1,0 +1,1 @@
+"""Architectures: a registry of timm models and a configurable small CNN."""

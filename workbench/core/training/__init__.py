@@ -1,0 +1,1 @@
+"""Training: the loop, checkpoints, devices, AMP and DDP, driven by the engine."""

@@ -1,0 +1,415 @@
+"""The training engine: one entry point, `train`, shared by the GUI runner, the CLI and torchrun.
+
+It prepares the data, builds the model, runs epochs with validation, writes checkpoints and the run
+folder, and reports everything through events. User errors never escape as exceptions: they end the
+run with a RunFailed event that says what happened and what to do.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from workbench.core.callbacks import Callback, CallbackList, MetricsLogCallback
+from workbench.core.config import ConfigError, ProjectConfig, load_config, save_config
+from workbench.core.data.errors import DatasetError
+from workbench.core.data.pipeline import PreparedData, prepare_data
+from workbench.core.data.splits import write_manifest
+from workbench.core.data.stats import NormStats
+from workbench.core.data.transforms import build_augmentation
+from workbench.core.devices import select_device
+from workbench.core.evaluation.metrics import classification_metrics
+from workbench.core.events import (
+    BatchEnded,
+    CheckpointSaved,
+    EngineEvent,
+    EpochEnded,
+    FindingRaised,
+    LogMessage,
+    RunFailed,
+    RunFinished,
+    RunStarted,
+    StageProgress,
+)
+from workbench.core.models.factory import ModelBuildError, build_model
+from workbench.core.runs import RunStore, read_json, write_json
+from workbench.core.training import distributed
+from workbench.core.training.checkpoints import CheckpointError, load_checkpoint, save_checkpoint
+from workbench.core.training.control import RunControl
+from workbench.core.training.loop import BatchSource, NonFiniteLoss, StopRequested, evaluate, train_one_epoch
+from workbench.core.training.optim import build_optimizer, build_scheduler
+
+log = logging.getLogger(__name__)
+
+MAXIMISE = {"val_accuracy", "val_balanced_accuracy", "val_macro_f1"}
+
+
+@dataclass
+class TrainResult:
+    run_id: str
+    run_dir: Path | None
+    status: str  # "completed", "stopped", "early_stopped" or "failed"
+    best_epoch: int = 0
+    best_metrics: dict[str, Any] = field(default_factory=dict)
+    reason: str = ""
+    epochs_run: int = 0
+
+
+class _Emitter:
+    """Sends events to the callbacks on rank 0 only."""
+
+    def __init__(self, callback: Callback | None, is_main: bool) -> None:
+        self.callbacks = CallbackList([callback] if callback is not None else [])
+        self.is_main = is_main
+
+    def __call__(self, event: EngineEvent) -> None:
+        if self.is_main:
+            self.callbacks.on_event(event)
+
+
+def _seed_everything(seed: int, deterministic: bool) -> None:
+    import random
+
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    if deterministic:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        torch.backends.cudnn.benchmark = False
+
+
+def _loss_fn(config: ProjectConfig, data: PreparedData, device: torch.device) -> nn.Module:
+    weight = None
+    if config.training.class_weighting:
+        counts = np.asarray(data.class_counts("train"), dtype=np.float64)
+        weights = counts.sum() / (len(counts) * np.maximum(counts, 1))
+        weight = torch.tensor(weights, dtype=torch.float32, device=device)
+    return nn.CrossEntropyLoss(weight=weight, label_smoothing=config.training.label_smoothing)
+
+
+def _amp_dtype(config: ProjectConfig, device: torch.device) -> torch.dtype | None:
+    if device.type != "cuda" or not config.training.amp:
+        return None
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+def _monitor_value(name: str, train_loss: float, val: dict[str, Any], has_val: bool) -> float:
+    if not has_val:
+        return train_loss
+    if name == "val_loss":
+        return float(val["loss"])
+    return float(val[name.removeprefix("val_")])
+
+
+def _improved(name: str, value: float, best: float | None) -> bool:
+    if best is None or math.isnan(best):
+        return not math.isnan(value)
+    return value > best if name in MAXIMISE else value < best
+
+
+def _nan_diagnosis(config: ProjectConfig, stats: NormStats, amp: bool) -> str:
+    causes = []
+    if config.training.lr >= 0.1 or (config.training.optimizer != "sgd" and config.training.lr >= 0.01):
+        causes.append(f"the learning rate ({config.training.lr:g}) is too high for {config.training.optimizer}: "
+                      "divide it by 10")
+    if stats.mode == "none" and stats.value_scale > 1:
+        causes.append(f"the input is not normalised (raw values up to {stats.value_scale:g}): choose z-score "
+                      "or min–max normalisation")
+    if amp:
+        causes.append("mixed precision (AMP) overflowed: turn AMP off")
+    if not causes:
+        causes.append("the learning rate may still be too high: divide it by 10, or add warm-up epochs")
+    return "; ".join(causes)
+
+
+def _prepare_run_data(
+    config: ProjectConfig, run_dir: Path | None, emit: _Emitter, control: RunControl
+) -> PreparedData:
+    def stage(name: str, done: int, total: int) -> None:
+        emit(StageProgress(name, done, total))
+
+    if run_dir is not None and (run_dir / "split.csv").exists():
+        classes = read_json(run_dir / "classes.json")
+        stats_data = read_json(run_dir / "norm_stats.json")
+        stats = NormStats.from_dict(stats_data) if stats_data else None
+        return prepare_data(config, manifest=run_dir / "split.csv", class_names=classes, stats=stats,
+                            cache_dir=run_dir / "cache", stage_progress=stage,
+                            should_stop=lambda: control.stop_requested)
+    return prepare_data(config, stage_progress=stage, should_stop=lambda: control.stop_requested)
+
+
+def _write_data_files(run_dir: Path, config: ProjectConfig, data: PreparedData) -> str:
+    save_config(config, run_dir / "config.toml")
+    manifest_sha = write_manifest(run_dir / "split.csv", data.samples, data.splits)
+    write_json(run_dir / "classes.json", data.class_names)
+    data.stats.save(run_dir / "norm_stats.json")
+    write_json(run_dir / "data_report.json", {
+        "source": config.data.source,
+        "layout": data.layout,
+        "classes": data.class_names,
+        "split_sizes": data.split_sizes(),
+        "class_counts": {s: data.class_counts(s) for s in ("train", "val", "test")},
+        "channels": data.images.channels,
+        "value_scale": data.images.value_scale,
+        "skipped": [{"path": s.path, "reason": s.reason} for s in data.skipped],
+        "warnings": data.warnings,
+        "manifest_sha256": manifest_sha,
+    })
+    return manifest_sha
+
+
+def train(
+    config: ProjectConfig | None,
+    callback: Callback | None = None,
+    control: RunControl | None = None,
+    *,
+    resume: str | Path | None = None,
+) -> TrainResult:
+    """Train a model as `config` says (or continue the run folder `resume`), reporting through `callback`."""
+    control = control or RunControl()
+    emit = _Emitter(callback, is_main=True)
+    run_id, run_dir = "", None
+    store: RunStore | None = None
+    ctx = distributed.DistContext()
+    try:
+        if resume is not None:
+            run_dir = Path(resume).expanduser().resolve()
+            if not (run_dir / "config.toml").exists():
+                raise ConfigError(f"{run_dir} is not a Workbench run folder (it has no config.toml)")
+            config = load_config(run_dir / "config.toml")
+            config = config.model_copy(update={"runs_dir": str(run_dir.parent)})
+            run_id = run_dir.name
+        if config is None:
+            raise ConfigError("no project configuration given")
+        device = torch.device(select_device(config.training.device))
+        ctx = distributed.init_from_env(device.type)
+        if ctx.enabled and device.type == "cuda":
+            device = torch.device("cuda", ctx.local_rank)
+        emit = _Emitter(callback, ctx.is_main)
+        data = _prepare_run_data(config, run_dir, emit, control)
+        if control.stop_requested:
+            raise StopRequested(0, {})
+        if not config.runs_dir:
+            raise ConfigError("runs_dir is empty; save the project first or set where runs are stored")
+        store = RunStore(config.runs_dir) if ctx.is_main else None
+        if run_dir is None:
+            if store is not None:
+                run_id, run_dir = store.create(config)
+            run_id, run_dir = distributed.broadcast((run_id, run_dir), ctx)
+            assert run_dir is not None
+            if ctx.is_main:
+                _write_data_files(run_dir, config, data)
+        elif store is not None:
+            store.update(run_id, status="running")
+        if ctx.is_main:
+            emit.callbacks.callbacks.append(MetricsLogCallback(run_dir))
+            for warning in data.warnings:
+                emit(LogMessage("warning", warning))
+            if data.skipped:
+                emit(LogMessage("warning", f"{len(data.skipped)} file(s) were skipped; see data_report.json"))
+        return _run_epochs(config, data, device, ctx, run_id, run_dir, store, emit, control)
+    except StopRequested:
+        if store is not None and run_id:
+            store.update(run_id, status="stopped", ended=True)
+        emit(RunFinished(run_id, str(run_dir or ""), "stopped", 0, {}, 0))
+        return TrainResult(run_id, run_dir, "stopped")
+    except (ConfigError, DatasetError, ModelBuildError, CheckpointError, RuntimeError, OSError, ValueError,
+            InterruptedError) as error:
+        reason = _readable(error)
+        return _fail(reason, run_id, run_dir, store, emit, traceback.format_exc())
+    except Exception as error:  # keep the GUI and CLI alive on anything unexpected
+        reason = f"unexpected error: {type(error).__name__}: {error}. The full traceback is in the run's log."
+        return _fail(reason, run_id, run_dir, store, emit, traceback.format_exc())
+    finally:
+        distributed.shutdown(ctx)
+
+
+def _readable(error: Exception) -> str:
+    if isinstance(error, torch.OutOfMemoryError):
+        return "the device ran out of memory: lower the batch size or the image size"
+    if isinstance(error, OSError) and getattr(error, "errno", None) == 28:
+        return f"the disk is full ({error.filename or ''}): free space or choose another runs folder"
+    if isinstance(error, PermissionError):
+        return f"permission denied writing {error.filename}: choose a runs folder you can write to"
+    return str(error)
+
+
+def _fail(reason: str, run_id: str, run_dir: Path | None, store: RunStore | None, emit: _Emitter,
+          trace: str, kept: str = "") -> TrainResult:
+    log.debug(trace)
+    if run_dir is not None and run_dir.exists():
+        try:
+            with (run_dir / "log.txt").open("a", encoding="utf-8") as handle:
+                handle.write(f"run failed: {reason}\n{trace}\n")
+            status = read_json(run_dir / "run.json", {}) or {}
+            write_json(run_dir / "run.json", {**status, "status": "failed", "reason": reason})
+        except OSError:
+            pass
+    if store is not None and run_id:
+        with contextlib.suppress(Exception):  # the index must never hide the original error
+            store.update(run_id, status="failed", ended=True)
+    emit(RunFailed(run_id, str(run_dir or ""), reason, kept))
+    return TrainResult(run_id, run_dir, "failed", reason=reason)
+
+
+def _run_epochs(
+    config: ProjectConfig,
+    data: PreparedData,
+    device: torch.device,
+    ctx: distributed.DistContext,
+    run_id: str,
+    run_dir: Path,
+    store: RunStore | None,
+    emit: _Emitter,
+    control: RunControl,
+) -> TrainResult:
+    tcfg = config.training
+    _seed_everything(tcfg.seed, tcfg.deterministic)
+    num_classes = len(data.class_names)
+    model = build_model(config, data.in_channels, num_classes).to(device)
+    use_channels_last = tcfg.channels_last and device.type == "cuda"
+    if use_channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    train_model: nn.Module = model
+    if ctx.enabled:
+        train_model = nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None
+        )
+    train_idx, val_idx = data.indices("train"), data.indices("val")
+    common = dict(data=data, batch_size=tcfg.batch_size, device=device, stats=data.stats,
+                  channels_last=use_channels_last)
+    train_source = BatchSource(indices=train_idx, transform=build_augmentation(
+        config.preprocessing.augmentation, config.preprocessing.image_size),
+        shard=distributed.sharder(len(train_idx), ctx, tcfg.seed), **common)
+    val_source = BatchSource(indices=val_idx, **common)
+    steps_per_epoch = len(train_source.batches(train_source.epoch_order(0, tcfg.seed)))
+    optimizer = build_optimizer(train_model.parameters(), tcfg)
+    scheduler = build_scheduler(optimizer, tcfg, steps_per_epoch)
+    loss_fn = _loss_fn(config, data, device)
+    amp_dtype = _amp_dtype(config, device)
+    scaler = torch.amp.GradScaler("cuda") if amp_dtype == torch.float16 else None
+
+    ckpt_dir = run_dir / "checkpoints"
+    last_path, best_path = ckpt_dir / "last.pt", ckpt_dir / "best.pt"
+    state: dict[str, Any] = {"epoch": 0, "next_batch": 0, "partial": {}, "best_value": None, "best_epoch": 0,
+                             "best_metrics": {}, "stale_epochs": 0, "history": []}
+    if last_path.exists():
+        saved = load_checkpoint(last_path, map_location=str(device))
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        scheduler.load_state_dict(saved["scheduler"])
+        if scaler is not None and "scaler" in saved:
+            scaler.load_state_dict(saved["scaler"])
+        state.update({k: saved[k] for k in state if k in saved})
+        emit(LogMessage("info", f"resumed from epoch {state['epoch']}" +
+                        (f", batch {state['next_batch']}" if state["next_batch"] else "")))
+    resumed_from = int(state["epoch"])
+    parameter_count = sum(p.numel() for p in model.parameters())
+    size = config.preprocessing.image_size
+    emit(RunStarted(run_id, str(run_dir), str(device), num_classes, tuple(data.class_names), data.split_sizes(),
+                    tcfg.epochs, steps_per_epoch, parameter_count, (data.in_channels, size, size), resumed_from))
+    if len(val_idx) == 0:
+        emit(FindingRaised("no-validation-split", "warning", "No validation split",
+                           "Without validation images, overfitting cannot be seen and the best epoch is chosen "
+                           "by training loss.", "Set a validation share above 0.", pane="data"))
+
+    def checkpoint(kind: str, epoch_done: int, next_batch: int = 0, partial: dict | None = None) -> None:
+        if not ctx.is_main:
+            return
+        payload = {
+            "model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+            **{k: v for k, v in state.items()}, "epoch": epoch_done, "next_batch": next_batch,
+            "partial": partial or {}, "class_names": list(data.class_names),
+        }
+        if scaler is not None:
+            payload["scaler"] = scaler.state_dict()
+        save_checkpoint(payload, last_path)
+        emit(CheckpointSaved(epoch_done, str(last_path), kind))
+
+    global_step = resumed_from * steps_per_epoch + int(state["next_batch"])
+    epoch = resumed_from + 1
+    status = "completed"
+    try:
+        while epoch <= tcfg.epochs:
+            torch.manual_seed(tcfg.seed * 1000 + epoch * 10 + ctx.rank)
+            batches = train_source.batches(train_source.epoch_order(epoch, tcfg.seed))
+
+            def on_batch(b: int, n: int, loss: float, lr: float, ips: float, _epoch: int = epoch) -> None:
+                nonlocal global_step
+                global_step += 1
+                emit(BatchEnded(_epoch, b, n, loss, lr, ips * ctx.world_size, global_step))
+
+            result = train_one_epoch(
+                train_model, train_source, batches, optimizer, scheduler, loss_fn, epoch=epoch,
+                start_batch=int(state["next_batch"]), partial=state["partial"] or None, scaler=scaler,
+                amp_dtype=amp_dtype, control=control, on_batch=on_batch,
+            )
+            state["next_batch"], state["partial"] = 0, {}
+            loss_sum, count = distributed.all_sum([result.loss * result.images, float(result.images)], ctx, device)
+            train_loss = loss_sum / max(count, 1.0)
+            val = evaluate(model, val_source, nn.CrossEntropyLoss(), amp_dtype) if len(val_idx) else {"loss": math.nan}
+            metrics = (classification_metrics(val["labels"], np.asarray(val["probs"]).argmax(1), data.class_names)
+                       if len(val_idx) else {})
+            val_loss = float(val["loss"])
+            value = _monitor_value(tcfg.monitor, train_loss, {**metrics, "loss": val_loss}, bool(len(val_idx)))
+            is_best = _improved(tcfg.monitor, value, state["best_value"])
+            lr = optimizer.param_groups[0]["lr"]
+            headline = {k: v for k, v in metrics.items() if isinstance(v, float)}
+            state["history"].append({"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss,
+                                     "train_accuracy": result.accuracy, "lr": lr, **headline})
+            if is_best:
+                state.update(best_value=value, best_epoch=epoch, stale_epochs=0,
+                             best_metrics={"val_loss": val_loss, **headline})
+                if ctx.is_main:
+                    save_checkpoint({"model": model.state_dict(), "epoch": epoch,
+                                     "class_names": list(data.class_names)}, best_path)
+            else:
+                state["stale_epochs"] += 1
+            checkpoint("last", epoch)
+            if is_best:
+                emit(CheckpointSaved(epoch, str(best_path), "best"))
+            emit(EpochEnded(epoch, tcfg.epochs, train_loss, val_loss, result.accuracy, metrics, lr,
+                            result.seconds, is_best))
+            if store is not None:
+                store.update(run_id, best_epoch=int(state["best_epoch"]), best_metrics=state["best_metrics"])
+            if tcfg.early_stopping_patience and state["stale_epochs"] >= tcfg.early_stopping_patience:
+                status = "early_stopped"
+                emit(LogMessage("info", f"early stopping: no improvement of {tcfg.monitor} for "
+                                        f"{state['stale_epochs']} epochs; best epoch {state['best_epoch']}"))
+                break
+            epoch += 1
+    except StopRequested as stop:
+        checkpoint("stop", epoch - 1, stop.next_batch, stop.partial)
+        status = "stopped"
+    except NonFiniteLoss as bad:
+        diagnosis = _nan_diagnosis(config, data.stats, amp_dtype is not None)
+        kept = str(last_path) if last_path.exists() else ""
+        emit(FindingRaised("non-finite-loss", "problem", "The loss became NaN or infinite",
+                           f"{bad}. Training was stopped.", diagnosis,
+                           {"epoch": bad.epoch, "batch": bad.batch, "lr": tcfg.lr}))
+        keep_note = (f" The last good checkpoint (epoch {epoch - 1}) was kept at {kept}." if kept
+                     else " No epoch had finished, so there is no checkpoint to keep.")
+        return _fail(f"{bad}. Likely cause: {diagnosis}.{keep_note}", run_id, run_dir, store, emit, "", kept)
+
+    epochs_run = len(state["history"])
+    summary = {"status": status, "best_epoch": int(state["best_epoch"]), "best_metrics": state["best_metrics"],
+               "epochs_run": epochs_run, "history": state["history"], "device": str(device),
+               "world_size": ctx.world_size, "finished": time.time()}
+    if ctx.is_main:
+        previous = read_json(run_dir / "run.json", {}) or {}
+        write_json(run_dir / "run.json", {**previous, **summary})
+        if store is not None:
+            store.update(run_id, status=status, best_epoch=int(state["best_epoch"]),
+                         best_metrics=state["best_metrics"], ended=True)
+    emit(RunFinished(run_id, str(run_dir), status, int(state["best_epoch"]), state["best_metrics"], epochs_run))
+    return TrainResult(run_id, run_dir, status, int(state["best_epoch"]), state["best_metrics"], epochs_run=epochs_run)

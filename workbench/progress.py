@@ -1,0 +1,98 @@
+"""Terminal progress: the CLI's progress-bar callback (the GUI's runner plays this role on screen)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from tqdm import tqdm
+
+from workbench.core.callbacks import Callback
+from workbench.core.events import (
+    BatchEnded,
+    EngineEvent,
+    EpochEnded,
+    FindingRaised,
+    LogMessage,
+    RunFailed,
+    RunStarted,
+    StageProgress,
+)
+
+
+@contextmanager
+def bar(label: str) -> Iterator[Callable[[int, int], None]]:
+    progress = tqdm(desc=label, unit="img", file=sys.stderr, leave=False, dynamic_ncols=True)
+
+    def update(done: int, total: int) -> None:
+        progress.total = total
+        progress.n = done
+        progress.refresh()
+
+    try:
+        yield update
+    finally:
+        progress.close()
+
+
+class ConsoleProgress(Callback):
+    """A progress bar per epoch and one line of metrics after each."""
+
+    def __init__(self, live_bars: bool | None = None) -> None:
+        # Bars redraw in place on a terminal; in a log file they would print a line per update.
+        self.live = sys.stderr.isatty() if live_bars is None else live_bars
+        self.bar: tqdm | None = None
+        self.stage_bar: tqdm | None = None
+
+    def on_event(self, event: EngineEvent) -> None:
+        if isinstance(event, StageProgress):
+            if not self.live:
+                return
+            if self.stage_bar is None or self.stage_bar.desc != event.stage:
+                self._close_stage()
+                self.stage_bar = tqdm(desc=event.stage, total=event.total, unit="img", file=sys.stderr, leave=False)
+            self.stage_bar.update(event.done - self.stage_bar.n)
+        elif isinstance(event, LogMessage) and event.level != "debug":
+            tqdm.write(f"{event.level}: {event.message}", file=sys.stderr)
+        else:
+            super().on_event(event)
+
+    def _close_stage(self) -> None:
+        if self.stage_bar is not None:
+            self.stage_bar.close()
+            self.stage_bar = None
+
+    def on_run_started(self, event: RunStarted) -> None:
+        self._close_stage()
+        sizes = ", ".join(f"{k} {v}" for k, v in event.split_sizes.items())
+        print(f"Training on {event.device}: {event.num_classes} classes ({sizes}), "
+              f"{event.parameter_count:,} parameters, input {'×'.join(map(str, event.input_shape))}")
+        print(f"Run folder: {event.run_dir}")
+
+    def on_batch_ended(self, event: BatchEnded) -> None:
+        if not self.live:
+            return
+        if self.bar is None:
+            self.bar = tqdm(total=event.batches, desc=f"epoch {event.epoch}", unit="batch", file=sys.stderr,
+                            leave=False, dynamic_ncols=True)
+        self.bar.set_postfix(loss=f"{event.loss:.4f}", img_s=f"{event.images_per_second:.0f}", refresh=False)
+        self.bar.update(event.batch - self.bar.n)
+
+    def on_epoch_ended(self, event: EpochEnded) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+        acc = event.metrics.get("accuracy", float("nan"))
+        best = " *" if event.is_best else ""
+        print(f"epoch {event.epoch:>3}/{event.epochs}  train loss {event.train_loss:.4f}  "
+              f"val loss {event.val_loss:.4f}  val acc {acc:.4f}  lr {event.lr:.2e}  {event.seconds:.1f}s{best}")
+
+    def on_finding(self, event: FindingRaised) -> None:
+        tqdm.write(f"[{event.severity}] {event.title}: {event.explanation}" + (f" Fix: {event.fix}" if event.fix else ""))
+
+    def on_run_failed(self, event: RunFailed) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+        self._close_stage()

@@ -47,6 +47,7 @@ from workbench.core.training import distributed
 from workbench.core.training.checkpoints import CheckpointError, load_checkpoint, save_checkpoint
 from workbench.core.training.control import RunControl
 from workbench.core.training.loop import BatchSource, NonFiniteLoss, StopRequested, evaluate, train_one_epoch
+from workbench.core.training.monitors import Monitor, MonitorContext, default_monitors
 from workbench.core.training.optim import build_optimizer, build_scheduler
 
 log = logging.getLogger(__name__)
@@ -174,8 +175,12 @@ def train(
     control: RunControl | None = None,
     *,
     resume: str | Path | None = None,
+    monitors: list[Monitor] | None = None,
 ) -> TrainResult:
-    """Train a model as `config` says (or continue the run folder `resume`), reporting through `callback`."""
+    """Train a model as `config` says (or continue the run folder `resume`), reporting through `callback`.
+
+    `monitors` watch the run from the inside; by default the registered diagnostics and projections.
+    """
     control = control or RunControl()
     emit = _Emitter(callback, is_main=True)
     run_id, run_dir = "", None
@@ -217,7 +222,9 @@ def train(
                 emit(LogMessage("warning", warning))
             if data.skipped:
                 emit(LogMessage("warning", f"{len(data.skipped)} file(s) were skipped; see data_report.json"))
-        return _run_epochs(config, data, device, ctx, run_id, run_dir, store, emit, control)
+        chosen = default_monitors(config) if monitors is None else monitors
+        return _run_epochs(config, data, device, ctx, run_id, run_dir, store, emit, control,
+                           chosen if ctx.is_main else [])
     except StopRequested:
         if store is not None and run_id:
             store.update(run_id, status="stopped", ended=True)
@@ -272,6 +279,7 @@ def _run_epochs(
     store: RunStore | None,
     emit: _Emitter,
     control: RunControl,
+    monitors: list[Monitor],
 ) -> TrainResult:
     tcfg = config.training
     _seed_everything(tcfg.seed, tcfg.deterministic)
@@ -318,6 +326,9 @@ def _run_epochs(
     size = config.preprocessing.image_size
     emit(RunStarted(run_id, str(run_dir), str(device), num_classes, tuple(data.class_names), data.split_sizes(),
                     tcfg.epochs, steps_per_epoch, parameter_count, (data.in_channels, size, size), resumed_from))
+    context = MonitorContext(config, data, model, train_source, val_source, run_dir, emit, device)
+    for monitor in monitors:
+        monitor.setup(context)
     if len(val_idx) == 0:
         emit(FindingRaised("no-validation-split", "warning", "No validation split",
                            "Without validation images, overfitting cannot be seen and the best epoch is chosen "
@@ -349,10 +360,16 @@ def _run_epochs(
                 global_step += 1
                 emit(BatchEnded(_epoch, b, n, loss, lr, ips * ctx.world_size, global_step))
 
+            def on_step(_model: nn.Module, x: torch.Tensor, y: torch.Tensor, logits: torch.Tensor,
+                        _epoch: int = epoch) -> None:
+                loss_value = float(loss_fn(logits.detach().float(), y))
+                for monitor in monitors:
+                    monitor.on_step(global_step + 1, _epoch, loss_value, x, y, logits)
+
             result = train_one_epoch(
                 train_model, train_source, batches, optimizer, scheduler, loss_fn, epoch=epoch,
                 start_batch=int(state["next_batch"]), partial=state["partial"] or None, scaler=scaler,
-                amp_dtype=amp_dtype, control=control, on_batch=on_batch,
+                amp_dtype=amp_dtype, control=control, on_batch=on_batch, on_step=on_step if monitors else None,
             )
             state["next_batch"], state["partial"] = 0, {}
             loss_sum, count = distributed.all_sum([result.loss * result.images, float(result.images)], ctx, device)
@@ -380,6 +397,8 @@ def _run_epochs(
                 emit(CheckpointSaved(epoch, str(best_path), "best"))
             emit(EpochEnded(epoch, tcfg.epochs, train_loss, val_loss, result.accuracy, metrics, lr,
                             result.seconds, is_best))
+            for monitor in monitors:
+                monitor.on_epoch_end(epoch, {**state["history"][-1], "metrics": metrics, "is_best": is_best})
             if store is not None:
                 store.update(run_id, best_epoch=int(state["best_epoch"]), best_metrics=state["best_metrics"])
             if tcfg.early_stopping_patience and state["stale_epochs"] >= tcfg.early_stopping_patience:
@@ -399,7 +418,15 @@ def _run_epochs(
                            {"epoch": bad.epoch, "batch": bad.batch, "lr": tcfg.lr}))
         keep_note = (f" The last good checkpoint (epoch {epoch - 1}) was kept at {kept}." if kept
                      else " No epoch had finished, so there is no checkpoint to keep.")
+        status = "failed"
         return _fail(f"{bad}. Likely cause: {diagnosis}.{keep_note}", run_id, run_dir, store, emit, "", kept)
+    except BaseException:
+        status = "failed"
+        raise
+    finally:
+        for monitor in monitors:
+            with contextlib.suppress(Exception):  # a broken monitor must not mask the run's outcome
+                monitor.on_run_end(status)
 
     epochs_run = len(state["history"])
     summary = {"status": status, "best_epoch": int(state["best_epoch"]), "best_metrics": state["best_metrics"],

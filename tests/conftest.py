@@ -1,0 +1,34 @@
+"""Shared fixtures: generated datasets and quick configs."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from tests.helpers import tiny_config, write_shapes_dataset
+
+
+@pytest.fixture(scope="session")
+def shapes_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Three classes × 30 greyscale 16×16 PNGs; treat as read-only."""
+    return write_shapes_dataset(tmp_path_factory.mktemp("shapes"))
+
+
+@pytest.fixture
+def tiny_project(shapes_dataset: Path, tmp_path: Path):
+    return tiny_config(shapes_dataset, tmp_path / "runs")
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory: pytest.TempPathFactory, shapes_dataset: Path) -> Path:
+    """One finished tiny run, shared by tests that only read it."""
+    from workbench.core.training.engine import train
+
+    result = train(tiny_config(shapes_dataset, tmp_path_factory.mktemp("runs"), epochs=3))
+    assert result.status == "completed", result.reason
+    assert result.run_dir is not None
+    return result.run_dir

@@ -1,0 +1,196 @@
+"""The training engine end to end on a tiny dataset: events, run folder, index, stop, resume, NaN, early stopping."""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from workbench.core.callbacks import Callback, CollectingCallback
+from workbench.core.events import (
+    BatchEnded,
+    CheckpointSaved,
+    EpochEnded,
+    FindingRaised,
+    RunFailed,
+    RunFinished,
+    RunStarted,
+)
+from workbench.core.runs import RunStore
+from workbench.core.training.checkpoints import load_checkpoint
+from workbench.core.training.control import RunControl
+from workbench.core.training.engine import train
+from workbench.core.training.monitors import Monitor
+
+
+def test_run_emits_events_and_writes_its_folder(tiny_project) -> None:
+    events = CollectingCallback()
+    result = train(tiny_project, events)
+    assert result.status == "completed", result.reason
+    kinds = [type(e) for e in events.events if not isinstance(e, (BatchEnded,))]
+    assert kinds.index(RunStarted) < kinds.index(EpochEnded) < kinds.index(RunFinished)
+    epochs = events.of_type(EpochEnded)
+    assert [e.epoch for e in epochs] == [1, 2]
+    assert {"accuracy", "balanced_accuracy", "macro_f1", "per_class", "confusion_matrix"} <= set(epochs[0].metrics)
+    assert len(epochs[0].metrics["per_class"]) == 3
+    assert events.of_type(BatchEnded)[-1].global_step == 2 * events.of_type(RunStarted)[0].batches_per_epoch
+    run = result.run_dir
+    for name in ("config.toml", "split.csv", "norm_stats.json", "classes.json", "data_report.json", "metrics.jsonl",
+                 "log.txt", "run.json", "checkpoints/last.pt", "checkpoints/best.pt"):
+        assert (run / name).exists(), name
+    lines = (run / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(x)["epoch"] for x in lines] == [1, 2]
+    record = RunStore(tiny_project.runs_dir).get(result.run_id)
+    assert record is not None and record.status == "completed" and record.best_epoch == result.best_epoch
+    assert record.model == "small_cnn" and "accuracy" in record.best_metrics
+    assert len([e for e in events.of_type(CheckpointSaved) if e.kind == "last"]) == 2
+
+
+def test_training_learns_the_shapes(tiny_project) -> None:
+    tiny_project.training.epochs = 8
+    result = train(tiny_project)
+    assert result.best_metrics["accuracy"] >= 0.8
+
+
+def test_same_seed_same_result(tiny_project) -> None:
+    a, b = train(tiny_project), train(tiny_project)
+    history = [json.loads((r.run_dir / "run.json").read_text())["history"] for r in (a, b)]
+    assert [h["train_loss"] for h in history[0]] == pytest.approx([h["train_loss"] for h in history[1]], rel=1e-5)
+
+
+class StopAt(Callback):
+    def __init__(self, control: RunControl, epoch: int, batch: int | None = None) -> None:
+        self.control, self.epoch, self.batch = control, epoch, batch
+
+    def on_epoch_ended(self, event: EpochEnded) -> None:
+        if self.batch is None and event.epoch == self.epoch:
+            self.control.request_stop()
+
+    def on_batch_ended(self, event: BatchEnded) -> None:
+        if self.batch is not None and (event.epoch, event.batch) == (self.epoch, self.batch):
+            self.control.request_stop()
+
+
+def test_stop_at_epoch_boundary_then_resume_matches_uninterrupted(tiny_project) -> None:
+    tiny_project.training.epochs = 3
+    reference = train(tiny_project)
+    control = RunControl()
+    stopped = train(tiny_project, StopAt(control, epoch=1), control)
+    assert stopped.status == "stopped"
+    saved = load_checkpoint(stopped.run_dir / "checkpoints" / "last.pt")
+    assert saved["epoch"] == 1 and saved["next_batch"] == 0
+    resumed = train(None, resume=stopped.run_dir)
+    assert resumed.status == "completed" and resumed.epochs_run == 3
+    got = json.loads((resumed.run_dir / "run.json").read_text())["history"]
+    want = json.loads((reference.run_dir / "run.json").read_text())["history"]
+    assert [h["val_loss"] for h in got] == pytest.approx([h["val_loss"] for h in want], rel=1e-4, abs=1e-6)
+
+
+def test_stop_mid_epoch_keeps_position_and_resumes(tiny_project) -> None:
+    control = RunControl()
+    stopped = train(tiny_project, StopAt(control, epoch=1, batch=2), control)
+    assert stopped.status == "stopped"
+    saved = load_checkpoint(stopped.run_dir / "checkpoints" / "last.pt")
+    assert (saved["epoch"], saved["next_batch"]) == (0, 2)
+    events = CollectingCallback()
+    resumed = train(None, events, resume=stopped.run_dir)
+    assert resumed.status == "completed"
+    assert events.of_type(RunStarted)[0].resumed_from_epoch == 0
+    assert events.of_type(BatchEnded)[0].batch == 3, "the resumed epoch continues after the last batch done"
+    assert RunStore(tiny_project.runs_dir).get(stopped.run_id).status == "completed"
+
+
+def test_pause_blocks_until_resume(tiny_project) -> None:
+    control = RunControl()
+    stamps: list[float] = []
+
+    class PauseOnce(Callback):
+        def on_batch_ended(self, event: BatchEnded) -> None:
+            stamps.append(time.monotonic())
+            if event.global_step == 1:
+                control.pause()
+                threading.Timer(0.5, control.resume).start()
+
+    assert train(tiny_project, PauseOnce(), control).status == "completed"
+    assert stamps[1] - stamps[0] >= 0.45
+
+
+class PoisonAfterFirstEpoch(Monitor):
+    def setup(self, context) -> None:
+        self.model = context.model
+
+    def on_epoch_end(self, epoch: int, record: dict) -> None:
+        if epoch == 1:
+            with torch.no_grad():
+                for p in self.model.parameters():
+                    p.fill_(float("nan"))
+
+
+def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tiny_project) -> None:
+    events = CollectingCallback()
+    result = train(tiny_project, events, monitors=[PoisonAfterFirstEpoch()])
+    assert result.status == "failed"
+    assert "nan" in result.reason.lower() and "last good checkpoint (epoch 1)" in result.reason
+    failed = events.of_type(RunFailed)[0]
+    kept = load_checkpoint(Path(failed.kept_checkpoint))
+    assert kept["epoch"] == 1
+    assert all(torch.isfinite(t).all() for t in kept["model"].values() if t.is_floating_point())
+    assert any(f.code == "non-finite-loss" for f in events.of_type(FindingRaised))
+    assert RunStore(tiny_project.runs_dir).get(result.run_id).status == "failed"
+
+
+def test_huge_learning_rate_on_raw_pixels_is_diagnosed(tiny_project) -> None:
+    tiny_project.preprocessing.normalization = "none"
+    tiny_project.model.small_cnn.normalization = "none"  # batch norm would rescue raw inputs
+    tiny_project.model.small_cnn.activation = "swish"  # ReLUs would die instead of overflowing
+    tiny_project.training.optimizer = "sgd"
+    tiny_project.training.lr = 10.0
+    tiny_project.training.epochs = 3
+    result = train(tiny_project)
+    assert result.status == "failed"
+    assert "learning rate" in result.reason and "not normalised" in result.reason
+
+
+def test_early_stopping(tiny_project) -> None:
+    tiny_project.training.epochs = 30
+    tiny_project.training.early_stopping_patience = 1
+    tiny_project.training.lr = 0.3  # noisy, so validation stops improving quickly
+    tiny_project.training.optimizer = "sgd"
+    result = train(tiny_project)
+    assert result.status == "early_stopped" and result.epochs_run < 30
+
+
+def test_class_weighting_and_label_smoothing_run(tiny_project) -> None:
+    tiny_project.training.class_weighting = True
+    tiny_project.training.label_smoothing = 0.1
+    tiny_project.training.scheduler = "onecycle"
+    assert train(tiny_project).status == "completed"
+
+
+def test_missing_dataset_fails_cleanly_without_a_run_folder(tiny_project, tmp_path: Path) -> None:
+    tiny_project.data.source = str(tmp_path / "gone")
+    events = CollectingCallback()
+    result = train(tiny_project, events)
+    assert result.status == "failed" and "does not exist" in result.reason
+    assert events.of_type(RunFailed) and result.run_dir is None
+
+
+def test_resume_of_a_non_run_folder_is_explained(tmp_path: Path) -> None:
+    result = train(None, resume=tmp_path)
+    assert result.status == "failed" and "not a Workbench run folder" in result.reason
+
+
+def test_val_loss_is_finite_and_lr_follows_schedule(tiny_project) -> None:
+    tiny_project.training.scheduler = "step"
+    tiny_project.training.step_size = 1
+    tiny_project.training.gamma = 0.1
+    events = CollectingCallback()
+    train(tiny_project, events)
+    epochs = events.of_type(EpochEnded)
+    assert all(math.isfinite(e.val_loss) for e in epochs)
+    assert epochs[1].lr == pytest.approx(tiny_project.training.lr * 0.01, rel=1e-6)

@@ -67,6 +67,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"workbench {__version__}")
         return 0
     command = args.command or "gui"
+    from workbench.core.plugins import load_plugins
+
+    load_plugins()
     if command == "gui":
         from workbench.qt.app import main as gui_main
 

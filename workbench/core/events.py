@@ -49,6 +49,7 @@ class BatchEnded(EngineEvent):
     lr: float
     images_per_second: float
     global_step: int
+    phase: str = "supervised"  # or e.g. "pretraining" for a self-supervised stage
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,8 @@ class EpochEnded(EngineEvent):
     lr: float
     seconds: float
     is_best: bool
+    phase: str = "supervised"
+    data_fraction: float = 1.0  # share of the training split used this epoch (curriculum learning)
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,8 @@ from workbench.core.events import (
 )
 from workbench.core.models.factory import ModelBuildError, build_model
 from workbench.core.runs import RunStore, read_json, write_json
+from workbench.core.strategies import load_strategy
+from workbench.core.strategies.base import Strategy, StrategyContext
 from workbench.core.training import distributed
 from workbench.core.training.checkpoints import CheckpointError, load_checkpoint, save_checkpoint
 from workbench.core.training.control import RunControl
@@ -284,7 +286,14 @@ def _run_epochs(
     tcfg = config.training
     _seed_everything(tcfg.seed, tcfg.deterministic)
     num_classes = len(data.class_names)
-    model = build_model(config, data.in_channels, num_classes).to(device)
+    strategy: Strategy = load_strategy(config.strategy.name)
+    sctx = StrategyContext(config, data, device, run_dir, emit, control, ctx.is_main)
+    ckpt_dir = run_dir / "checkpoints"
+    last_path, best_path = ckpt_dir / "last.pt", ckpt_dir / "best.pt"
+    resuming = last_path.exists()
+    model = strategy.build_model(sctx) or build_model(config, data.in_channels, num_classes)
+    strategy.prepare_model(model, sctx, resuming)
+    model = model.to(device)
     use_channels_last = tcfg.channels_last and device.type == "cuda"
     if use_channels_last:
         model = model.to(memory_format=torch.channels_last)
@@ -301,17 +310,15 @@ def _run_epochs(
         shard=distributed.sharder(len(train_idx), ctx, tcfg.seed), **common)
     val_source = BatchSource(indices=val_idx, **common)
     steps_per_epoch = len(train_source.batches(train_source.epoch_order(0, tcfg.seed)))
-    optimizer = build_optimizer(train_model.parameters(), tcfg)
+    optimizer = build_optimizer(strategy.param_groups(model, sctx), tcfg)
     scheduler = build_scheduler(optimizer, tcfg, steps_per_epoch)
     loss_fn = _loss_fn(config, data, device)
     amp_dtype = _amp_dtype(config, device)
     scaler = torch.amp.GradScaler("cuda") if amp_dtype == torch.float16 else None
 
-    ckpt_dir = run_dir / "checkpoints"
-    last_path, best_path = ckpt_dir / "last.pt", ckpt_dir / "best.pt"
     state: dict[str, Any] = {"epoch": 0, "next_batch": 0, "partial": {}, "best_value": None, "best_epoch": 0,
                              "best_metrics": {}, "stale_epochs": 0, "history": []}
-    if last_path.exists():
+    if resuming:
         saved = load_checkpoint(last_path, map_location=str(device))
         model.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
@@ -353,7 +360,10 @@ def _run_epochs(
     try:
         while epoch <= tcfg.epochs:
             torch.manual_seed(tcfg.seed * 1000 + epoch * 10 + ctx.rank)
-            batches = train_source.batches(train_source.epoch_order(epoch, tcfg.seed))
+            strategy.on_epoch_start(epoch, model, optimizer, sctx)
+            order = strategy.select_indices(epoch, train_source.epoch_order(epoch, tcfg.seed), sctx)
+            data_fraction = len(order) / max(1, len(train_idx) // ctx.world_size)
+            batches = train_source.batches(order)
 
             def on_batch(b: int, n: int, loss: float, lr: float, ips: float, _epoch: int = epoch) -> None:
                 nonlocal global_step
@@ -366,11 +376,14 @@ def _run_epochs(
                 for monitor in monitors:
                     monitor.on_step(global_step + 1, _epoch, loss_value, x, y, logits)
 
-            result = train_one_epoch(
-                train_model, train_source, batches, optimizer, scheduler, loss_fn, epoch=epoch,
-                start_batch=int(state["next_batch"]), partial=state["partial"] or None, scaler=scaler,
-                amp_dtype=amp_dtype, control=control, on_batch=on_batch, on_step=on_step if monitors else None,
-            )
+            if strategy.replaces_training():
+                result = strategy.fit(model, sctx)
+            else:
+                result = train_one_epoch(
+                    train_model, train_source, batches, optimizer, scheduler, loss_fn, epoch=epoch,
+                    start_batch=int(state["next_batch"]), partial=state["partial"] or None, scaler=scaler,
+                    amp_dtype=amp_dtype, control=control, on_batch=on_batch, on_step=on_step if monitors else None,
+                )
             state["next_batch"], state["partial"] = 0, {}
             loss_sum, count = distributed.all_sum([result.loss * result.images, float(result.images)], ctx, device)
             train_loss = loss_sum / max(count, 1.0)
@@ -396,11 +409,13 @@ def _run_epochs(
             if is_best:
                 emit(CheckpointSaved(epoch, str(best_path), "best"))
             emit(EpochEnded(epoch, tcfg.epochs, train_loss, val_loss, result.accuracy, metrics, lr,
-                            result.seconds, is_best))
+                            result.seconds, is_best, data_fraction=min(1.0, data_fraction)))
             for monitor in monitors:
                 monitor.on_epoch_end(epoch, {**state["history"][-1], "metrics": metrics, "is_best": is_best})
             if store is not None:
                 store.update(run_id, best_epoch=int(state["best_epoch"]), best_metrics=state["best_metrics"])
+            if strategy.replaces_training():
+                break  # one fit is the whole training
             if tcfg.early_stopping_patience and state["stale_epochs"] >= tcfg.early_stopping_patience:
                 status = "early_stopped"
                 emit(LogMessage("info", f"early stopping: no improvement of {tcfg.monitor} for "

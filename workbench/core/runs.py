@@ -57,7 +57,15 @@ class RunStore:
 
     def __init__(self, runs_dir: str | Path) -> None:
         self.runs_dir = Path(runs_dir)
-        self.runs_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.runs_dir.mkdir(parents=True, exist_ok=True)
+            probe = self.runs_dir / f".write-test-{secrets.token_hex(4)}"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as error:
+            raise PermissionError(
+                error.errno or 13, f"the runs folder is not writable ({error.strerror or error})", str(self.runs_dir)
+            ) from None
         self.index_path = self.runs_dir / INDEX_NAME
         with closing(self._connect()) as db, db:
             db.execute(_SCHEMA)

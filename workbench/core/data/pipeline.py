@@ -49,6 +49,22 @@ class PreparedData:
         return np.bincount(self.labels[idx], minlength=len(self.class_names)).tolist()
 
 
+def _thin_class_warnings(names: list[str], labels: np.ndarray, splits: list[str]) -> list[str]:
+    """Classes too small to appear in every split that exists."""
+    notes = []
+    for split in ("val", "test"):
+        members = labels[[i for i, s in enumerate(splits) if s == split]]
+        if len(members) == 0:
+            continue
+        missing = [names[c] for c in range(len(names)) if c not in set(members.tolist())]
+        if missing:
+            counts = np.bincount(labels, minlength=len(names))
+            detail = ", ".join(f"{m} ({counts[names.index(m)]} image(s))" for m in missing)
+            notes.append(f"class(es) {detail} have too few images to appear in the {split} split, so their "
+                         f"{split} results cannot be measured; add images to them")
+    return notes
+
+
 def prepare_data(
     config: ProjectConfig,
     *,
@@ -100,6 +116,7 @@ def prepare_data(
         if lost:
             raise DatasetError(f"no image of class(es) {', '.join(lost)} could be read; see the skipped files")
         splits = splits_for(kept, labels.tolist(), config.data)
+    warnings += _thin_class_warnings(names, labels, splits)
     train_idx = [i for i, s in enumerate(splits) if s == "train"]
     if not train_idx:
         raise DatasetError("the training split is empty; lower the validation and test shares or add images")

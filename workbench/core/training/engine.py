@@ -203,12 +203,15 @@ def train(
         if ctx.enabled and device.type == "cuda":
             device = torch.device("cuda", ctx.local_rank)
         emit = _Emitter(callback, ctx.is_main)
+        if not config.runs_dir:
+            raise ConfigError("runs_dir is empty; save the project first or set where runs are stored")
+        store = RunStore(config.runs_dir) if ctx.is_main else None  # before the data: fail fast if unwritable
+        if config.model.pretrained:
+            emit(LogMessage("info", f"pretrained weights for {config.model.architecture} are loaded from the local "
+                                    "cache, or downloaded from the Hugging Face Hub if they are not there yet"))
         data = _prepare_run_data(config, run_dir, emit, control)
         if control.stop_requested:
             raise StopRequested(0, {})
-        if not config.runs_dir:
-            raise ConfigError("runs_dir is empty; save the project first or set where runs are stored")
-        store = RunStore(config.runs_dir) if ctx.is_main else None
         if run_dir is None:
             if store is not None:
                 run_id, run_dir = store.create(config)
@@ -235,6 +238,8 @@ def train(
     except (ConfigError, DatasetError, ModelBuildError, CheckpointError, RuntimeError, OSError, ValueError,
             InterruptedError) as error:
         reason = _readable(error)
+        if isinstance(error, OSError):
+            reason += _saved_files(run_dir)
         return _fail(reason, run_id, run_dir, store, emit, traceback.format_exc())
     except Exception as error:  # keep the GUI and CLI alive on anything unexpected
         reason = f"unexpected error: {type(error).__name__}: {error}. The full traceback is in the run's log."
@@ -243,18 +248,61 @@ def train(
         distributed.shutdown(ctx)
 
 
+def _check_disk_space(run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimizer) -> None:
+    """Refuse to start when the run folder cannot hold two checkpoints (weights plus optimizer state)."""
+    import shutil
+
+    weights = sum(p.numel() * p.element_size() for p in model.parameters())
+    states = 2 if isinstance(optimizer, (torch.optim.Adam, torch.optim.AdamW, torch.optim.RAdam)) else 1
+    need = weights * (2 + states) + 16 * 2**20
+    free = shutil.disk_usage(run_dir).free
+    if free < need:
+        raise OSError(28, f"only {free / 2**20:.0f} MiB free where the run is saved; it needs about "
+                          f"{need / 2**20:.0f} MiB for its checkpoints. Free space or choose another runs folder",
+                      str(run_dir))
+
+
+def _saved_files(run_dir: Path | None) -> str:
+    """What a failed run kept, in a phrase, so the user knows what is safe."""
+    if run_dir is None or not run_dir.exists():
+        return ""
+    kept = []
+    for name in ("last", "best"):
+        path = run_dir / "checkpoints" / f"{name}.pt"
+        if path.exists():
+            try:
+                epoch = load_checkpoint(path).get("epoch", "?")
+            except CheckpointError:
+                continue
+            kept.append(f"checkpoints/{name}.pt (epoch {epoch})")
+    kept += [n for n in ("config.toml", "split.csv", "metrics.jsonl") if (run_dir / n).exists()]
+    return f" Saved in {run_dir}: {', '.join(kept)}." if kept else ""
+
+
 def _readable(error: Exception) -> str:
     if isinstance(error, torch.OutOfMemoryError):
         return "the device ran out of memory: lower the batch size or the image size"
     if isinstance(error, OSError) and getattr(error, "errno", None) == 28:
-        return f"the disk is full ({error.filename or ''}): free space or choose another runs folder"
+        detail = error.strerror if error.strerror and "free" in error.strerror else "the disk is full"
+        return f"{detail} ({error.filename or 'runs folder'}); free space or choose another runs folder"
     if isinstance(error, PermissionError):
-        return f"permission denied writing {error.filename}: choose a runs folder you can write to"
+        return f"{error.strerror or 'permission denied'} ({error.filename}): choose a runs folder you can write to"
     return str(error)
+
+
+def _scrub(text: str) -> str:
+    """Hide installation and home paths in tracebacks, so a shared log shows no more than the dataset paths."""
+    import sys
+
+    for prefix, label in ((sys.prefix, "<python>"), (sys.base_prefix, "<python>"), (str(Path.home()), "~")):
+        if prefix and len(prefix) > 1:
+            text = text.replace(prefix, label)
+    return text
 
 
 def _fail(reason: str, run_id: str, run_dir: Path | None, store: RunStore | None, emit: _Emitter,
           trace: str, kept: str = "") -> TrainResult:
+    trace = _scrub(trace)
     log.debug(trace)
     if run_dir is not None and run_dir.exists():
         try:
@@ -354,6 +402,15 @@ def _run_epochs(
         save_checkpoint(payload, last_path)
         emit(CheckpointSaved(epoch_done, str(last_path), kind))
 
+    def on_oom(old: int, new: int) -> None:
+        emit(FindingRaised(
+            "out-of-memory", "warning", "Out of memory: batch size halved",
+            f"A batch of {old} images did not fit in the memory of {device}. It was retried as two halves, and "
+            f"training goes on with batches of {new}.",
+            f"Set the batch size to {new} (or lower the image size) to avoid the retry.",
+            {"old_batch_size": old, "new_batch_size": new, "patch": {"training.batch_size": new}}, pane="strategy"))
+
+    _check_disk_space(run_dir, model, optimizer)
     global_step = resumed_from * steps_per_epoch + int(state["next_batch"])
     epoch = resumed_from + 1
     status = "completed"
@@ -383,6 +440,7 @@ def _run_epochs(
                     train_model, train_source, batches, optimizer, scheduler, loss_fn, epoch=epoch,
                     start_batch=int(state["next_batch"]), partial=state["partial"] or None, scaler=scaler,
                     amp_dtype=amp_dtype, control=control, on_batch=on_batch, on_step=on_step if monitors else None,
+                    on_oom=on_oom,
                 )
             state["next_batch"], state["partial"] = 0, {}
             loss_sum, count = distributed.all_sum([result.loss * result.images, float(result.images)], ctx, device)

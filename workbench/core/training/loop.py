@@ -106,44 +106,73 @@ def train_one_epoch(
     control: RunControl | None = None,
     on_batch: BatchHook | None = None,
     on_step: Callable[[nn.Module, torch.Tensor, torch.Tensor, torch.Tensor], None] | None = None,
+    on_oom: Callable[[int, int], None] | None = None,
 ) -> EpochResult:
-    """Train on `batches[start_batch:]`; `partial` carries the sums of a stopped epoch being resumed."""
+    """Train on `batches[start_batch:]`; `partial` carries the sums of a stopped epoch being resumed.
+
+    When a batch does not fit in the device's memory, it is retried as two halves and the batch size
+    is halved for the rest of the run; `on_oom(old, new)` is told.
+    """
     model.train()
     sums = {"loss": 0.0, "correct": 0.0, "count": 0.0, "seconds": 0.0, **(partial or {})}
-    device_type = source.device.type
     started = time.perf_counter()
     for b in range(start_batch, len(batches)):
         if control is not None and not control.wait_while_paused():
             raise StopRequested(b, dict(sums, seconds=sums["seconds"] + time.perf_counter() - started))
         tick = time.perf_counter()
-        x, y = source.load(batches[b], augment=True)
-        with torch.autocast(device_type, dtype=amp_dtype, enabled=amp_dtype is not None):
-            logits = model(x)
-            loss = loss_fn(logits, y)
-        value = float(loss.detach())
-        if not math.isfinite(value):
-            raise NonFiniteLoss(epoch, b + 1, value)
-        optimizer.zero_grad(set_to_none=True)
-        if scaler is not None:
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
-        else:
-            loss.backward()
-            optimizer.step()
-        if on_step is not None:
-            on_step(model, x, y, logits)
-        scheduler.step()
-        n = len(y)
-        sums["loss"] += value * n
-        sums["correct"] += float((logits.detach().argmax(1) == y).sum())
-        sums["count"] += n
+        pending = [batches[b]]
+        while pending:  # more than one entry only after an out-of-memory split
+            idx = pending.pop(0)
+            try:
+                value, correct, n = _train_step(model, source, idx, optimizer, scheduler, loss_fn, scaler, amp_dtype,
+                                                epoch, b, on_step)
+            except torch.OutOfMemoryError:
+                if len(idx) < 2:
+                    raise
+                optimizer.zero_grad(set_to_none=True)
+                if source.device.type == "cuda":
+                    torch.cuda.empty_cache()
+                source.batch_size = max(1, len(idx) // 2)  # later batches are built at the smaller size
+                half = len(idx) // 2
+                pending[:0] = [idx[:half], idx[half:]]
+                if on_oom is not None:
+                    on_oom(len(idx), source.batch_size)
+                continue
+            sums["loss"] += value * n
+            sums["correct"] += correct
+            sums["count"] += n
         if on_batch is not None:
             elapsed = max(time.perf_counter() - tick, 1e-9)
-            on_batch(b + 1, len(batches), value, optimizer.param_groups[0]["lr"], n / elapsed)
+            on_batch(b + 1, len(batches), value, optimizer.param_groups[0]["lr"], len(batches[b]) / elapsed)
     sums["seconds"] += time.perf_counter() - started
     count = max(sums["count"], 1.0)
     return EpochResult(sums["loss"] / count, sums["correct"] / count, int(sums["count"]), sums["seconds"])
+
+
+def _train_step(model: nn.Module, source: BatchSource, idx: np.ndarray, optimizer: torch.optim.Optimizer,
+                scheduler: torch.optim.lr_scheduler.LRScheduler, loss_fn: nn.Module,
+                scaler: torch.amp.GradScaler | None, amp_dtype: torch.dtype | None, epoch: int, b: int,
+                on_step: Callable | None) -> tuple[float, float, int]:
+    """One optimisation step on the images `idx`; returns (loss, correct predictions, images)."""
+    x, y = source.load(idx, augment=True)
+    with torch.autocast(source.device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
+        logits = model(x)
+        loss = loss_fn(logits, y)
+    value = float(loss.detach())
+    if not math.isfinite(value):
+        raise NonFiniteLoss(epoch, b + 1, value)
+    optimizer.zero_grad(set_to_none=True)
+    if scaler is not None:
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+    else:
+        loss.backward()
+        optimizer.step()
+    if on_step is not None:
+        on_step(model, x, y, logits)
+    scheduler.step()
+    return value, float((logits.detach().argmax(1) == y).sum()), len(y)
 
 
 @torch.no_grad()

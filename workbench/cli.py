@@ -28,6 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="workbench", description="Train image classifiers, and see whether "
                                      "they really learned. With no command, the desktop application opens.")
     parser.add_argument("--version", action="store_true", help="print the version and exit")
+    parser.add_argument("--self-test", action="store_true",
+                        help="check that torch, timm, Qt, the plugins and the GPU load, and print a diagnostics table")
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("gui", help="open the desktop application (the default)")
 
@@ -66,6 +68,10 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"workbench {__version__}")
         return 0
+    if args.self_test:
+        from workbench.selftest import run_self_test
+
+        return run_self_test()
     command = args.command or "gui"
     from workbench.core.plugins import load_plugins
 

@@ -73,3 +73,12 @@ def test_missing_project_and_run(tmp_path: Path, capsys: pytest.CaptureFixture[s
 def test_module_entry_point() -> None:
     done = subprocess.run([sys.executable, "-m", "workbench", "--version"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and done.stdout.startswith("workbench ")
+
+
+def test_self_test_reports_every_component() -> None:
+    done = subprocess.run([sys.executable, "-m", "workbench", "--self-test"], capture_output=True, text=True,
+                          timeout=300, env={**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert done.returncode == 0, done.stdout + done.stderr
+    for name in ("torch", "torchvision", "timm", "Qt", "plugins", "device", "CUDA", "engine"):
+        assert any(line.startswith(name) for line in done.stdout.splitlines()), name
+    assert "self-test passed" in done.stdout

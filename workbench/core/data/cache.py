@@ -65,9 +65,23 @@ def _target_dtype(dtypes: set[np.dtype]) -> np.dtype:
     return np.dtype(np.uint8)
 
 
+def available_memory() -> int | None:
+    """Bytes of memory the system can still give (Linux /proc/meminfo); None where unknown."""
+    try:
+        with open("/proc/meminfo") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
 def _allocate(shape: tuple[int, ...], dtype: np.dtype, mode: str, cache_dir: Path | None) -> tuple[np.ndarray, bool]:
     nbytes = int(np.prod(shape)) * dtype.itemsize
-    want_disk = mode == "disk" or (mode == "auto" and nbytes > MEMORY_LIMIT_BYTES)
+    free = available_memory()
+    short = free is not None and nbytes > free // 2  # leave room for the model and the rest of the system
+    want_disk = mode == "disk" or (mode == "auto" and (nbytes > MEMORY_LIMIT_BYTES or short))
     if not want_disk:
         try:
             return np.empty(shape, dtype=dtype), False

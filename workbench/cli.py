@@ -46,11 +46,32 @@ def build_parser() -> argparse.ArgumentParser:
     ev = sub.add_parser("eval", help="evaluate a run on its locked test split (the use is recorded)")
     ev.add_argument("run", type=Path, help="run folder")
     ev.add_argument("--split", choices=("test", "val", "train"), default="test")
+    ev.add_argument("--tta", metavar="AUGS", help="test-time augmentations, comma-separated: hflip,vflip,rot90,shift,rotate,zoom")
+    ev.add_argument("--tta-rule", choices=("mean", "vote"), help="how TTA views are combined (default: mean)")
+    ev.add_argument("--robustness", action="store_true", help="also evaluate on perturbed copies (noise, blur, shift, ...)")
+    ev.add_argument("--gallery", type=int, metavar="N", help="most confident errors to save with saliency maps")
+    ev.add_argument("--external", metavar="DIR", type=Path,
+                    help="evaluate on a separate dataset folder (same class names) instead; not a test-set use")
 
-    pred = sub.add_parser("predict", help="classify a folder of images with a trained run")
-    pred.add_argument("run", type=Path, help="run folder")
+    pred = sub.add_parser("predict", help="classify a folder of images with a trained run or a .wbmodel bundle")
+    pred.add_argument("run", type=Path, help="run folder or .wbmodel bundle")
     pred.add_argument("images", type=Path, help="folder of images")
     pred.add_argument("-o", "--output", type=Path, default=Path("predictions.csv"), help="CSV file to write")
+    pred.add_argument("--tta", metavar="AUGS", help="test-time augmentations, comma-separated (see eval --tta)")
+    pred.add_argument("--tta-rule", choices=("mean", "vote"), default="mean")
+
+    export = sub.add_parser("export", help="export a run: .wbmodel bundle, TorchScript, ONNX (checked), model card")
+    export.add_argument("run", type=Path, help="run folder")
+    export.add_argument("-o", "--output", type=Path, help="folder to write to (default: RUN/exports)")
+    export.add_argument("--no-onnx", action="store_true", help="skip the ONNX export")
+
+    report = sub.add_parser("report", help="write the run's report as HTML and PDF (never uses the test set)")
+    report.add_argument("run", type=Path, help="run folder")
+    report.add_argument("-o", "--output", type=Path, help="folder to write to (default: RUN/report)")
+    report.add_argument("--no-pdf", action="store_true", help="write the HTML only")
+
+    compare = sub.add_parser("compare", help="compare runs: metrics side by side and the settings that differ")
+    compare.add_argument("runs", type=Path, nargs="+", help="run folders")
 
     runs = sub.add_parser("runs", help="list the runs stored in a runs folder")
     runs.add_argument("runs_dir", type=Path, nargs="?", default=Path("runs"))
@@ -81,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return gui_main([])
     handlers = {"demo": cmd_demo, "train": cmd_train, "eval": cmd_eval, "predict": cmd_predict, "runs": cmd_runs,
+                "export": cmd_export, "report": cmd_report, "compare": cmd_compare,
                 "init": cmd_init}
     try:
         return handlers[command](args)
@@ -164,24 +186,66 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    from workbench.core.evaluation.summaries import evaluation_lines, external_lines, parse_tta
+
+    tta = parse_tta(args.tta) if args.tta else None
+    if args.external is not None:
+        from workbench.core.evaluation.external import evaluate_external
+
+        result = evaluate_external(args.run, args.external, tta=tta or (), tta_rule=args.tta_rule or "mean")
+        print("\n".join(external_lines(result)))
+        return 0
     from workbench.core.evaluation.evaluate import evaluate_run
 
-    metrics = evaluate_run(args.run, split=args.split)
-    _print_metrics(f"Run {args.run.name}, {args.split} split:", metrics)
-    if metrics.get("warning"):
-        print(f"\nwarning: {metrics['warning']}")
+    result = evaluate_run(args.run, split=args.split, tta=tta, tta_rule=args.tta_rule,
+                          robustness=True if args.robustness else None, gallery=args.gallery)
+    print("\n".join(evaluation_lines(result)))
+    if result.get("warning"):
+        print(f"\nwarning: {result['warning']}")
     return 0
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
     from workbench.core.evaluation.predict import predict_folder
+    from workbench.core.evaluation.summaries import parse_tta
     from workbench.progress import bar
 
     with bar("predicting") as update:
-        count, problems = predict_folder(args.run, args.images, args.output, progress=update)
+        count, problems = predict_folder(args.run, args.images, args.output, progress=update,
+                                         tta=parse_tta(args.tta), tta_rule=args.tta_rule)
     for path, reason in problems:
         print(f"skipped {path}: {reason}", file=sys.stderr)
     print(f"{count} prediction(s) written to {args.output}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from workbench.core.evaluation.summaries import export_lines
+    from workbench.core.export.run_export import export_model
+
+    summary = export_model(args.run, args.output or args.run / "exports", onnx=False if args.no_onnx else None,
+                           progress=lambda step: print(f"{step} ...", file=sys.stderr))
+    print("\n".join(export_lines(summary)))
+    return 0 if summary.get("onnx_passed", True) else 1
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from workbench.core.export.report import write_report
+
+    files = write_report(args.run, args.output, pdf=not args.no_pdf)
+    print(f"HTML report: {files.html}")
+    if files.pdf is not None:
+        print(f"PDF report:  {files.pdf}")
+    elif not args.no_pdf:
+        print(f"warning: {files.pdf_error}", file=sys.stderr)
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from workbench.core.evaluation.compare import compare_runs
+    from workbench.core.evaluation.summaries import comparison_lines
+
+    print("\n".join(comparison_lines(compare_runs(args.runs))))
     return 0
 
 

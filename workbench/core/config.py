@@ -119,7 +119,65 @@ class ModelConfig(_Section):
 
 
 class StrategyConfig(_Section):
+    """How the network is trained; each strategy reads only the fields its registry entry lists."""
+
     name: str = Field("scratch", description="How the network is trained.")
+    # Pretrained weights (transfer learning, fine-tuning, feature extraction).
+    weights: Literal["timm", "file", "run"] = Field(
+        "timm", description="Where pretrained weights come from: timm's local cache, a weights file, or an earlier run."
+    )
+    weights_path: str = Field("", description="The .safetensors/.pth/.pt weights file, or the earlier run's folder.")
+    min_match: float = Field(0.5, ge=0.05, le=1.0,
+                             description="Smallest share of backbone tensors that must load, or the run is refused.")
+    # Fine-tuning (also after self-supervised or autoencoder pretraining).
+    unfreeze_blocks: int = Field(2, ge=0, le=100, description="Blocks, counted from the top, that fine-tuning unfreezes (0 = all).")
+    unfreeze_every: int = Field(0, ge=0, le=1000,
+                                description="Gradual unfreezing: head alone first, then one more block every n epochs (0 = at once).")
+    finetune_lr: float = Field(1e-4, gt=0.0, le=1.0,
+                               description="Learning rate of the top unfrozen block (the new head keeps the training rate).")
+    lr_decay: float = Field(0.5, gt=0.0, le=1.0, description="Each lower block learns at this fraction of the rate of the block above.")
+    # Feature extraction with a scikit-learn classifier.
+    feature_layers: str = Field(
+        "penultimate", description="Features from 'penultimate', 'all_blocks', or layer names separated by commas (pooled, concatenated)."
+    )
+    pca_components: int = Field(0, ge=0, le=4096, description="Reduce the features to this many principal components (0 = off).")
+    classifier: Literal["logistic", "linear_svm", "rbf_svm", "knn", "random_forest"] = Field(
+        "logistic", description="Classifier trained on the extracted features."
+    )
+    regularization_c: float = Field(1.0, gt=0.0, le=1e6, description="Inverse regularisation strength C of logistic regression and SVMs.")
+    neighbours: int = Field(5, ge=1, le=200, description="Neighbours k of the k-NN classifier and of nearest-neighbour evaluation.")
+    trees: int = Field(200, ge=1, le=5000, description="Trees in the random forest.")
+    # Curriculum learning.
+    scoring: Literal["bootstrap", "teacher"] = Field(
+        "bootstrap", description="How difficulty is scored: loss of a briefly trained model, or of an earlier run (teacher)."
+    )
+    teacher_run: str = Field("", description="Run folder of the teacher model, for teacher scoring.")
+    bootstrap_epochs: int = Field(2, ge=1, le=100, description="Epochs of the bootstrap model that scores difficulty.")
+    pacing: Literal["exponential", "step", "linear"] = Field(
+        "exponential", description="Share of data per stage: start×growth^stage, start then all, or start×(stage+1)."
+    )
+    start_fraction: float = Field(0.25, ge=0.01, le=1.0, description="Share of the easiest images of each class used first.")
+    pacing_growth: float = Field(2.0, ge=1.0, le=10.0, description="Exponential pacing: the share is multiplied by this at each stage.")
+    step_length: int = Field(2, ge=1, le=1000, description="Epochs per curriculum stage.")
+    # Pretraining on unlabelled images (self-supervised, autoencoder).
+    ssl_method: Literal["simclr", "byol", "simsiam", "barlow_twins"] = Field(
+        "simclr", description="Self-supervised method used to pretrain the network."
+    )
+    unlabelled_dir: str = Field("", description="Folder of unlabelled images; empty uses the training images with labels ignored.")
+    pretrain_epochs: int = Field(20, ge=1, le=10000, description="Epochs of pretraining before supervised training.")
+    pretrain_lr: float = Field(1e-3, gt=0.0, le=10.0, description="Learning rate of pretraining (AdamW, cosine schedule).")
+    pretrain_batch_size: int = Field(128, ge=8, le=4096,
+                                     description="Images per pretraining step (contrastive methods like large batches).")
+    temperature: float = Field(0.2, ge=0.01, le=10.0, description="Temperature of SimCLR's NT-Xent loss.")
+    projection_dim: int = Field(64, ge=8, le=4096, description="Output size of the projection head used only during pretraining.")
+    downstream: Literal["fine_tune", "transfer"] = Field(
+        "fine_tune", description="After pretraining: fine-tune the top blocks, or freeze the network and train the head."
+    )
+    # Metric learning.
+    metric_loss: Literal["triplet", "contrastive"] = Field(
+        "triplet", description="Batch-hard triplet loss, or the pairwise contrastive loss."
+    )
+    margin: float = Field(0.5, ge=0.0, le=4.0, description="Margin of the triplet or contrastive loss, on unit-length embeddings.")
 
     @field_validator("name")
     @classmethod
@@ -176,6 +234,12 @@ class TrainingConfig(_Section):
 
 class EvaluationConfig(_Section):
     bootstrap_samples: int = Field(1000, ge=0, le=100000, description="Bootstrap resamples for confidence intervals.")
+    tta_augmentations: list[Literal["hflip", "vflip", "rot90", "shift", "rotate", "zoom"]] = Field(
+        default_factory=list, description="Test-time augmentations whose predictions are combined with the plain one.")
+    tta_rule: Literal["mean", "vote"] = Field("mean", description="Combine TTA views by mean probability or majority vote.")
+    robustness: bool = Field(False, description="Also score perturbed copies (noise, blur, shift, rotation, brightness, contrast, JPEG).")
+    gallery_size: int = Field(12, ge=0, le=100, description="Most confident errors shown with saliency maps (0 = none).")
+    calibration_bins: int = Field(10, ge=2, le=50, description="Confidence bins of the reliability diagram and calibration error.")
 
 
 class ExportConfig(_Section):

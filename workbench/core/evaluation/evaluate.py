@@ -1,9 +1,15 @@
-"""Evaluating a finished run on one of its splits. The test split is locked: each use is recorded."""
+"""Evaluating a finished run on one of its splits. The test split is locked: each use is recorded.
+
+`evaluate_run` is the single entry point for the evaluation page and `workbench eval`: metrics with
+bootstrap intervals, ROC/PR curves and calibration, and on request test-time augmentation, the
+robustness check and the misclassified gallery, all in one recorded use of the test set.
+"""
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -15,27 +21,56 @@ from workbench.core.config import ConfigError, ProjectConfig, load_config
 from workbench.core.data.pipeline import PreparedData, prepare_data
 from workbench.core.data.stats import NormStats
 from workbench.core.devices import select_device
-from workbench.core.evaluation.metrics import classification_metrics
+from workbench.core.evaluation import storage
+from workbench.core.evaluation.inference import EvalSet, eval_set_from_data, predict_set
+from workbench.core.evaluation.metrics import full_metrics, headline
 from workbench.core.models.factory import build_model
 from workbench.core.runs import read_json, write_json
 from workbench.core.training.checkpoints import load_checkpoint
 from workbench.core.training.loop import BatchSource, predict
 
+Progress = Callable[[int, int], None]
+
 
 @dataclass
 class LoadedRun:
-    run_dir: Path
+    """A trained model with everything inference needs; from a run folder or a `.wbmodel` bundle."""
+
+    run_dir: Path  # the run folder, or the bundle file
     config: ProjectConfig
     class_names: list[str]
     stats: NormStats
     model: nn.Module
     device: torch.device
     checkpoint_epoch: int
+    channels: str = "rgb"  # "grayscale" or "rgb": what the network was trained on
+    kind: str = "run"  # "run" or "bundle"
+    metrics: dict[str, Any] = field(default_factory=dict)  # stored metrics (bundles carry them)
+    checkpoint_path: Path | None = None
+
+    @property
+    def in_channels(self) -> int:
+        return 1 if self.channels == "grayscale" else 3
+
+
+def build_inference_model(config: ProjectConfig, channels: str, num_classes: int) -> nn.Module:
+    """The run's architecture with random weights (never downloads: the weights come from the run)."""
+    offline = config.model_copy(update={"model": config.model.model_copy(update={"pretrained": False})})
+    in_channels = 1 if channels == "grayscale" else 3
+    try:  # strategies such as feature extraction train their own structure (backbone + fitted head)
+        from workbench.core.strategies.inference import build_run_model
+    except ImportError:
+        return build_model(offline, in_channels, num_classes)
+    return build_run_model(offline, in_channels, num_classes)
 
 
 def load_run(run_dir: str | Path, which: str = "best", device: str = "auto") -> LoadedRun:
     """The run's config, statistics and trained model (weights from `which`: 'best' or 'last')."""
     run_dir = Path(run_dir).expanduser().resolve()
+    if run_dir.is_file() and run_dir.suffix == ".wbmodel":
+        from workbench.core.export.bundle import load_bundle
+
+        return load_bundle(run_dir, device=device)
     if not (run_dir / "config.toml").exists():
         raise ConfigError(f"{run_dir} is not a Workbench run folder (it has no config.toml)")
     config = load_config(run_dir / "config.toml")
@@ -48,12 +83,13 @@ def load_run(run_dir: str | Path, which: str = "best", device: str = "auto") -> 
         path = run_dir / "checkpoints" / "last.pt"
     saved = load_checkpoint(path)
     stats = NormStats.from_dict(stats_data)
-    in_channels = 1 if read_json(run_dir / "data_report.json", {}).get("channels", "rgb") == "grayscale" else 3
-    model = build_model(config.model_copy(update={"model": config.model.model_copy(update={"pretrained": False})}),
-                        in_channels, len(class_names))
+    channels = read_json(run_dir / "data_report.json", {}).get("channels", "rgb")
+    model = build_inference_model(config, channels, len(class_names))
     model.load_state_dict(saved["model"])
     chosen = torch.device(select_device(device if device != "auto" else config.training.device))
-    return LoadedRun(run_dir, config, class_names, stats, model.to(chosen).eval(), chosen, int(saved.get("epoch", 0)))
+    status = read_json(run_dir / "run.json", {}) or {}
+    return LoadedRun(run_dir, config, class_names, stats, model.to(chosen).eval(), chosen, int(saved.get("epoch", 0)),
+                     channels, "run", {"best_val_metrics": status.get("best_metrics", {})}, path)
 
 
 def run_predictions(run: LoadedRun, data: PreparedData, split: str) -> dict[str, np.ndarray]:
@@ -62,34 +98,97 @@ def run_predictions(run: LoadedRun, data: PreparedData, split: str) -> dict[str,
     return predict(run.model, source)
 
 
-def evaluate_run(run_dir: str | Path, split: str = "test", *, data: PreparedData | None = None,
-                 progress=None) -> dict[str, Any]:
-    """Metrics of the run's best model on `split`. Using the test split is recorded in run.json and counted."""
+def load_split(run: LoadedRun, split: str, progress: Progress | None = None) -> EvalSet:
+    """The images of one split of the run, decoded with the run's preprocessing and stored split."""
+    data = prepare_data(run.config, manifest=run.run_dir / "split.csv", class_names=run.class_names,
+                        stats=run.stats, progress=progress)
+    return eval_set_from_data(data, split)
+
+
+def _setting(config: ProjectConfig, name: str, default: Any) -> Any:
+    """An evaluation setting from the config, or its default while the config has no such field."""
+    return getattr(config.evaluation, name, default)
+
+
+def evaluate_run(
+    run_dir: str | Path,
+    split: str = "test",
+    *,
+    data: PreparedData | None = None,
+    progress: Progress | None = None,
+    tta: Sequence[str] | None = None,
+    tta_rule: str | None = None,
+    robustness: bool | None = None,
+    gallery: int | None = None,
+    bootstrap_samples: int | None = None,
+) -> dict[str, Any]:
+    """Metrics of the run's best model on `split`; using the test split is recorded in run.json and counted.
+
+    `tta` (augmentation names) adds a plain-versus-TTA comparison, `robustness` the perturbation table and
+    plot, `gallery` the number of worst errors to show with saliency overlays. Unset options come from the
+    run's config (evaluation section), else: no TTA, no robustness check, a gallery of 12.
+    """
     run = load_run(run_dir)
+    if run.kind == "bundle":
+        raise ConfigError("a model bundle carries no data splits; evaluate it on a folder of labelled images instead "
+                          "(external validation)")
+    cfg = run.config
+    tta = list(tta) if tta is not None else list(_setting(cfg, "tta_augmentations", []))
+    tta_rule = tta_rule or _setting(cfg, "tta_rule", "mean")
+    robustness = bool(_setting(cfg, "robustness", False)) if robustness is None else robustness
+    gallery = int(_setting(cfg, "gallery_size", 12)) if gallery is None else gallery
+    samples = cfg.evaluation.bootstrap_samples if bootstrap_samples is None else bootstrap_samples
     if data is None:
-        data = prepare_data(run.config, manifest=run.run_dir / "split.csv", class_names=run.class_names,
+        data = prepare_data(cfg, manifest=run.run_dir / "split.csv", class_names=run.class_names,
                             stats=run.stats, progress=progress)
-    if len(data.indices(split)) == 0:
+    images = eval_set_from_data(data, split)
+    if len(images) == 0:
         raise ConfigError(f"the {split} split of run {run.run_dir.name} is empty; set a {split} share above 0")
-    out = run_predictions(run, data, split)
-    metrics = classification_metrics(out["labels"], out["probs"].argmax(1), run.class_names)
+    out = predict_set(run, images)
+    metrics = full_metrics(images.labels, out["probs"], run.class_names, bootstrap_samples=samples,
+                           seed=cfg.training.seed, calibration_bins=int(_setting(cfg, "calibration_bins", 10)))
     status = read_json(run.run_dir / "run.json", {}) or {}
     result: dict[str, Any] = {
         **metrics,
         "split": split,
+        "images": len(images),
         "class_names": run.class_names,
         "checkpoint_epoch": run.checkpoint_epoch,
         "best_val_metrics": status.get("best_metrics", {}),
+        "evaluated": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "bootstrap_samples": samples,
     }
+    storage.save_predictions(run.run_dir, split, out["probs"], images.labels, images.rows)
+    if tta:
+        from workbench.core.evaluation.tta_eval import compare_tta
+
+        comparison = compare_tta(run, images, tta, tta_rule)
+        comparison.pop("probs")
+        write_json(storage.tta_path(run.run_dir, split), comparison)
+        result["tta"] = comparison
+    if robustness:
+        from workbench.core.evaluation.robustness import evaluate_robustness, plot_robustness
+
+        table = evaluate_robustness(run, images, seed=cfg.training.seed, clean_pred=out["pred"])
+        plot_path = storage.robustness_path(run.run_dir, split).with_suffix(".png")
+        plot_robustness(table, plot_path)
+        table["plot"] = plot_path.name
+        write_json(storage.robustness_path(run.run_dir, split), table)
+        result["robustness"] = {"summary": table["summary"], "flagged": table["flagged"]}
+    if gallery > 0:
+        from workbench.core.evaluation.gallery import misclassified_gallery, save_gallery
+
+        items = misclassified_gallery(run, images, out["probs"], gallery)
+        save_gallery(items, storage.gallery_dir(run.run_dir, split))
+        result["gallery"] = [item.to_dict() for item in items]
     if split == "test":
-        uses = list(status.get("test_evaluations", []))
-        uses.append({"time": time.strftime("%Y-%m-%d %H:%M:%S"), "checkpoint_epoch": run.checkpoint_epoch,
-                     "accuracy": metrics["accuracy"]})
-        result["test_uses"] = len(uses)
-        result["warning"] = (
-            f"The test set has now been used {len(uses)} times. Choices made after looking at test results "
-            "make them optimistic; report this count." if len(uses) > 1 else ""
-        )
-        write_json(run.run_dir / "run.json", {**status, "test_evaluations": uses})
-        write_json(run.run_dir / "test_metrics.json", result)
+        from workbench.core.evaluation.test_lock import record_test_use
+
+        settings = {"tta": tta, "tta_rule": tta_rule if tta else "", "robustness": robustness, "gallery": gallery}
+        use = record_test_use(run.run_dir, cfg, run.checkpoint_path or Path(), what="evaluation",
+                              summary={k: v for k, v in headline(metrics).items() if k in ("accuracy", "balanced_accuracy")},
+                              settings=settings, checkpoint_epoch=run.checkpoint_epoch)
+        result.update(test_uses=use.uses, project_test_uses=use.project_uses, settings_changed=use.changed,
+                      warning=use.warning)
+    storage.save_metrics(run.run_dir, split, result)
     return result

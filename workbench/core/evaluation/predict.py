@@ -1,20 +1,21 @@
-"""Batch inference on a folder of new images with a trained run."""
+"""Batch inference on a folder of new images with a trained run or a `.wbmodel` bundle."""
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from workbench.core.data.cache import decode_dataset
 from workbench.core.data.discovery import Sample, _walk_files, check_image_header
 from workbench.core.data.errors import DatasetError
-from workbench.core.data.stats import normalize
 from workbench.core.evaluation.evaluate import LoadedRun, load_run
+from workbench.core.evaluation.inference import EvalSet, predict_set
+
+Progress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
@@ -23,56 +24,81 @@ class Prediction:
     predicted: str
     confidence: float
     top3: list[tuple[str, float]]
+    plain_predicted: str = ""  # with TTA: the prediction of the original image alone
+    plain_confidence: float = float("nan")
 
 
-def predict_files(run: LoadedRun, paths: list[Path], batch_size: int = 64,
-                  progress: Callable[[int, int], None] | None = None) -> tuple[list[Prediction], list[tuple[str, str]]]:
-    """Predictions for readable files, and (path, reason) for the others."""
-    channels = read_channels(run)
-    cfg = run.config.preprocessing.model_copy(update={"channels": channels, "cache": "memory"})
-    samples = [Sample(str(p), "?") for p in paths]
-    images = decode_dataset(samples, cfg, progress=progress, reuse=False)
-    problems = [(s.path, s.reason) for s in images.failed]
-    results: list[Prediction] = []
-    with torch.no_grad():
-        for start in range(0, len(images.kept), batch_size):
-            rows = np.arange(start, min(start + batch_size, len(images.kept)))
-            x = torch.from_numpy(np.asarray(images.array[rows])).float() / images.value_scale
-            probs = torch.softmax(run.model(normalize(x, run.stats).to(run.device)).float(), 1).cpu().numpy()
-            for row, p in zip(rows, probs, strict=True):
-                order = np.argsort(-p)[:3]
-                top = [(run.class_names[i], float(p[i])) for i in order]
-                results.append(Prediction(samples[images.kept[row]].path, top[0][0], top[0][1], top))
-    return results, problems
+def load_model(run_or_bundle: str | Path | LoadedRun, device: str = "auto") -> LoadedRun:
+    """A run folder or a `.wbmodel` bundle, ready for inference."""
+    if isinstance(run_or_bundle, LoadedRun):
+        return run_or_bundle
+    return load_run(run_or_bundle, device=device)
 
 
 def read_channels(run: LoadedRun) -> str:
-    from workbench.core.runs import read_json
-
-    return read_json(run.run_dir / "data_report.json", {}).get("channels", "rgb")
+    return run.channels
 
 
-def predict_folder(run_dir: str | Path, images_dir: str | Path, output: str | Path,
-                   progress: Callable[[int, int], None] | None = None) -> tuple[int, list[tuple[str, str]]]:
-    """Write file, predicted class, confidence and top-3 to `output` (CSV); returns (count, problems)."""
+def predict_files(run: LoadedRun, paths: list[Path], batch_size: int = 64, progress: Progress | None = None,
+                  tta: Sequence[str] = (), tta_rule: str = "mean") -> tuple[list[Prediction], list[tuple[str, str]]]:
+    """Predictions for readable files, and (path, reason) for the others."""
+    cfg = run.config.preprocessing.model_copy(update={"channels": run.channels, "cache": "memory"})
+    samples = [Sample(str(p), "?") for p in paths]
+    total = 2 * len(samples)  # one bar for both halves: decoding, then the forward passes
+    images = decode_dataset(samples, cfg, progress=(lambda d, t: progress(d, total)) if progress else None, reuse=False)
+    problems = [(s.path, s.reason) for s in images.failed]
+    n = len(images.kept)
+    image_set = EvalSet(images.array, np.arange(n), np.zeros(n, np.int64), [samples[i].path for i in images.kept],
+                        images.value_scale, "new")
+    out = predict_set(run, image_set, tta=tta, rule=tta_rule, batch_size=batch_size, keep_views=bool(tta),
+                      progress=(lambda d, t: progress(len(samples) + d, total)) if progress else None)
+    if progress is not None:
+        progress(total, total)
+    results: list[Prediction] = []
+    for row, p in enumerate(out["probs"]):
+        order = np.argsort(-p)[:3]
+        top = [(run.class_names[i], float(p[i])) for i in order]
+        plain_name, plain_conf = "", float("nan")
+        if tta:
+            plain = out["view_probs"][0][row]
+            plain_name, plain_conf = run.class_names[int(plain.argmax())], float(plain.max())
+        results.append(Prediction(image_set.paths[row], top[0][0], top[0][1], top, plain_name, plain_conf))
+    return results, problems
+
+
+def predict_folder(run_dir: str | Path | LoadedRun, images_dir: str | Path, output: str | Path,
+                   progress: Progress | None = None, tta: Sequence[str] = (), tta_rule: str = "mean",
+                   device: str = "auto") -> tuple[int, list[tuple[str, str]]]:
+    """Write file, predicted class, confidence and top-3 to `output` (CSV); returns (count, problems).
+
+    `run_dir` is a run folder or a `.wbmodel` bundle. With `tta`, the plain prediction is written beside it.
+    """
     folder = Path(images_dir)
     if not folder.is_dir():
         raise DatasetError(f"image folder {folder} does not exist; give a folder of images to classify")
     files = _walk_files(folder)
-    usable = [f for f in files if check_image_header(f) is None]
-    problems = [(str(f), check_image_header(f) or "") for f in files if f not in set(usable)]
+    reasons = {f: check_image_header(f) for f in files}
+    usable = [f for f in files if reasons[f] is None]
+    problems = [(str(f), reasons[f] or "") for f in files if reasons[f] is not None]
     if not usable:
         raise DatasetError(f"no readable images in {folder}")
-    run = load_run(run_dir)
-    results, failed = predict_files(run, usable, progress=progress)
-    out = Path(output)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("w", newline="", encoding="utf-8") as handle:
+    run = load_model(run_dir, device)
+    results, failed = predict_files(run, usable, progress=progress, tta=tta, tta_rule=tta_rule)
+    write_predictions_csv(results, Path(output), with_plain=bool(tta))
+    return len(results), problems + failed
+
+
+def write_predictions_csv(results: list[Prediction], output: Path, with_plain: bool = False) -> Path:
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with output.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["file", "predicted", "confidence", "top1", "p1", "top2", "p2", "top3", "p3"])
+        header = ["file", "predicted", "confidence", "top1", "p1", "top2", "p2", "top3", "p3"]
+        writer.writerow(header + (["predicted_without_tta", "confidence_without_tta"] if with_plain else []))
         for r in results:
             cells: list[str | float] = [r.path, r.predicted, round(r.confidence, 6)]
             for name, p in r.top3 + [("", 0.0)] * (3 - len(r.top3)):
                 cells += [name, round(p, 6) if name else ""]
+            if with_plain:
+                cells += [r.plain_predicted, round(r.plain_confidence, 6)]
             writer.writerow(cells)
-    return len(results), problems + failed
+    return output

@@ -1,1 +1,1 @@
-"""Exporting trained runs: checkpoints with their settings, metrics tables and curve plots."""
+"""Exporting trained runs: the safe `.wbmodel` bundle, TorchScript and ONNX files, model cards and reports."""

@@ -1,25 +1,27 @@
-"""Saving a run's model with everything inference needs, and its metrics and curves as CSV and PNG."""
+"""Exporting a trained run: the `.wbmodel` bundle, TorchScript and ONNX files, the model card, metrics and curves.
+
+`export_model` does the work and returns a summary (paths, and the ONNX and TorchScript parity checks);
+`export_run` is the short form that returns the written paths.
+"""
 
 from __future__ import annotations
 
 import csv
 import shutil
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from workbench.core.runs import read_json
+from workbench.core.runs import read_json, write_json
+
+Progress = Callable[[str], None]
 
 
 def _history(run_dir: Path) -> list[dict]:
-    status = read_json(run_dir / "run.json", {}) or {}
-    if status.get("history"):
-        return status["history"]
-    rows = []
-    path = run_dir / "metrics.jsonl"
-    if path.exists():
-        import json
+    from workbench.core.evaluation.compare import run_history
 
-        rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    return rows
+    return run_history(run_dir)
 
 
 def write_metrics_csv(run_dir: Path, dest: Path) -> Path:
@@ -35,52 +37,66 @@ def write_metrics_csv(run_dir: Path, dest: Path) -> Path:
 
 
 def plot_curves(run_dir: Path, dest: Path) -> Path:
-    """Loss and accuracy curves as a PNG a reviewer can read."""
-    import matplotlib
+    """Loss and metric curves as a PNG a reviewer can read."""
+    from workbench.core.export.report.plots import curves_png
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rows = _history(run_dir)
-    epochs = [r["epoch"] for r in rows]
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4), dpi=120)
-    ax_loss.plot(epochs, [r["train_loss"] for r in rows], "o-", label="training")
-    ax_loss.plot(epochs, [r.get("val_loss") for r in rows], "s-", label="validation")
-    ax_loss.set(xlabel="epoch", ylabel="cross-entropy loss", title="Loss")
-    ax_loss.legend()
-    ax_acc.plot(epochs, [r.get("train_accuracy") for r in rows], "o-", label="training")
-    ax_acc.plot(epochs, [r.get("accuracy") for r in rows], "s-", label="validation")
-    ax_acc.plot(epochs, [r.get("balanced_accuracy") for r in rows], "^--", label="validation (balanced)")
-    ax_acc.set(xlabel="epoch", ylabel="accuracy", title="Accuracy", ylim=(0, 1.02))
-    ax_acc.legend()
-    for ax in (ax_loss, ax_acc):
-        ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(dest)
-    plt.close(fig)
+    status = read_json(run_dir / "run.json", {}) or {}
+    dest.write_bytes(curves_png(_history(run_dir), status.get("best_epoch")))
     return dest
 
 
-def export_run(run_dir: str | Path, dest_dir: str | Path) -> list[Path]:
-    """Copy the best weights, config, class names and statistics; write metrics.csv and curves.png."""
-    run_dir, dest_dir = Path(run_dir), Path(dest_dir)
+def export_model(run_dir: str | Path, dest_dir: str | Path, *, onnx: bool | None = None, torchscript: bool = True,
+                 progress: Progress | None = None) -> dict[str, Any]:
+    """Write the bundle, TorchScript and ONNX files (each checked against PyTorch), the model card, metrics.csv
+    and curves.png into `dest_dir`; returns a summary that is also saved as export.json there and in the run."""
+    from workbench.core.evaluation.evaluate import load_run
+    from workbench.core.export.bundle import bundle_metrics, write_bundle
+    from workbench.core.export.deploy import PARITY_TOLERANCE, export_onnx, export_torchscript, sample_images
+    from workbench.core.export.model_card import model_card_markdown
+
+    def say(step: str) -> None:
+        if progress is not None:
+            progress(step)
+
+    run_dir, dest_dir = Path(run_dir).expanduser().resolve(), Path(dest_dir).expanduser()
     dest_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    checkpoint = run_dir / "checkpoints" / "best.pt"
-    if not checkpoint.exists():
-        checkpoint = run_dir / "checkpoints" / "last.pt"
-    if not checkpoint.exists():
+    if not any((run_dir / "checkpoints" / n).exists() for n in ("best.pt", "last.pt")):
         raise FileNotFoundError(f"run {run_dir.name} has no checkpoint yet; train at least one epoch first")
-    for source, name in ((checkpoint, "model.pt"), (run_dir / "config.toml", "config.toml"),
-                         (run_dir / "classes.json", "classes.json"), (run_dir / "norm_stats.json", "norm_stats.json"),
-                         (run_dir / "split.csv", "split.csv")):
-        if source.exists():
-            shutil.copyfile(source, dest_dir / name)
-            written.append(dest_dir / name)
-    for extra in ("test_metrics.json", "data_report.json"):
-        if (run_dir / extra).exists():
-            shutil.copyfile(run_dir / extra, dest_dir / extra)
-            written.append(dest_dir / extra)
-    written.append(write_metrics_csv(run_dir, dest_dir / "metrics.csv"))
-    written.append(plot_curves(run_dir, dest_dir / "curves.png"))
-    return written
+    say("loading the model")
+    run = load_run(run_dir, device="cpu")
+    card = model_card_markdown(run, bundle_metrics(run))
+    summary: dict[str, Any] = {"run_id": run_dir.name, "exported": time.strftime("%Y-%m-%d %H:%M:%S"),
+                               "tolerance": PARITY_TOLERANCE, "files": {}}
+    say("writing the model bundle")
+    summary["files"]["bundle"] = str(write_bundle(run, dest_dir, model_card=card))
+    (dest_dir / "MODEL_CARD.md").write_text(card, encoding="utf-8")
+    summary["files"]["model_card"] = str(dest_dir / "MODEL_CARD.md")
+    samples, source = sample_images(run)
+    summary["check_images"] = source
+    if torchscript:
+        say("exporting TorchScript")
+        check = export_torchscript(run, dest_dir / "model.torchscript.pt", samples)
+        summary["files"]["torchscript"] = str(check.path)
+        summary["torchscript_max_abs_diff"] = check.max_abs_diff
+    if onnx if onnx is not None else run.config.export.onnx:
+        say("exporting ONNX and checking it with onnxruntime")
+        check = export_onnx(run, dest_dir / "model.onnx", samples)
+        summary["files"]["onnx"] = str(check.path)
+        summary["onnx_max_abs_diff"] = check.max_abs_diff
+        summary["onnx_exporter"] = check.exporter
+        summary["onnx_passed"] = check.passed
+    say("writing metrics and curves")
+    summary["files"]["metrics_csv"] = str(write_metrics_csv(run_dir, dest_dir / "metrics.csv"))
+    summary["files"]["curves"] = str(plot_curves(run_dir, dest_dir / "curves.png"))
+    if (run_dir / "split.csv").exists():
+        shutil.copyfile(run_dir / "split.csv", dest_dir / "split.csv")
+        summary["files"]["split"] = str(dest_dir / "split.csv")
+    write_json(dest_dir / "export.json", summary)
+    write_json(run_dir / "exports" / "export.json", summary)  # the report shows the latest export's checks
+    return summary
+
+
+def export_run(run_dir: str | Path, dest_dir: str | Path) -> list[Path]:
+    """Export everything (see export_model) and return the written files."""
+    summary = export_model(run_dir, dest_dir)
+    return [Path(p) for p in summary["files"].values()] + [Path(dest_dir) / "export.json"]

@@ -1,0 +1,423 @@
+"""The report as one self-contained HTML page (figures embedded as base64 PNG).
+
+The HTML keeps to what both browsers and Qt's QTextDocument lay out well (headings, paragraphs,
+tables with border attributes, images with a width), so the same page becomes the PDF.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from workbench.core.export.report import plots
+from workbench.core.export.report.checklists import pitfall_checklist, reporting_checklist
+
+SECTIONS = (
+    "Summary",
+    "Data card",
+    "Pitfall checklist",
+    "Configuration and reproducibility",
+    "Training curves",
+    "Feature projection",
+    "Evaluation",
+    "Misclassified gallery",
+    "Test-time augmentation",
+    "Robustness",
+    "External validation",
+    "Reporting checklist",
+)
+STATUS_COLOURS = {"problem": "#b03a2e", "warning": "#b9770e", "passed": "#1e8449", "not checked": "#707b7c"}
+FIGURE_WIDTH = 640  # px; about the text width of an A4 page in the PDF
+STYLE = """
+body { font-family: 'DejaVu Sans', Arial, sans-serif; color: #222; }
+h1 { font-size: 20pt; color: #1a5276; }
+h2 { font-size: 14pt; color: #1a5276; border-bottom: 1px solid #aab7b8; margin-top: 18px; }
+h3 { font-size: 11pt; color: #2e4053; margin-top: 10px; }
+th { background-color: #eaf2f8; text-align: left; }
+td, th { font-size: 8.5pt; }
+pre { font-size: 7.5pt; background-color: #f4f6f7; }
+.note { color: #555; font-style: italic; }
+.warn { color: #b9770e; font-weight: bold; }
+"""
+
+
+def esc(value: Any) -> str:
+    return html.escape(str(value))
+
+
+def num(value: Any, digits: int = 3) -> str:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return "—" if value is None else esc(value)
+    if isinstance(value, float) and math.isnan(value):
+        return "—"
+    return f"{value:.{digits}f}" if isinstance(value, float) else f"{value:,}"
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], raw: bool = False) -> str:
+    """An HTML table; cells are escaped unless `raw` (for cells that hold markup)."""
+    head = "".join(f"<th>{esc(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{c if raw else esc(c)}</td>" for c in row) + "</tr>" for row in rows)
+    return f'<table border="1" cellspacing="0" cellpadding="4" width="100%"><tr>{head}</tr>{body}</table>'
+
+
+def image(png: bytes, width: int = FIGURE_WIDTH, alt: str = "figure") -> str:
+    data = base64.b64encode(png).decode("ascii")
+    return f'<p><img src="data:image/png;base64,{data}" width="{width}" alt="{esc(alt)}"></p>'
+
+
+def note(text: str) -> str:
+    return f'<p class="note"><i>{esc(text)}</i></p>'
+
+
+def warn(text: str) -> str:
+    return f'<p class="warn"><b><font color="#b9770e">{esc(text)}</font></b></p>'
+
+
+def anchor_of(section: str) -> str:
+    return section.lower().replace(" ", "-")
+
+
+def heading(title: str, anchor: str, page_break: bool = True) -> str:
+    style = ' style="page-break-before: always"' if page_break else ""
+    return f'<h2 id="{anchor}"{style}><a name="{anchor}"></a>{esc(title)}</h2>'
+
+
+def badge(status: str) -> str:
+    colour = STATUS_COLOURS.get(status, "#707b7c")
+    return f'<b><font color="{colour}">{esc(status.upper())}</font></b>'
+
+
+# --- sections --------------------------------------------------------------------------------------
+
+
+def section_summary(d: dict[str, Any]) -> str:
+    cfg, status = d["config"], d["status"]
+    m = d.get("eval_metrics") or {}
+    split_name = "locked test set" if d["eval_split"] == "test" else "validation split"
+    rows = [
+        ("Project", cfg.get("name", "?")),
+        ("Run", d["run_id"]),
+        ("Status", f"{status.get('status', '?')}, {d['epochs_run']} epoch(s), best epoch {status.get('best_epoch', '?')}"),
+        ("Model", f"{cfg.get('model', {}).get('architecture', '?')}"
+                  + (f" ({d['parameter_count']:,} parameters)" if d.get("parameter_count") else "")),
+        ("Classes", f"{len(d['class_names'])}: {', '.join(map(str, d['class_names'][:20]))}"
+                    + (" …" if len(d["class_names"]) > 20 else "")),
+        ("Test-set uses", f"{d['test_uses'].get('run_uses', 0)} by this run, {d['test_uses'].get('project_uses', 0)} "
+                          "by all runs on these test images"),
+        ("Report written", d["generated"]),
+    ]
+    if m:
+        ci = m.get("confidence_intervals", {})
+        for key in ("accuracy", "balanced_accuracy", "macro_f1"):
+            interval = ci.get(key, {})
+            extra = f" (95% CI {num(interval.get('low'))}–{num(interval.get('high'))})" if "low" in interval else ""
+            rows.append((f"{key.replace('_', ' ').capitalize()} ({split_name})", f"{num(m.get(key))}{extra}"))
+    out = [table(("Item", "Value"), rows)]
+    if d["eval_split"] != "test":
+        out.append(warn("The locked test set has not been evaluated. The figures below are from the validation split, "
+                        "which chose the epoch and is therefore optimistic."))
+    for text in d.get("notes", []):
+        out.append(note(text))
+    return "".join(out)
+
+
+def section_data(d: dict[str, Any]) -> str:
+    report, names = d["data_report"], d["class_names"]
+    counts = report.get("class_counts", {})
+    sizes = report.get("split_sizes", {})
+    out = [table(("Item", "Value"), [
+        ("Source", report.get("source", d["config"].get("data", {}).get("source", "?"))),
+        ("Layout", report.get("layout", "?")),
+        ("Images per split", f"train {sizes.get('train', '?')}, validation {sizes.get('val', '?')}, test {sizes.get('test', '?')}"),
+        ("Channels fed to the network", f"{report.get('channels', '?')} (pixel values scaled by {report.get('value_scale', '?')})"),
+    ])]
+    rows = []
+    for i, name in enumerate(names):
+        row = [name] + [counts.get(s, [None] * len(names))[i] if i < len(counts.get(s, [])) else "—"
+                        for s in ("train", "val", "test")]
+        rows.append([*row, sum(v for v in row[1:] if isinstance(v, int))])
+    out.append("<h3>Images per class</h3>" + table(("Class", "Train", "Validation", "Test", "Total"), rows))
+    if counts:
+        out.append(image(plots.class_counts_png(names, counts), 560, "images per class"))
+    sizes_info = d.get("image_sizes") or {}
+    if sizes_info:
+        common = ", ".join(f"{k} ({v})" for k, v in sizes_info.get("most_common", []))
+        w, h = sizes_info["width"], sizes_info["height"]
+        out.append("<h3>Image sizes</h3>" + table(("Item", "Value"), [
+            ("Files checked", f"{sizes_info['checked']} of {sizes_info['of']}"),
+            ("Width (min / median / max)", f"{w[0]} / {w[1]} / {w[2]} px"),
+            ("Height (min / median / max)", f"{h[0]} / {h[1]} / {h[2]} px"),
+            ("Most common sizes", common),
+            ("Pixel modes", ", ".join(f"{k}: {v}" for k, v in sizes_info.get("modes", {}).items())),
+            ("Network input", f"{d['config'].get('preprocessing', {}).get('image_size', '?')} px square, "
+                              f"'{d['config'].get('preprocessing', {}).get('resize_mode', '?')}'"),
+        ]))
+    stats = d.get("norm_stats") or {}
+    if stats:
+        out.append("<h3>Normalisation statistics (training split only)</h3>" + table(("Statistic", "Value"), [
+            ("Mode", stats.get("mode")), ("Mean per channel", [round(v, 4) for v in stats.get("mean", [])]),
+            ("Standard deviation per channel", [round(v, 4) for v in stats.get("std", [])]),
+            ("Minimum / maximum", f"{num(stats.get('minimum'), 4)} / {num(stats.get('maximum'), 4)}"),
+        ]))
+    skipped = report.get("skipped", [])
+    out.append(f"<h3>Skipped files ({len(skipped)})</h3>")
+    if skipped:
+        out.append(table(("File", "Reason"), [(s.get("path"), s.get("reason")) for s in skipped[:15]]))
+        if len(skipped) > 15:
+            out.append(note(f"… and {len(skipped) - 15} more (see data_report.json)."))
+    else:
+        out.append("<p>None: every file could be read.</p>")
+    for text in report.get("warnings", []):
+        out.append(warn(text))
+    from workbench.core.export.report.checklists import normalise_findings
+
+    findings, _ = normalise_findings(d.get("findings_raw"))
+    dup = [f for f in findings if any(w in str(f.get("code", "")).lower() for w in ("duplicate", "leak"))]
+    out.append("<h3>Duplicates and leakage</h3>")
+    if d.get("findings_raw") is None:
+        out.append(note("Not checked: the data diagnostics have not been run for this run (no findings.json)."))
+    elif dup:
+        out.append(table(("Severity", "Finding", "Explanation"), [(f.get("severity"), f.get("title"), f.get("explanation"))
+                                                                   for f in dup]))
+    else:
+        out.append("<p>No duplicate or leaked images were found by the diagnostics.</p>")
+    return "".join(out)
+
+
+def section_pitfalls(d: dict[str, Any]) -> str:
+    rows = []
+    for row in pitfall_checklist(d):
+        evidence = "<br>".join(esc(e) for e in row["evidence"]) or "<i>no evidence recorded</i>"
+        fixes = [f.get("fix") for f in row["findings"] if f.get("fix") and f.get("severity") in ("warning", "problem")]
+        if fixes:
+            evidence += "<br><b>Fix:</b> " + esc(fixes[0])
+        rows.append((str(row["item"]), f"<b>{esc(row['title'])}</b><br>{esc(row['question'])}", badge(row["status"]),
+                     evidence))
+    intro = "<p>The seven-item checklist of Ponti et al. (2021), section II-A. Statuses come from Workbench's " \
+            "diagnostics and from the run itself; an item nobody checked is marked NOT CHECKED.</p>"
+    return intro + table(("#", "Item", "Status", "Evidence"), rows, raw=True)
+
+
+def section_config(d: dict[str, Any]) -> str:
+    cfg = d["config"]
+    versions = ", ".join(f"{k} {v}" for k, v in d["versions"].items())
+    hw = d["hardware"]
+    rows = [
+        ("Split seed / training seed", f"{cfg.get('data', {}).get('seed', '?')} / {cfg.get('training', {}).get('seed', '?')}"),
+        ("Deterministic algorithms", cfg.get("training", {}).get("deterministic", "?")),
+        ("SHA-256 of split.csv", d["split_sha256"] or "missing"),
+        ("Trained on", f"{d['status'].get('device', '?')} (world size {d['status'].get('world_size', 1)})"),
+        ("Report machine", f"{hw.get('cpu', '?')}, {hw.get('cpu_cores', '?')} cores"
+                           + (f", {hw['memory_gib']} GiB RAM" if "memory_gib" in hw else "")
+                           + (f", GPU {hw['gpu']}" if "gpu" in hw else "") + f"; {hw.get('system', '')}"),
+        ("Software", versions),
+    ]
+    export = d.get("export") or {}
+    if "onnx_max_abs_diff" in export:
+        rows.append(("Latest export", f"{export.get('exported', '?')}: ONNX max |difference| from PyTorch "
+                                      f"{export['onnx_max_abs_diff']:.1e} on {export.get('check_images', 'sample images')}"
+                                      + ("" if export.get("onnx_passed") else " (ABOVE TOLERANCE)")))
+    out = [table(("Item", "Value"), rows)]
+    if not d["split_sha_matches"]:
+        out.append(warn("split.csv differs from the manifest written at training time: the split was changed afterwards."))
+    out.append("<h3>Full configuration (config.toml)</h3><pre>" + esc(d["config_toml"]) + "</pre>")
+    return "".join(out)
+
+
+def section_curves(d: dict[str, Any]) -> str:
+    if not d["history"]:
+        return note("No epochs were recorded.")
+    return image(plots.curves_png(d["history"], d["status"].get("best_epoch")), alt="training curves") + \
+        note("Training loss is the mean over each epoch while the weights changed; validation loss is measured after it.")
+
+
+def section_projection(d: dict[str, Any]) -> str:
+    proj = d.get("projection")
+    if not proj or not proj.get("points"):
+        return note("Not available: no feature projection was saved for this run (projection.json).")
+    return image(plots.projection_png(proj, d["class_names"]), 520, "feature projection") + note(
+        "Penultimate-layer features of the network projected to two dimensions. Well-separated clusters show a useful "
+        "representation (paper, item 5).")
+
+
+def _metric_tables(m: dict[str, Any]) -> str:
+    ci = m.get("confidence_intervals", {})
+    rows = []
+    for key in ("accuracy", "balanced_accuracy", "macro_f1", "weighted_f1"):
+        interval = ci.get(key, {})
+        rows.append((key.replace("_", " "), num(m.get(key)), f"{num(interval.get('low'))} – {num(interval.get('high'))}"))
+    rows.append(("macro ROC AUC (one-vs-rest)", num(m.get("macro_roc_auc")), "—"))
+    rows.append(("expected calibration error", num(m.get("ece")), "—"))
+    samples = next(iter(ci.values()), {}).get("samples", 0) if ci else 0
+    out = "<h3>Headline metrics</h3>" + table(("Metric", "Value", f"95% bootstrap CI ({samples} resamples)"), rows)
+    per = m.get("per_class", {})
+    out += "<h3>Per class</h3>" + table(("Class", "Precision", "Recall", "F1", "Support"), [
+        (name, num(v["precision"]), num(v["recall"]), num(v["f1"]), v["support"]) for name, v in per.items()])
+    return out
+
+
+def confusion_images(m: dict[str, Any], class_names: Sequence[str], title: str = "Confusion matrix") -> str:
+    """Counts and row-normalised shares, one above the other (side by side they would be too small to read)."""
+    normalized = m.get("confusion_matrix_normalized")
+    if normalized is None:
+        from workbench.core.evaluation.metrics import normalize_rows
+
+        normalized = normalize_rows(m["confusion_matrix"]).tolist()
+    width = min(470, 260 + 25 * len(class_names))  # a 3-class matrix need not fill the page
+    return (image(plots.confusion_png(m["confusion_matrix"], class_names, title), width, "confusion matrix (counts)")
+            + image(plots.confusion_png(normalized, class_names, title, normalized=True), width, "confusion matrix (shares)"))
+
+
+def section_evaluation(d: dict[str, Any]) -> str:
+    m = d.get("eval_metrics")
+    uses = d["test_uses"]
+    out = []
+    if d["eval_split"] == "test":
+        out.append(f"<p>Evaluated on the <b>locked test set</b> ({m.get('images', m.get('support', '?'))} images, weights of "
+                   f"epoch {m.get('checkpoint_epoch', '?')}). The test set has been used <b>{uses.get('run_uses', 0)}</b> "
+                   f"time(s) by this run and <b>{uses.get('project_uses', 0)}</b> time(s) by all runs on the same test images"
+                   f" ({uses.get('distinct_configs', 0)} distinct configuration(s)).</p>")
+        own, project = uses.get("history") or [], uses.get("project_history") or []
+        history = project if len(project) >= len(own) else own  # uses recorded before the ledger existed
+        if history:
+            out.append(table(("When", "Run", "What", "Config hash", "Weights hash", "Accuracy"), [
+                (h.get("time"), h.get("run_id", d["run_id"]), h.get("what", "evaluation"), str(h.get("config_sha256", ""))[:10],
+                 str(h.get("checkpoint_sha256", ""))[:10], num(h.get("accuracy"))) for h in history]))
+        if uses.get("project_uses", 0) > 1:
+            out.append(warn(f"The test set was used {uses['project_uses']} times. Every look at test results that "
+                            "influences a later choice makes the test score optimistic."))
+    elif m:
+        out.append(warn("Validation split shown: the locked test set has not been evaluated yet."))
+    if not m:
+        return "".join(out) + note("No evaluation results are stored for this run.")
+    out.append(_metric_tables(m))
+    if m.get("confusion_matrix"):
+        out.append('<h3 style="page-break-before: always">Confusion matrix</h3>' + confusion_images(m, d["class_names"]))
+    if m.get("curves"):
+        out.append('<h3 style="page-break-before: always">ROC and precision-recall curves</h3>'
+                   + image(plots.roc_pr_png(m["curves"]), alt="ROC"))
+    if m.get("calibration"):
+        out.append("<h3>Calibration</h3>" + image(plots.calibration_png(m["calibration"]), alt="calibration") + note(
+            "A well-calibrated model's bars follow the diagonal: of the predictions made with 80% confidence, about "
+            "80% are right. ECE is the average gap, weighted by the share of predictions in each bin."))
+    return "".join(out)
+
+
+def section_gallery(d: dict[str, Any]) -> str:
+    items = d.get("gallery") or []
+    if not items:
+        if d.get("eval_metrics") and d["eval_metrics"].get("accuracy") == 1.0:
+            return note("No misclassified images: every image of the evaluated split was classified correctly.")
+        return note("Not available: the misclassified gallery was not computed for this evaluation.")
+    folder = Path(d["gallery_dir"])
+    cells = []
+    for item in items:
+        png = folder / item.get("png", "")
+        picture = image(png.read_bytes(), 190, "error") if png.is_file() else ""
+        cells.append(f"{picture}<b>true:</b> {esc(item['true_label'])}<br><b>predicted:</b> {esc(item['predicted'])} "
+                     f"({num(item['confidence'], 2)})<br>p(true) = {num(item['true_probability'], 3)}")
+    rows = [cells[i:i + 3] + [""] * (3 - len(cells[i:i + 3])) for i in range(0, len(cells), 3)]
+    method = items[0].get("method", "saliency")
+    body = "".join("<tr>" + "".join(f'<td valign="top" width="33%">{c}</td>' for c in row) + "</tr>" for row in rows)
+    return (f"<p>The {len(items)} most confident errors. Left: the image as the network saw it; right: {esc(method)} "
+            "map of the evidence for the wrong class (red: strongest).</p>"
+            f'<table border="0" cellspacing="4" cellpadding="4" width="100%">{body}</table>')
+
+
+def section_tta(d: dict[str, Any]) -> str:
+    t = d.get("tta")
+    if not t:
+        return note("Not run: choose test-time augmentations on the evaluation page (or `workbench eval --tta`).")
+    rows = [(k.replace("_", " "), num(t["plain"].get(k)), num(t["tta"].get(k)), f"{t['difference'].get(k, 0):+.3f}")
+            for k in ("accuracy", "balanced_accuracy", "macro_f1", "weighted_f1")]
+    out = [f"<p>Augmentations: {esc(', '.join(t.get('augmentation_labels', t['augmentations'])))}; {t['views']} views per "
+           f"image; rule: {esc(t.get('rule_label', t['rule']))}.</p>",
+           table(("Metric", "Plain prediction", "With TTA", "Difference"), rows),
+           f"<p>TTA fixed {t['fixed']} prediction(s), broke {t['broken']} and changed {t['changed']} of {t['images']}.</p>",
+           "<h3>Accuracy of each view alone</h3>",
+           table(("View", "Accuracy"), [(k, num(v)) for k, v in t.get("per_view_accuracy", {}).items()])]
+    return "".join(out)
+
+
+def section_robustness(d: dict[str, Any]) -> str:
+    r = d.get("robustness")
+    if not r:
+        return note("Not run: tick the robustness check on the evaluation page (or `workbench eval --robustness`).")
+    import io
+
+    from workbench.core.evaluation.robustness import plot_robustness
+
+    buffer = io.BytesIO()
+    plot_robustness(r, buffer)
+    metric = r["metric"].replace("_", " ")
+    rows = [(row["label"], row["setting"], num(row["accuracy"]), num(row["balanced_accuracy"]), f"{round(-row['drop'], 3) + 0.0:+.3f}",
+             "LARGE DROP" if row["flagged"] else ("mild" if row["mild"] else "")) for row in r["rows"]]
+    out = [f"<p>Clean {esc(metric)}: <b>{num(r['clean'][r['metric']])}</b> on {r['images']} images of the "
+           f"{esc(r['split'])} split. Each perturbation is applied at four strengths, mildest first.</p>",
+           (warn(r["summary"]) if r.get("flagged") else f"<p>{esc(r['summary'])}</p>"),
+           image(buffer.getvalue(), alt="robustness"),
+           table(("Perturbation", "Strength", "Accuracy", "Balanced accuracy", f"Change in {metric}", "Flag"), rows)]
+    return "".join(out)
+
+
+def section_external(d: dict[str, Any]) -> str:
+    externals = d.get("external") or []
+    if not externals:
+        return note("No external validation yet. Evaluating on a separately collected dataset (another site, instrument "
+                    "or time) is the best evidence that the model generalises (paper, item 7).")
+    out = []
+    for e in externals:
+        internal = e.get("internal_test") or {}
+        out.append(f"<h3>{esc(e.get('name'))}</h3><p>{esc(e.get('source'))}: {e.get('images')} images, evaluated "
+                   f"{esc(e.get('evaluated', ''))}. Reported separately from the internal test set.</p>")
+        ci = e.get("confidence_intervals", {})
+        rows = [(k.replace("_", " "), num(e.get(k)), f"{num(ci.get(k, {}).get('low'))} – {num(ci.get(k, {}).get('high'))}",
+                 num(internal.get(k)), f"{e['difference_to_internal'][k]:+.3f}" if k in e.get("difference_to_internal", {}) else "—")
+                for k in ("accuracy", "balanced_accuracy", "macro_f1")]
+        out.append(table(("Metric", "External", "95% CI", "Internal test", "Difference"), rows))
+        for text in e.get("warnings", []):
+            out.append(warn(text))
+        if e.get("confusion_matrix"):
+            out.append(confusion_images(e, d["class_names"], "External set"))
+    return "".join(out)
+
+
+def section_reporting(d: dict[str, Any]) -> str:
+    answered, questions = reporting_checklist(d)
+    return ("<p>Modelled on CLAIM (Checklist for Artificial Intelligence in Medical Imaging) and PROBAST (Prediction "
+            "model Risk Of Bias ASsessment Tool); items paraphrased. Useful beyond medicine.</p>"
+            "<h3>Answered by Workbench</h3>"
+            + table(("Source", "Item", "Answer"), [(a["source"], a["item"], a["answer"]) for a in answered])
+            + "<h3>Questions only you can answer</h3>"
+            + table(("Source", "Item", "Question"), [(q["source"], q["item"], q["question"]) for q in questions]))
+
+
+RENDERERS = {
+    "Summary": section_summary, "Data card": section_data, "Pitfall checklist": section_pitfalls,
+    "Configuration and reproducibility": section_config, "Training curves": section_curves,
+    "Feature projection": section_projection, "Evaluation": section_evaluation, "Misclassified gallery": section_gallery,
+    "Test-time augmentation": section_tta, "Robustness": section_robustness, "External validation": section_external,
+    "Reporting checklist": section_reporting,
+}
+NO_PAGE_BREAK = {"Summary", "Data card", "Feature projection", "Test-time augmentation"}
+
+
+def render_html(d: dict[str, Any]) -> str:
+    """The whole report; a section that fails to render says so instead of stopping the report."""
+    title = f"Workbench report: {d['config'].get('name', '')}, run {d['run_id']}"
+    parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{esc(title)}</title><style>{STYLE}</style>"
+             f"</head><body><h1>{esc(title)}</h1>"]
+    parts.append("<p>" + " · ".join(f'<a href="#{anchor_of(s)}">{esc(s)}</a>' for s in SECTIONS) + "</p>")
+    for number, name in enumerate(SECTIONS, start=1):
+        try:
+            body = RENDERERS[name](d)
+        except Exception as error:  # one broken section must not cost the whole report
+            body = warn(f"This section could not be drawn: {type(error).__name__}: {error}")
+        parts.append(heading(f"{number}. {name}", anchor_of(name), page_break=name not in NO_PAGE_BREAK) + body)
+    parts.append(f"<p class='note'>Written by Workbench {esc(d['versions'].get('workbench', ''))} on {esc(d['generated'])}."
+                 "</p></body></html>")
+    return "".join(parts)

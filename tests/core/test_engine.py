@@ -194,3 +194,13 @@ def test_val_loss_is_finite_and_lr_follows_schedule(tiny_project) -> None:
     epochs = events.of_type(EpochEnded)
     assert all(math.isfinite(e.val_loss) for e in epochs)
     assert epochs[1].lr == pytest.approx(tiny_project.training.lr * 0.01, rel=1e-6)
+
+
+def test_stop_during_data_preparation_is_a_stop_not_a_failure(tiny_project) -> None:
+    from workbench.core.data.cache import clear_cache
+
+    clear_cache()  # force a real scan and decode, so the stop lands inside them
+    control = RunControl()
+    control.request_stop()
+    result = train(tiny_project, control=control)
+    assert result.status == "stopped" and not result.reason

@@ -230,13 +230,12 @@ def train(
         chosen = default_monitors(config) if monitors is None else monitors
         return _run_epochs(config, data, device, ctx, run_id, run_dir, store, emit, control,
                            chosen if ctx.is_main else [])
-    except StopRequested:
+    except (StopRequested, InterruptedError):  # InterruptedError: stopped while scanning or decoding
         if store is not None and run_id:
             store.update(run_id, status="stopped", ended=True)
         emit(RunFinished(run_id, str(run_dir or ""), "stopped", 0, {}, 0))
         return TrainResult(run_id, run_dir, "stopped")
-    except (ConfigError, DatasetError, ModelBuildError, CheckpointError, RuntimeError, OSError, ValueError,
-            InterruptedError) as error:
+    except (ConfigError, DatasetError, ModelBuildError, CheckpointError, RuntimeError, OSError, ValueError) as error:
         reason = _readable(error)
         if isinstance(error, OSError):
             reason += _saved_files(run_dir)

@@ -1,0 +1,126 @@
+"""Render every pane of the Workbench window to PNG, offscreen, with real data and a finished short run.
+
+    python packaging/screenshots.py [OUTPUT_FOLDER]      (default: docs/screenshots/)
+
+It writes the bundled digits demo dataset to a temporary folder, loads it, trains a small CNN for a
+few epochs, evaluates and exports the run, and saves one picture per step: 01-data.png … 07-export.png.
+Waiting is done by running the Qt event loop until a condition holds (never processEvents, never sleep).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from PySide6.QtCore import QSettings
+
+from workbench.core.demo import write_digits_dataset
+from workbench.qt.app import MainWindow, create_application
+from workbench.qt.probe import wait_until
+
+WINDOW_SIZE = (1440, 940)
+
+
+def settle(window: MainWindow, seconds: float = 0.4) -> None:
+    """Wait for background tasks to finish, then a moment more for layouts and repaints."""
+    wait_until(lambda: not window.tasks.is_busy, 120, "background tasks")
+    until = time.monotonic() + seconds
+    wait_until(lambda: time.monotonic() > until, seconds + 5, "repaint")
+
+
+def configure(window: MainWindow, dataset: Path, runs_dir: Path) -> None:
+    project = window.project
+    errors = project.update_many({
+        "name": "Handwritten digits",
+        "runs_dir": str(runs_dir),
+        "preprocessing.image_size": 16,
+        "preprocessing.augmentation.rotation": 12.0,
+        "preprocessing.augmentation.crop_scale": 0.8,
+        "preprocessing.augmentation.brightness": 0.2,
+        "model.small_cnn.width": 16,
+        "model.small_cnn.depth": 2,
+        "training.epochs": 8,
+        "training.batch_size": 64,
+        "training.lr": 0.003,
+        "training.early_stopping_patience": 4,
+    })
+    if errors:
+        raise SystemExit(f"could not configure the demo: {errors}")
+    window.panes["data"].set_source(str(dataset))
+
+
+def render(out: Path) -> list[Path]:
+    app = create_application()
+    work = Path(tempfile.mkdtemp(prefix="workbench-shots-"))
+    settings = QSettings(str(work / "settings.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(settings=settings, autosave_dir=work / "autosave")
+    window.resize(*WINDOW_SIZE)
+    window.show()
+    dataset = write_digits_dataset(work / "digits")
+    configure(window, dataset, work / "runs")
+    wait_until(lambda: window.dataset.scan is not None and window.dataset.stats is not None, 120, "dataset scan")
+    saved: list[Path] = []
+
+    def shot(key: str, number: int) -> None:
+        window.show_step(key)
+        settle(window)
+        path = out / f"{number:02d}-{key}.png"
+        window.grab().save(str(path))
+        saved.append(path)
+        print(f"wrote {path}")
+
+    for number, key in enumerate(("data", "samples", "model", "strategy"), start=1):
+        shot(key, number)
+
+    window.show_step("train")
+    window.project.save(work / "digits.toml")
+    if not window.panes["train"].start():
+        raise SystemExit("training did not start")
+    wait_until(lambda: not window.runner.is_running, 600, "training")
+    train = window.panes["train"]
+    if train.phase not in ("completed", "early_stopped"):
+        raise SystemExit(f"training ended as {train.phase}: {train.failure}")
+    wait_until(lambda: bool(window.runs.current), 60, "the run list")
+    shot("train", 5)
+
+    evaluate = window.panes["evaluate"]
+    window.show_step("evaluate")
+    evaluate.evaluate()
+    wait_until(lambda: not evaluate.evaluating, 300, "evaluation")
+    if evaluate.result is None:
+        raise SystemExit(f"evaluation failed: {evaluate.error}")
+    shot("evaluate", 6)
+
+    export = window.panes["export"]
+    export.dest_edit.setText(str(work / "export"))
+    export.export()
+    wait_until(lambda: not export.exporting, 300, "export")
+    if not export.written:
+        raise SystemExit(f"export failed: {export.error}")
+    shot("export", 7)
+
+    window._close_approved = True
+    window.close()
+    app.quit()
+    return saved
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("output", nargs="?", default="docs/screenshots", help="folder for the PNG files")
+    args = parser.parse_args(argv)
+    out = Path(args.output)
+    out.mkdir(parents=True, exist_ok=True)
+    render(out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

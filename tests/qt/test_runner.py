@@ -1,0 +1,85 @@
+"""TrainingRunner with a stand-in engine: signals per event family, throttling, refusal, stop, crashes."""
+
+from __future__ import annotations
+
+import threading
+from types import SimpleNamespace
+
+import pytest
+
+from workbench.core.config import ProjectConfig
+from workbench.core.events import BatchEnded, EpochEnded, RunFinished, RunStarted
+from workbench.qt.runner import TrainingRunner
+
+
+def _started() -> RunStarted:
+    return RunStarted("r1", "/tmp/r1", "cpu", 2, ("a", "b"), {"train": 8}, 1, 200, 10, (1, 8, 8))
+
+
+@pytest.fixture
+def fake_engine(monkeypatch, engine_loaded):
+    import workbench.core.training.engine as engine
+
+    calls = SimpleNamespace(threads=[], resume=[])
+
+    def fake_train(config, callback=None, control=None, *, resume=None):
+        calls.threads.append(threading.current_thread())
+        calls.resume.append(resume)
+        callback.on_event(_started())
+        for batch in range(1, 201):
+            if not control.wait_while_paused():
+                callback.on_event(RunFinished("r1", "/tmp/r1", "stopped", 0, {}, 0))
+                return SimpleNamespace(status="stopped", run_dir="/tmp/r1")
+            callback.on_event(BatchEnded(1, batch, 200, 1.0 / batch, 0.01, 100.0, batch))
+        callback.on_event(EpochEnded(1, 1, 0.5, 0.6, 0.7, {"accuracy": 0.7}, 0.01, 0.1, True))
+        callback.on_event(RunFinished("r1", "/tmp/r1", "completed", 1, {"accuracy": 0.7}, 1))
+        return SimpleNamespace(status="completed", run_dir="/tmp/r1")
+
+    monkeypatch.setattr(engine, "train", fake_train)
+    return calls
+
+
+def test_events_become_signals_and_batches_are_throttled(qtbot, fake_engine) -> None:
+    runner = TrainingRunner()
+    batches, generic = [], []
+    runner.batch.connect(batches.append)
+    runner.event.connect(generic.append)
+    with qtbot.waitSignals([runner.run_started, runner.epoch, runner.run_finished, runner.result,
+                            runner.thread_finished], order="strict", timeout=10_000):
+        assert runner.start(ProjectConfig())
+    assert fake_engine.threads[0] is not threading.main_thread()
+    assert 1 <= len(batches) < 50  # 200 batches in well under a second: ~10/s pass
+    assert batches[-1].batch == 200  # the last batch of an epoch always passes
+    assert [type(e) for e in generic if not isinstance(e, BatchEnded)] == [RunStarted, EpochEnded, RunFinished]
+    assert runner.last_result.status == "completed"
+    assert not runner.is_running
+
+
+def test_second_start_is_refused_and_stop_ends_a_paused_run(qtbot, fake_engine) -> None:
+    runner = TrainingRunner()
+    assert runner.start(ProjectConfig())
+    runner.pause()
+    assert runner.is_paused
+    with qtbot.waitSignal(runner.refused, timeout=2000) as blocker:
+        assert not runner.start(ProjectConfig())
+    assert "already in progress" in blocker.args[0]
+    with qtbot.waitSignal(runner.thread_finished, timeout=10_000):
+        runner.stop()
+    assert runner.last_result.status == "stopped"
+    assert runner.start(ProjectConfig(), resume="/tmp/r1")
+    qtbot.waitUntil(lambda: not runner.is_running, timeout=10_000)
+    assert fake_engine.resume == [None, "/tmp/r1"]
+
+
+def test_an_engine_crash_is_reported_not_swallowed(qtbot, monkeypatch, engine_loaded) -> None:
+    import workbench.core.training.engine as engine
+
+    def broken(*args, **kwargs):
+        raise KeyError("oops")
+
+    monkeypatch.setattr(engine, "train", broken)
+    runner = TrainingRunner()
+    with qtbot.waitSignal(runner.crashed, timeout=10_000) as blocker:
+        runner.start(ProjectConfig())
+    assert "KeyError" in blocker.args[0] and "Traceback" in blocker.args[1]
+    qtbot.waitUntil(lambda: not runner.is_running, timeout=10_000)

@@ -1,0 +1,168 @@
+"""Work that runs on background threads: thin wrappers around engine functions.
+
+The engine (and torch behind it) is imported inside each function, so importing the GUI never
+loads torch, and nothing here ever runs on the GUI thread. Each function takes plain values and
+returns plain values or engine dataclasses; those that take a `context` report progress and stop
+when asked (see `workbench.qt.tasks.TaskContext`).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from workbench.core.config import DataConfig, PreprocessingConfig, ProjectConfig
+    from workbench.core.data.discovery import DatasetScan
+    from workbench.qt.tasks import TaskContext
+
+
+@dataclass(frozen=True)
+class DatasetOverview:
+    """A scanned dataset and the split of each of its samples."""
+
+    scan: DatasetScan
+    splits: tuple[str, ...]
+
+    def split_counts(self) -> dict[str, dict[str, int]]:
+        """{class: {"train": n, "val": n, "test": n}}."""
+        tally = Counter((s.label, split) for s, split in zip(self.scan.samples, self.splits, strict=True))
+        return {c: {k: tally.get((c, k), 0) for k in ("train", "val", "test")} for c in self.scan.classes}
+
+    def split_totals(self) -> dict[str, int]:
+        tally = Counter(self.splits)
+        return {k: tally.get(k, 0) for k in ("train", "val", "test")}
+
+
+def compute_splits(scan: DatasetScan, data_cfg: DataConfig) -> tuple[str, ...]:
+    from workbench.core.data.splits import splits_for
+
+    return tuple(splits_for(scan.samples, scan.labels(), data_cfg))
+
+
+def scan_dataset(data_cfg: DataConfig, context: TaskContext) -> DatasetOverview:
+    """Find the dataset's images (raises DatasetError with a readable message) and split them."""
+    from workbench.core.data.discovery import scan_dataset as engine_scan
+
+    scan = engine_scan(
+        data_cfg.source,
+        data_cfg.layout,
+        progress=lambda done, total: context.progress(done, total, "Checking images"),
+        should_stop=context.should_stop,
+    )
+    return DatasetOverview(scan, compute_splits(scan, data_cfg))
+
+
+def resplit(scan: DatasetScan, data_cfg: DataConfig) -> DatasetOverview:
+    return DatasetOverview(scan, compute_splits(scan, data_cfg))
+
+
+def norm_stats(config: ProjectConfig, context: TaskContext) -> Any:
+    """Normalisation statistics of the training split (decodes the dataset)."""
+    from workbench.core.data.stats import training_split_statistics
+
+    return training_split_statistics(
+        config,
+        progress=lambda done, total: context.progress(done, total, "Computing statistics"),
+        should_stop=context.should_stop,
+    )
+
+
+@dataclass(frozen=True)
+class SamplePreview:
+    label: str
+    path: str
+    original: np.ndarray
+    network: np.ndarray
+    error: str = ""
+
+
+def sample_previews(items: list[tuple[str, str]], cfg: PreprocessingConfig, stats: Any,
+                    context: TaskContext) -> list[SamplePreview]:
+    """Original and network view of each (label, path); an unreadable file gets an error instead."""
+    import numpy as np
+
+    from workbench.core.data.preview import network_view
+
+    previews = []
+    for i, (label, path) in enumerate(items):
+        if context.should_stop():
+            raise InterruptedError
+        try:
+            original, network = network_view(path, cfg, stats)
+            previews.append(SamplePreview(label, path, original, network))
+        except Exception as error:
+            blank = np.zeros((1, 1, 3), dtype=np.uint8)
+            previews.append(SamplePreview(label, path, blank, blank, str(error)))
+        context.progress(i + 1, len(items), "Rendering previews")
+    return previews
+
+
+def augmentation_views(path: str, cfg: PreprocessingConfig, n: int = 8, seed: int = 0) -> list[np.ndarray]:
+    from workbench.core.data.preview import augmented_views
+
+    return augmented_views(path, cfg, n=n, seed=seed)
+
+
+def model_summary(config: ProjectConfig, in_channels: int, num_classes: int) -> Any:
+    from workbench.core.models.factory import model_summary as engine_summary
+
+    offline = config.model_copy(update={"model": config.model.model_copy(update={"pretrained": False})})
+    return engine_summary(offline, in_channels, num_classes)
+
+
+def detect_devices() -> Any:
+    from workbench.core.devices import detect_devices as engine_detect
+
+    return engine_detect()
+
+
+def list_runs(runs_dir: str) -> list[Any]:
+    """Runs recorded under `runs_dir`, newest first."""
+    if not runs_dir or not Path(runs_dir).is_dir():
+        return []
+    from workbench.core.runs import RunStore
+
+    return list(RunStore(runs_dir).list_runs())
+
+
+def run_summary(run_dir: str) -> dict:
+    """The stored summary of a run (run.json) with its per-epoch history, also while it is still going."""
+    from workbench.core.evaluation.compare import run_history
+    from workbench.core.runs import read_json
+
+    folder = Path(run_dir)
+    summary = read_json(folder / "run.json", {}) or {}
+    return {**summary, "history": run_history(folder)}
+
+
+def stored_test_metrics(run_dir: str) -> dict | None:
+    """The last test-set evaluation saved in the run folder, or None (reading it does not count as a use)."""
+    from workbench.core.evaluation.storage import load_metrics
+
+    return load_metrics(Path(run_dir), "test")
+
+
+def evaluate_run(run_dir: str, split: str = "test") -> dict:
+    from workbench.core.evaluation.evaluate import evaluate_run as engine_evaluate
+
+    return engine_evaluate(run_dir, split=split)
+
+
+def export_run(run_dir: str, dest_dir: str, onnx: bool, context: TaskContext) -> dict:
+    """Write the model bundle, TorchScript (and ONNX), model card, metrics.csv and curves.png; returns the summary
+    with the written files under "files" and the parity checks of the exported models."""
+    from workbench.core.export.run_export import export_model
+
+    steps = iter(range(1, 100))
+    return export_model(run_dir, dest_dir, onnx=onnx,
+                        progress=lambda step: context.progress(next(steps), 0, step.capitalize()))
+
+
+def warm_up() -> None:
+    """Import torch and the training engine ahead of time, so the first run starts promptly."""
+    import workbench.core.training.engine  # noqa: F401

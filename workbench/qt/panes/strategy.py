@@ -1,0 +1,188 @@
+"""Strategy step: how the network is trained (optimiser, learning rate and its schedule, stopping, device).
+
+Every form here is generated from the config's field metadata and the engine's registries of
+strategies, optimisers and schedules; the schedule is drawn as it will run.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QGridLayout, QLabel, QWidget
+
+from workbench.core.strategies import STRATEGIES
+from workbench.core.training.optim import OPTIMIZERS, SCHEDULERS, schedule_curve
+from workbench.qt import jobs
+from workbench.qt.panes.base import Pane, group, hint
+from workbench.qt.project_model import key_affects
+from workbench.qt.tasks import TaskFailure
+from workbench.qt.widgets.curve_plot import CurvePlot
+from workbench.qt.widgets.forms import ConfigForm, FieldSpec, registry_choices, section_model
+from workbench.qt.widgets.step_list import StepState, StepStatus
+
+
+def _scheduler_uses(param: str):
+    return lambda config: param in SCHEDULERS[config.training.scheduler].params
+
+
+def optimisation_fields() -> list[FieldSpec | str]:
+    return [
+        FieldSpec("optimizer", choices=registry_choices(OPTIMIZERS)),
+        "lr",
+        FieldSpec("momentum", enabled_when=lambda c: OPTIMIZERS[c.training.optimizer].uses_momentum),
+        "weight_decay",
+        "batch_size",
+        "epochs",
+    ]
+
+
+def schedule_fields() -> list[FieldSpec | str]:
+    return [
+        FieldSpec("scheduler", label="Schedule", choices=registry_choices(SCHEDULERS)),
+        "warmup_epochs",
+        FieldSpec("step_size", visible_when=_scheduler_uses("step_size")),
+        FieldSpec("gamma", visible_when=lambda c: bool({"gamma"} & set(SCHEDULERS[c.training.scheduler].params))),
+        FieldSpec("restart_period", visible_when=_scheduler_uses("restart_period")),
+    ]
+
+
+def strategy_fields() -> list[FieldSpec]:
+    """Every strategy option, each shown only while the chosen strategy's registry entry lists it."""
+    names = [n for n in section_model("strategy").model_fields if n != "name"]
+    return [FieldSpec(n, visible_when=lambda c, n=n: n in STRATEGIES[c.strategy.name].params) for n in names]
+
+
+class StrategyPane(Pane):
+    key = "strategy"
+    title = "Strategy"
+    subtitle = "Decide how the network learns: optimiser, learning rate and schedule, when to stop, and where to train."
+
+    def __init__(self, context, parent=None) -> None:
+        super().__init__(context, parent)
+        self.dataset = context.dataset
+        self.tasks = context.tasks
+        self.devices: Any = None
+        self._build()
+        self._plot_timer = QTimer(self)
+        self._plot_timer.setSingleShot(True)
+        self._plot_timer.setInterval(80)
+        self._plot_timer.timeout.connect(self._draw_schedule)
+        self.project.changed.connect(self._on_project_changed)
+        self.dataset.changed.connect(self._plot_timer.start)
+        self._on_project_changed("")
+        self.tasks.submit("devices", jobs.detect_devices, label=self.tr("Detecting devices"),
+                          on_result=self._on_devices, on_error=self._on_devices_failed, expected=(Exception,))
+
+    def _build(self) -> None:
+        self.strategy_form = ConfigForm(self.project, "strategy",
+                                        [FieldSpec("name", label="Strategy", choices=registry_choices(STRATEGIES))])
+        self.strategy_options = ConfigForm(self.project, "strategy", strategy_fields())
+        self.strategy_note = hint("")
+        top = QWidget()
+        grid = QGridLayout(top)
+        grid.setContentsMargins(0, 0, 0, 0)
+        grid.setHorizontalSpacing(14)
+        grid.setVerticalSpacing(14)
+        grid.addWidget(group(self.tr("Training strategy"), self.strategy_form, self.strategy_note,
+                             self.strategy_options, stretch=True),
+                       0, 0, 1, 2)
+
+        self.optim_form = ConfigForm(self.project, "training", optimisation_fields())
+        self.lr_hint = hint("")
+        grid.addWidget(group(self.tr("Optimisation"), self.optim_form, self.lr_hint, stretch=True), 1, 0)
+
+        self.schedule_form = ConfigForm(self.project, "training", schedule_fields())
+        self.schedule_plot = CurvePlot(self.tr("Learning rate by epoch"), self.tr("learning rate"))
+        self.schedule_plot.setMinimumHeight(170)
+        self.schedule_plot.setMaximumHeight(240)
+        self.schedule_plot.legend.hide()
+        self.schedule_plot.add_series("lr", self.tr("learning rate"), "purple", width=2.0)
+        grid.addWidget(group(self.tr("Learning-rate schedule"), self.schedule_form, self.schedule_plot), 1, 1)
+
+        self.loss_form = ConfigForm(self.project, "training", ["class_weighting", "label_smoothing",
+                                                                "early_stopping_patience", "monitor"])
+        grid.addWidget(group(self.tr("Loss and stopping"), self.loss_form, stretch=True), 2, 0)
+
+        self.device_form = ConfigForm(self.project, "training", ["device", "amp", "channels_last", "deterministic",
+                                                                  "seed"])
+        self.device_label = QLabel(self.tr("Detecting devices…"))
+        self.device_label.setObjectName("summary")
+        self.device_label.setWordWrap(True)
+        grid.addWidget(group(self.tr("Hardware and reproducibility"), self.device_label, self.device_form,
+                             stretch=True), 2, 1)
+        grid.setColumnStretch(0, 1)
+        grid.setColumnStretch(1, 1)
+        self.body_layout.addWidget(top)
+        self.body_layout.addStretch(1)
+
+    # --- reacting ---------------------------------------------------------------------------------
+
+    def _on_project_changed(self, key: str) -> None:
+        config = self.project.config
+        if key_affects(key, "strategy"):
+            info = STRATEGIES[config.strategy.name]
+            self.strategy_note.setText(info.description)
+            self.strategy_options.setVisible(bool(info.params))
+        if key_affects(key, "training"):
+            info = OPTIMIZERS[config.training.optimizer]
+            text = info.description
+            if abs(config.training.lr - info.default_lr) / info.default_lr > 4:
+                text += " " + self.tr("Its usual learning rate is about {0:g}; yours is {1:g}.").format(
+                    info.default_lr, config.training.lr)
+            self.lr_hint.setText(text)
+            self._plot_timer.start()
+            self._show_devices()
+        self.status_changed.emit()
+
+    def steps_per_epoch(self) -> int:
+        overview = self.dataset.overview
+        train = overview.split_totals()["train"] if overview is not None else 0
+        batch = self.project.config.training.batch_size
+        return max(1, -(-train // batch)) if train else 10
+
+    def _draw_schedule(self) -> None:
+        points = schedule_curve(self.project.config.training, self.steps_per_epoch())
+        if len(points) > 4000:  # keep the preview light for long schedules
+            points = points[:: len(points) // 2000 + 1]
+        xs = [p[0] for p in points]
+        ys = [p[1] for p in points]
+        self.schedule_plot.set_series("lr", xs, ys)
+
+    # --- devices ----------------------------------------------------------------------------------
+
+    def _on_devices(self, report: Any) -> None:
+        self.devices = report
+        self._show_devices()
+        self.status_changed.emit()
+
+    def _on_devices_failed(self, failure: TaskFailure) -> None:
+        self.device_label.setText(self.tr("Could not detect devices: {0}").format(failure.message))
+
+    def _device_problem(self) -> str:
+        wanted = self.project.config.training.device
+        if self.devices is None or wanted == "auto" or wanted in self.devices.available:
+            return ""
+        return self.tr("'{0}' is not available on this computer; choose Automatic or one of: {1}.").format(
+            wanted, ", ".join(self.devices.available))
+
+    def _show_devices(self) -> None:
+        if self.devices is None:
+            return
+        report = self.devices
+        text = self.tr("Detected: <b>{0}</b>. Available: {1}; Automatic uses <b>{2}</b>.").format(
+            report.description, ", ".join(report.available), report.recommended)
+        if getattr(report, "problem", ""):
+            text += "<br>" + report.problem
+        self.device_label.setText(text)
+        problem = self._device_problem()
+        if problem:
+            self.show_notice(problem)
+        else:
+            self.clear_notice()
+
+    def status(self) -> StepStatus:
+        if self._device_problem():
+            return StepStatus(StepState.ATTENTION, self.tr("Device not available"))
+        t = self.project.config.training
+        return StepStatus(StepState.READY, f"{OPTIMIZERS[t.optimizer].label} · lr {t.lr:g} · {t.epochs} epochs")

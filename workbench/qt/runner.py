@@ -1,0 +1,220 @@
+"""TrainingRunner: runs the engine's `train` on a QThread and re-emits every engine event as a Qt signal.
+
+The engine calls a bridge callback on the worker thread; the bridge emits a signal of a QObject that
+lives on that thread, so Qt queues each event onto the GUI thread. Per-batch events pass through the
+engine's ThrottledCallback (about 10 a second). Pause, resume and stop go through the engine's
+RunControl, which the training loop checks between batches; a stop makes the engine write a checkpoint
+that `start(..., resume=run_dir)` continues from.
+
+While a run is going, the interpreter's thread switch interval is shortened, so the GUI thread gets the
+GIL back within half a millisecond instead of five whenever the training thread runs Python code.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from pathlib import Path
+from typing import Any, ClassVar
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from workbench.core.callbacks import Callback, ThrottledCallback
+from workbench.core.config import ProjectConfig
+from workbench.core.events import (
+    BatchEnded,
+    CheckpointSaved,
+    EngineEvent,
+    EpochEnded,
+    FindingRaised,
+    LogMessage,
+    ProjectionReady,
+    RunFailed,
+    RunFinished,
+    RunStarted,
+    StageProgress,
+)
+from workbench.core.training.control import RunControl
+
+BATCH_RATE_HZ = 10.0
+SWITCH_INTERVAL_S = 0.0005  # while training: how long the GUI thread may wait for the GIL
+
+
+class _EmitCallback(Callback):
+    """Engine callback that hands every event to a Qt signal (called on the worker thread)."""
+
+    def __init__(self, emit) -> None:
+        self._emit = emit
+
+    def on_event(self, event: EngineEvent) -> None:
+        self._emit(event)
+
+
+class _TrainWorker(QObject):
+    """Lives on the training thread; `run` calls the engine and reports back through signals."""
+
+    event = Signal(object)
+    result = Signal(object)  # the engine's TrainResult
+    crashed = Signal(str, str)  # message, traceback
+    done = Signal()
+
+    def __init__(self, config: ProjectConfig, control: RunControl, resume: str | None) -> None:
+        super().__init__()
+        self._config = config
+        self._control = control
+        self._resume = resume
+
+    @Slot()
+    def run(self) -> None:
+        try:
+            from workbench.core.training.engine import train
+
+            callback = ThrottledCallback(_EmitCallback(self.event.emit), rate_hz=BATCH_RATE_HZ)
+            result = train(self._config, callback, self._control, resume=self._resume)
+            self.result.emit(result)
+        except BaseException as error:
+            self.crashed.emit(f"{type(error).__name__}: {error}", traceback.format_exc())
+        finally:
+            self.done.emit()
+
+
+class TrainingRunner(QObject):
+    """Starts, pauses, resumes and stops one training run at a time, and re-emits its events."""
+
+    event = Signal(object)  # every engine event
+    run_started = Signal(object)  # RunStarted
+    stage = Signal(object)  # StageProgress
+    batch = Signal(object)  # BatchEnded (throttled)
+    epoch = Signal(object)  # EpochEnded
+    checkpoint = Signal(object)  # CheckpointSaved
+    finding = Signal(object)  # FindingRaised
+    projection = Signal(object)  # ProjectionReady
+    log = Signal(object)  # LogMessage
+    run_finished = Signal(object)  # RunFinished
+    run_failed = Signal(object)  # RunFailed
+    result = Signal(object)  # TrainResult, when the engine returns
+    crashed = Signal(str, str)  # unexpected exception: message, traceback
+    refused = Signal(str)  # a start was refused (one run at a time)
+    running_changed = Signal(bool)
+    paused_changed = Signal(bool)
+    thread_finished = Signal()  # the worker thread has ended; safe to start again or to quit
+
+    _SIGNALS: ClassVar[dict[type, str]] = {
+        RunStarted: "run_started",
+        StageProgress: "stage",
+        BatchEnded: "batch",
+        EpochEnded: "epoch",
+        CheckpointSaved: "checkpoint",
+        FindingRaised: "finding",
+        ProjectionReady: "projection",
+        LogMessage: "log",
+        RunFinished: "run_finished",
+        RunFailed: "run_failed",
+    }
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._thread: QThread | None = None
+        self._worker: _TrainWorker | None = None
+        self._control: RunControl | None = None
+        self.run_dir = ""
+        self.last_result: Any = None
+        self._saved_switch_interval: float | None = None
+
+    # --- state ------------------------------------------------------------------------------------
+
+    @property
+    def is_running(self) -> bool:
+        return self._thread is not None
+
+    @property
+    def is_paused(self) -> bool:
+        return self._control is not None and self._control.paused
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._control is not None and self._control.stop_requested
+
+    # --- commands ---------------------------------------------------------------------------------
+
+    def start(self, config: ProjectConfig, resume: str | Path | None = None) -> bool:
+        """Start a run (or continue the stopped run at `resume`); refuses while another run is going."""
+        if self.is_running:
+            self.refused.emit(self.tr(
+                "A training run is already in progress. Stop it (or wait for it to finish) before starting another."
+            ))
+            return False
+        self.last_result = None
+        self.run_dir = str(resume) if resume else ""
+        self._control = RunControl()
+        self._thread = QThread(self)
+        self._thread.setObjectName("workbench-training")
+        self._worker = _TrainWorker(config.model_copy(deep=True), self._control, str(resume) if resume else None)
+        self._worker.moveToThread(self._thread)
+        self._thread.started.connect(self._worker.run)
+        self._worker.event.connect(self._on_event)
+        self._worker.result.connect(self._on_result)
+        self._worker.crashed.connect(self.crashed)
+        self._worker.done.connect(self._thread.quit)
+        self._thread.finished.connect(self._on_thread_finished)
+        self._saved_switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(min(self._saved_switch_interval, SWITCH_INTERVAL_S))
+        self._thread.start()
+        self.running_changed.emit(True)
+        return True
+
+    def pause(self) -> None:
+        if self._control is not None and not self._control.paused:
+            self._control.pause()
+            self.paused_changed.emit(True)
+
+    def resume(self) -> None:
+        if self._control is not None and self._control.paused:
+            self._control.resume()
+            self.paused_changed.emit(False)
+
+    def stop(self) -> None:
+        """Ask the engine to stop after the current batch; it saves a checkpoint and returns."""
+        if self._control is not None:
+            was_paused = self._control.paused
+            self._control.request_stop()
+            if was_paused:
+                self.paused_changed.emit(False)
+
+    def wait(self, msecs: int = 30_000) -> bool:
+        """Block until the worker thread has ended (used at shutdown); True when it has."""
+        return self._thread.wait(msecs) if self._thread is not None else True
+
+    # --- events from the worker (queued onto the GUI thread) --------------------------------------
+
+    @Slot(object)
+    def _on_event(self, event: EngineEvent) -> None:
+        if isinstance(event, RunStarted):
+            self.run_dir = event.run_dir
+        name = self._SIGNALS.get(type(event))
+        if name is not None:
+            getattr(self, name).emit(event)
+        self.event.emit(event)
+
+    @Slot(object)
+    def _on_result(self, result: Any) -> None:
+        self.last_result = result
+        run_dir = getattr(result, "run_dir", None)
+        if run_dir:
+            self.run_dir = str(run_dir)
+        self.result.emit(result)
+
+    @Slot()
+    def _on_thread_finished(self) -> None:
+        thread, worker = self._thread, self._worker
+        self._thread = self._worker = None
+        self._control = None
+        if self._saved_switch_interval is not None:
+            sys.setswitchinterval(self._saved_switch_interval)
+            self._saved_switch_interval = None
+        if worker is not None:
+            worker.deleteLater()
+        if thread is not None:
+            thread.deleteLater()
+        self.running_changed.emit(False)
+        self.thread_finished.emit()

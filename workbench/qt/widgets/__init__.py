@@ -1,0 +1,1 @@
+"""Reusable Qt widgets: step list, generated forms, live curves, image grids, confusion heat map."""

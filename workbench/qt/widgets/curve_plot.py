@@ -1,0 +1,194 @@
+"""A live line plot: named series backed by growing numpy buffers, redrawn with `setData`.
+
+Appending only marks a series as changed. A shared scheduler then redraws one changed, visible plot
+per tick, so a fast stream of points never keeps the GUI thread busy for long: each pause of the
+event loop is a single plot's repaint, never all of them at once.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QObject, Qt, QTimer
+from PySide6.QtWidgets import QGraphicsItem, QWidget
+
+PALETTE = {
+    "blue": "#2563eb",
+    "orange": "#ea7a1a",
+    "green": "#2f9e6b",
+    "purple": "#7c3aed",
+    "grey": "#9aa5b1",
+    "red": "#d14343",
+}
+
+
+def configure_pyqtgraph() -> None:
+    """Light plots that match the style sheet; antialiased lines."""
+    pg.setConfigOptions(background="w", foreground="#3b4754", antialias=True)
+
+
+def cache_static_parts(item: pg.PlotItem) -> None:
+    """Render axes, title and legend into cached pixmaps; replaying their text on every frame is the
+    slowest part of a repaint, and they change far less often than the curves."""
+    cache = QGraphicsItem.CacheMode.DeviceCoordinateCache
+    for name in ("left", "bottom", "top", "right"):
+        item.getAxis(name).setCacheMode(cache)
+    item.titleLabel.setCacheMode(cache)
+    if item.legend is not None:
+        item.legend.setCacheMode(cache)
+
+
+REDRAW_TICK_MS = 100
+
+
+class _RedrawScheduler(QObject):
+    """Redraws waiting plots one per tick, round-robin."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._queue: deque[CurvePlot] = deque()
+        self._timer = QTimer(self)
+        self._timer.setInterval(REDRAW_TICK_MS)
+        self._timer.timeout.connect(self._tick)
+
+    def request(self, plot: CurvePlot) -> None:
+        if plot not in self._queue:
+            self._queue.append(plot)
+        if not self._timer.isActive():
+            self._timer.start()
+
+    def forget(self, plot: CurvePlot) -> None:
+        if plot in self._queue:
+            self._queue.remove(plot)
+
+    def _tick(self) -> None:
+        while self._queue:
+            plot = self._queue.popleft()
+            if plot.flush():
+                break
+        if not self._queue:
+            self._timer.stop()
+
+
+_scheduler: _RedrawScheduler | None = None
+
+
+def scheduler() -> _RedrawScheduler:
+    global _scheduler
+    if _scheduler is None:
+        _scheduler = _RedrawScheduler()
+    return _scheduler
+
+
+class SeriesBuffer:
+    """Amortised-growth x/y arrays for one series."""
+
+    def __init__(self, capacity: int = 256) -> None:
+        self._x = np.empty(capacity)
+        self._y = np.empty(capacity)
+        self.size = 0
+
+    def append(self, x: float, y: float) -> None:
+        if self.size == len(self._x):
+            self._x = np.resize(self._x, 2 * self.size)
+            self._y = np.resize(self._y, 2 * self.size)
+        self._x[self.size] = x
+        self._y[self.size] = y
+        self.size += 1
+
+    @property
+    def x(self) -> np.ndarray:
+        return self._x[: self.size]
+
+    @property
+    def y(self) -> np.ndarray:
+        return self._y[: self.size]
+
+    def clear(self) -> None:
+        self.size = 0
+
+
+class CurvePlot(pg.PlotWidget):
+    """A titled plot with a legend; `append(key, x, y)` adds a point to a series and redraws it."""
+
+    def __init__(self, title: str, y_label: str, x_label: str = "epoch", parent: QWidget | None = None,
+                 legend_corner: str = "top-right") -> None:
+        configure_pyqtgraph()
+        super().__init__(parent=parent, enableMenu=False)  # no context menus: faster to build
+        self.setMinimumHeight(180)
+        item = self.getPlotItem()
+        item.setTitle(f"<span style='font-size:11pt; font-weight:600; color:#1f2933'>{title}</span>")
+        item.setLabel("left", y_label)
+        item.setLabel("bottom", x_label)
+        item.showGrid(x=True, y=True, alpha=0.15)
+        offset = {"top-right": (-10, 10), "bottom-right": (-10, -10), "top-left": (10, 10)}[legend_corner]
+        self.legend = item.addLegend(offset=offset, labelTextColor="#3b4754")
+        self.legend.setBrush(pg.mkBrush(255, 255, 255, 220))
+        cache_static_parts(item)
+        self._series: dict[str, tuple[SeriesBuffer, pg.PlotDataItem]] = {}
+        self._changed: set[str] = set()
+        self.destroyed.connect(lambda: _scheduler.forget(self) if _scheduler is not None else None)
+
+    def add_series(self, key: str, name: str, color: str, width: float = 2.0, symbol: str | None = None,
+                   dashed: bool = False) -> None:
+        pen = pg.mkPen(PALETTE.get(color, color), width=width,
+                       style=Qt.PenStyle.DashLine if dashed else Qt.PenStyle.SolidLine)
+        kwargs = {}
+        if symbol:
+            kwargs = {"symbol": symbol, "symbolSize": 7, "symbolBrush": PALETTE.get(color, color), "symbolPen": None}
+        curve = self.getPlotItem().plot([], [], pen=pen, name=name, **kwargs)
+        curve.setClipToView(True)
+        curve.setDownsampling(auto=True, method="peak")
+        self._series[key] = (SeriesBuffer(), curve)
+
+    def append(self, key: str, x: float, y: float) -> None:
+        """Add a point; the plot is redrawn by the scheduler shortly after (one plot per tick)."""
+        if y is None or not np.isfinite(y):
+            return
+        self._series[key][0].append(x, y)
+        self._changed.add(key)
+        scheduler().request(self)
+
+    def flush(self) -> bool:
+        """Redraw every changed series now; returns False (and waits to be shown) when hidden."""
+        if not self.isVisible() or not self._changed:
+            return False
+        for key in self._changed:
+            buffer, curve = self._series[key]
+            curve.setData(buffer.x, buffer.y)
+        self._changed.clear()
+        self.viewport().repaint()  # paint now, alone, rather than with every other dirty widget
+        return True
+
+    def set_x_span(self, low: float, high: float) -> None:
+        """Fix the x axis (e.g. to the run's epochs), so new points do not re-layout its ticks."""
+        item = self.getPlotItem()
+        item.enableAutoRange(x=False)
+        item.setXRange(low, high, padding=0.02)
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self._changed:
+            scheduler().request(self)
+
+    def set_series(self, key: str, xs, ys) -> None:
+        buffer, curve = self._series[key]
+        buffer.clear()
+        for x, y in zip(xs, ys, strict=True):
+            buffer.append(x, y)
+        curve.setData(buffer.x, buffer.y)
+
+    def series_length(self, key: str) -> int:
+        return self._series[key][0].size
+
+    def series_data(self, key: str) -> tuple[np.ndarray, np.ndarray]:
+        buffer = self._series[key][0]
+        return buffer.x.copy(), buffer.y.copy()
+
+    def clear_data(self) -> None:
+        self._changed.clear()
+        for buffer, curve in self._series.values():
+            buffer.clear()
+            curve.setData([], [])

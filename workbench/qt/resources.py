@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from PySide6.QtGui import QIcon
 
 
 def resources_dir() -> Path:
-    """`resources/` beside the package in a checkout, or bundled inside it in a frozen build."""
+    """`resources/` beside the package in a checkout, inside it in a frozen build, or under share/ in a wheel install."""
     here = Path(__file__).resolve()
-    for candidate in (here.parents[2] / "resources", here.parent / "resources"):
+    installed = Path(sys.prefix) / "share" / "workbench" / "resources"
+    for candidate in (here.parents[2] / "resources", here.parent / "resources", installed):
         if candidate.is_dir():
             return candidate
     return here.parents[2] / "resources"

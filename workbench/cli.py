@@ -42,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", metavar="RUN", type=Path, help="continue an interrupted or stopped run folder")
     train.add_argument("--epochs", type=int, help="override the number of epochs")
     train.add_argument("--evaluate", action="store_true", help="evaluate on the locked test split afterwards")
+    train.add_argument("--k-fold", type=int, nargs="?", const=-1, metavar="K",
+                       help="cross-validate: K runs, one per validation fold, reported as mean ± std (test set untouched)")
 
     ev = sub.add_parser("eval", help="evaluate a run on its locked test split (the use is recorded)")
     ev.add_argument("run", type=Path, help="run folder")
@@ -147,6 +149,19 @@ def cmd_train(args: argparse.Namespace) -> int:
         config = load_config(args.project)
         if args.epochs:
             config = config.model_copy(update={"training": config.training.model_copy(update={"epochs": args.epochs})})
+    if args.k_fold is not None:
+        if config is None:
+            return _err("--k-fold needs a project file")
+        from workbench.core.strategies.kfold import run_k_fold
+        from workbench.progress import ConsoleProgress
+
+        k = args.k_fold if args.k_fold > 0 else (config.data.k_folds or 5)
+        config = config.model_copy(update={"data": config.data.model_copy(update={"k_folds": k})})
+        folds = run_k_fold(config, ConsoleProgress())
+        if folds.status == "failed":
+            return _err(folds.reason)
+        print(f"\nk-fold: {folds.summary()}; summary in {folds.summary_path}")
+        return 0
     result = _train(config, args.resume)
     if not _is_main_rank():
         return 0 if result.status != "failed" else 1
@@ -231,8 +246,9 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from workbench.core.export.report import write_report
+    from workbench.qt.report_pdf import html_to_pdf
 
-    files = write_report(args.run, args.output, pdf=not args.no_pdf)
+    files = write_report(args.run, args.output, pdf=not args.no_pdf, pdf_renderer=html_to_pdf)
     print(f"HTML report: {files.html}")
     if files.pdf is not None:
         print(f"PDF report:  {files.pdf}")

@@ -85,7 +85,8 @@ class ConsoleProgress(Callback):
             self.bar = None
         acc = event.metrics.get("accuracy", float("nan"))
         best = " *" if event.is_best else ""
-        print(f"epoch {event.epoch:>3}/{event.epochs}  train loss {event.train_loss:.4f}  "
+        phase = "" if event.phase == "supervised" else f"{event.phase} "
+        print(f"{phase}epoch {event.epoch:>3}/{event.epochs}  train loss {event.train_loss:.4f}  "
               f"val loss {event.val_loss:.4f}  val acc {acc:.4f}  lr {event.lr:.2e}  {event.seconds:.1f}s{best}")
 
     def on_finding(self, event: FindingRaised) -> None:

@@ -68,3 +68,19 @@ def test_registry_entries_are_described() -> None:
     for info in ARCHITECTURES.values():
         assert info.label and info.description and info.family
     assert "much more data" in ARCHITECTURES["vit_tiny_patch16_224"].description
+
+
+def test_width_depth_and_kernel_scaling_change_size_and_cost() -> None:
+    config = ProjectConfig()
+    base = model_summary(config, 1, 10)
+    config.model.small_cnn.width_multiplier = 2.0
+    wide = model_summary(config, 1, 10)
+    config.model.small_cnn.width_multiplier = 1.0
+    config.model.small_cnn.depth_multiplier = 2.0
+    deep = model_summary(config, 1, 10)
+    config.model.small_cnn.depth_multiplier = 1.0
+    config.model.small_cnn.kernel_size = 5
+    big_kernel = model_summary(config, 1, 10)
+    assert wide.parameter_count > 3 * base.parameter_count
+    assert deep.flops > 1.5 * base.flops and deep.output_shape == (10,)
+    assert big_kernel.parameter_count > 2 * base.parameter_count

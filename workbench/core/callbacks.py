@@ -106,6 +106,7 @@ class MetricsLogCallback(Callback):
     def on_epoch_ended(self, event: EpochEnded) -> None:
         record = {
             "epoch": event.epoch,
+            "phase": event.phase,
             "train_loss": event.train_loss,
             "val_loss": event.val_loss,
             "train_accuracy": event.train_accuracy,
@@ -116,8 +117,9 @@ class MetricsLogCallback(Callback):
         }
         with self.metrics_path.open("a", encoding="utf-8") as handle:
             handle.write(json.dumps(record) + "\n")
+        phase = "" if event.phase == "supervised" else f"{event.phase} "
         self._log(
-            f"epoch {event.epoch}/{event.epochs}: train loss {event.train_loss:.4f}, val loss {event.val_loss:.4f}, "
+            f"{phase}epoch {event.epoch}/{event.epochs}: train loss {event.train_loss:.4f}, val loss {event.val_loss:.4f}, "
             f"val accuracy {event.metrics.get('accuracy', float('nan')):.4f}"
         )
 

@@ -92,6 +92,9 @@ class SmallCNNConfig(_Section):
         "max", description="How each stage halves the resolution."
     )
     dropout: float = Field(0.2, ge=0.0, le=0.9, description="Dropout rate before the classifier.")
+    width_multiplier: float = Field(1.0, ge=0.25, le=4.0, description="Multiplies every stage's channels (wider nets see finer detail).")
+    depth_multiplier: float = Field(1.0, ge=0.5, le=4.0, description="Multiplies the convolutions per stage (2 at 1.0).")
+    kernel_size: int = Field(3, ge=1, le=9, description="Side of the convolution kernels (odd sizes keep the image centred).")
 
     @field_validator("activation")
     @classmethod

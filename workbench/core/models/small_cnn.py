@@ -14,12 +14,16 @@ class SmallCNN(nn.Module):
         super().__init__()
         stages: list[nn.Module] = []
         c_in, size = in_channels, image_size
+        convs = max(1, round(2 * cfg.depth_multiplier))  # per stage
+        k = cfg.kernel_size
         for i in range(cfg.depth):
-            c_out = min(cfg.width * 2**i, 1024)
-            block: list[nn.Module] = [make_conv(cfg.conv_type if i else "standard", c_in, c_out),
-                                      make_norm(cfg.normalization, c_out), make_activation(cfg.activation),
-                                      make_conv(cfg.conv_type, c_out, c_out),
-                                      make_norm(cfg.normalization, c_out), make_activation(cfg.activation)]
+            c_out = min(max(4, round(cfg.width * cfg.width_multiplier * 2**i)), 1024)
+            block: list[nn.Module] = []
+            for j in range(convs):
+                # The very first convolution sees raw pixels: keep it standard whatever the chosen type.
+                kind = "standard" if (i, j) == (0, 0) else cfg.conv_type
+                block += [make_conv(kind, c_in if j == 0 else c_out, c_out, k),
+                          make_norm(cfg.normalization, c_out), make_activation(cfg.activation)]
             if size >= 2:  # never pool below one pixel
                 block.append(make_downsample(cfg.downsample, c_out))
                 size = (size + 1) // 2

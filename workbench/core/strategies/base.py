@@ -3,8 +3,9 @@
 The default implementation is training from scratch. A strategy may build or initialise the model
 (transfer learning), choose parameter groups (discriminative rates), change what is trainable as
 epochs pass (gradual unfreezing), choose which training images each epoch uses (curriculum), run a
-stage before supervised training (self-supervised or autoencoder pretraining), or replace the
-epoch loop entirely (feature extraction with a scikit-learn classifier).
+stage before supervised training (self-supervised or autoencoder pretraining, from the first
+`on_epoch_start`), or replace the epoch loop entirely (feature extraction with a scikit-learn classifier).
+A strategy whose model is not the registry's architecture says how to rebuild it (`inference_model`).
 """
 
 from __future__ import annotations
@@ -42,6 +43,11 @@ class Strategy:
 
     def build_model(self, context: StrategyContext) -> nn.Module | None:
         """Return a model to use instead of the architecture registry's, or None for the default."""
+        return None
+
+    def inference_model(self, config: ProjectConfig, in_channels: int, num_classes: int) -> nn.Module | None:
+        """An untrained model of the structure this strategy trains, to load a run's checkpoint into (for
+        evaluation, export and prediction); None when it is the architecture registry's model."""
         return None
 
     def prepare_model(self, model: nn.Module, context: StrategyContext, resuming: bool) -> None:

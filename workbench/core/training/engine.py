@@ -418,7 +418,7 @@ def _run_epochs(
             torch.manual_seed(tcfg.seed * 1000 + epoch * 10 + ctx.rank)
             strategy.on_epoch_start(epoch, model, optimizer, sctx)
             order = strategy.select_indices(epoch, train_source.epoch_order(epoch, tcfg.seed), sctx)
-            data_fraction = len(order) / max(1, len(train_idx) // ctx.world_size)
+            data_fraction = len(np.unique(order)) / max(1, len(train_idx) // ctx.world_size)
             batches = train_source.batches(order)
 
             def on_batch(b: int, n: int, loss: float, lr: float, ips: float, _epoch: int = epoch) -> None:

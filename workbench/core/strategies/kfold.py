@@ -1,0 +1,91 @@
+"""k-fold cross-validation of any strategy: k runs on the same training pool, each validated on its own fold.
+
+The test split is set aside before the folds are cut (data/splits.py) and no fold run touches it. The
+folds' best validation metrics are summarised as mean ± standard deviation (sample std, n − 1) and
+written to `kfold-<first run id>.json` in the runs folder.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from workbench.core.callbacks import Callback
+from workbench.core.config import ConfigError, ProjectConfig
+from workbench.core.events import LogMessage
+from workbench.core.training.control import RunControl
+
+SUMMARISED = ("accuracy", "balanced_accuracy", "macro_f1", "val_loss")
+
+
+@dataclass
+class KFoldResult:
+    folds: list[Any]  # one TrainResult per fold run (fewer when stopped or failed)
+    k: int
+    status: str  # "completed", "stopped" or "failed"
+    metrics: dict[str, tuple[float, float]] = field(default_factory=dict)  # name → (mean, std) over completed folds
+    summary_path: Path | None = None
+    reason: str = ""
+
+    def summary(self) -> str:
+        parts = [f"{name.replace('_', ' ')} {mean:.4f} ± {std:.4f}" for name, (mean, std) in self.metrics.items()]
+        done = sum(1 for f in self.folds if f.status in ("completed", "early_stopped"))
+        return f"{done} of {self.k} folds: " + ("; ".join(parts) if parts else "no completed fold")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "k": self.k, "status": self.status, "reason": self.reason,
+            "metrics": {name: {"mean": m, "std": s} for name, (m, s) in self.metrics.items()},
+            "folds": [{"fold": i, "run_id": f.run_id, "run_dir": str(f.run_dir or ""), "status": f.status,
+                       "best_epoch": f.best_epoch, "best_metrics": f.best_metrics} for i, f in enumerate(self.folds)],
+            "summary": self.summary(),
+        }
+
+
+def mean_std(values: list[float]) -> tuple[float, float]:
+    values = [v for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
+    if not values:
+        return math.nan, math.nan
+    mean = sum(values) / len(values)
+    if len(values) < 2:
+        return mean, math.nan
+    return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+
+
+def run_k_fold(config: ProjectConfig, callback: Callback | None = None, control: RunControl | None = None) -> KFoldResult:
+    """Train `config` once per fold (data.fold = 0 … k − 1); stops early when a fold is stopped or fails."""
+    from workbench.core.runs import write_json
+    from workbench.core.training.engine import train
+
+    k = config.data.k_folds
+    if k < 2:
+        raise ConfigError(f"k-fold cross-validation needs data.k_folds of 2 or more (it is {k})")
+    control = control or RunControl()
+    folds = []
+    status, reason = "completed", ""
+    for fold in range(k):
+        if control.stop_requested:
+            status = "stopped"
+            break
+        if callback is not None:
+            callback.on_event(LogMessage("info", f"k-fold: fold {fold + 1} of {k}"))
+        fold_config = config.model_copy(update={"data": config.data.model_copy(update={"fold": fold})})
+        result = train(fold_config, callback, control)
+        folds.append(result)
+        if result.status in ("failed", "stopped"):
+            status, reason = result.status, result.reason
+            break
+    done = [f for f in folds if f.status in ("completed", "early_stopped")]
+    metrics = {name: mean_std([f.best_metrics.get(name, math.nan) for f in done]) for name in SUMMARISED}
+    metrics = {name: value for name, value in metrics.items() if not math.isnan(value[0])}
+    result = KFoldResult(folds, k, status, metrics, reason=reason)
+    if folds and config.runs_dir:
+        name = f"kfold-{folds[0].run_id or time.strftime('%Y%m%d-%H%M%S')}.json"
+        result.summary_path = Path(config.runs_dir) / name
+        write_json(result.summary_path, result.to_dict())
+    if callback is not None:
+        callback.on_event(LogMessage("info", f"k-fold cross-validation: {result.summary()}"))
+    return result

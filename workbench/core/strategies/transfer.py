@@ -1,0 +1,55 @@
+"""Transfer learning and fine-tuning (paper section V).
+
+Transfer: a new head on a pretrained network whose other layers are frozen; only the head trains.
+Fine-tuning: the same start, then the top k blocks (at once, or one every n epochs) train too, each at
+a smaller rate than the block above it (finetune_lr × lr_decay^depth), while the head keeps the training rate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import torch
+from torch import nn
+
+from workbench.core.events import LogMessage
+from workbench.core.strategies.base import Strategy, StrategyContext
+from workbench.core.strategies.blocks import trainable_layers
+from workbench.core.strategies.common import build_architecture
+from workbench.core.strategies.unfreezing import UnfreezePlan
+from workbench.core.strategies.weights import architecture_config, load_pretrained
+
+__all__ = ["FineTuneStrategy", "TransferStrategy", "trainable_layers"]
+
+
+class TransferStrategy(Strategy):
+    fine_tune = False
+
+    def __init__(self) -> None:
+        self.plan: UnfreezePlan | None = None
+
+    def build_model(self, context: StrategyContext) -> nn.Module | None:
+        config = architecture_config(context)
+        return build_architecture(config, context.data.in_channels, len(context.data.class_names))
+
+    def prepare_model(self, model: nn.Module, context: StrategyContext, resuming: bool) -> None:
+        if not resuming:  # on resume the run's own checkpoint supplies the weights
+            load_pretrained(model, context)
+        self.plan = UnfreezePlan(model, context.config, self.fine_tune)
+        self.plan.apply(model, 1)
+        rates = ", ".join(f"{name} {lr:.1e}" for name, lr in self.plan.rates())
+        context.emit(LogMessage("info", f"learning rates: {rates}"))
+
+    def param_groups(self, model: nn.Module, context: StrategyContext) -> Iterable[Any]:
+        assert self.plan is not None, "prepare_model runs first"
+        return self.plan.param_groups(model)
+
+    def on_epoch_start(self, epoch: int, model: nn.Module, optimizer: torch.optim.Optimizer,
+                       context: StrategyContext) -> None:
+        assert self.plan is not None
+        self.plan.apply(model, epoch, context)
+
+
+class FineTuneStrategy(TransferStrategy):
+    fine_tune = True

@@ -9,13 +9,12 @@ from pathlib import Path
 
 CORE = Path(__file__).resolve().parents[2] / "workbench" / "core"
 QT_MODULES = ("PySide6", "pyqtgraph", "qtpy", "PyQt5", "PyQt6")
-# The PDF report may render through Qt's offscreen text engine, imported lazily inside one function.
-LAZY_QT_ALLOWED = {"export/report_pdf.py"}
 
 
-def _top_level_imports(tree: ast.Module) -> list[str]:
+def _imports(tree: ast.Module) -> list[str]:
+    """Every module named by an import statement anywhere in the file, lazy imports included."""
     names = []
-    for node in tree.body:
+    for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             names += [a.name for a in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module:
@@ -27,14 +26,8 @@ def test_no_core_module_imports_qt() -> None:
     offenders = []
     for path in CORE.rglob("*.py"):
         rel = path.relative_to(CORE).as_posix()
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-        imports = _top_level_imports(tree) if rel in LAZY_QT_ALLOWED else [
-            n.module if isinstance(n, ast.ImportFrom) else a.name
-            for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))
-            for a in (n.names if isinstance(n, ast.Import) else [n])
-            if not isinstance(n, ast.ImportFrom) or n.module
-        ]
-        offenders += [f"{rel}: {name}" for name in imports if name.split(".")[0] in QT_MODULES]
+        names = _imports(ast.parse(path.read_text(encoding="utf-8")))
+        offenders += [f"{rel}: {name}" for name in names if name.split(".")[0] in QT_MODULES or name.startswith("workbench.qt")]
     assert not offenders, offenders
 
 

@@ -18,6 +18,7 @@ from workbench.core.export.report import write_report
 from workbench.core.export.report.checklists import finding_item, pitfall_checklist, reporting_checklist
 from workbench.core.export.report.render import SECTIONS
 from workbench.core.runs import read_json
+from workbench.qt.report_pdf import html_to_pdf
 
 FINDINGS = [
     {"code": "duplicates-across-splits", "severity": "problem", "title": "Duplicate images across splits",
@@ -43,7 +44,7 @@ def test_report_holds_every_section_in_html_and_pdf(eval_run: Path, tmp_path: Pa
     rng = np.random.default_rng(0)
     (eval_run / "projection.json").write_text(json.dumps(
         {"method": "PCA", "points": rng.normal(size=(30, 2)).tolist(), "labels": rng.integers(0, 3, 30).tolist()}))
-    files = write_report(eval_run, tmp_path / "report")
+    files = write_report(eval_run, tmp_path / "report", pdf_renderer=html_to_pdf)
     assert files.pdf is not None, files.pdf_error
     page = files.html.read_text(encoding="utf-8")
     for number, section in enumerate(SECTIONS, start=1):

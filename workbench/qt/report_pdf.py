@@ -1,8 +1,9 @@
-"""HTML to PDF with Qt's QTextDocument and QPdfWriter: the one place in the engine that imports PySide6.
+"""HTML to PDF with Qt's QTextDocument and QPdfWriter, for reports written by the CLI and the GUI.
 
 Qt is already a dependency (the GUI), it lays out tables and embedded PNGs without a browser, and it
-needs no system libraries beyond its own, unlike WeasyPrint (Pango) or a headless browser. PySide6 is
-imported only inside these functions, so the engine stays importable without it.
+needs no system libraries beyond its own, unlike WeasyPrint (Pango) or a headless browser. The engine
+stays Qt-free: front ends hand this renderer to `workbench.core.export.report.write_report`. PySide6 is
+imported inside the functions, so importing this module stays cheap.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The run report: one self-contained HTML page and the same content as PDF."""
 
-from workbench.core.export.report.builder import ReportFiles, write_report
+from workbench.core.export.report.builder import ReportFiles, set_pdf_renderer, write_report
 
-__all__ = ["ReportFiles", "write_report"]
+__all__ = ["ReportFiles", "set_pdf_renderer", "write_report"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,8 +17,18 @@ class ReportFiles:
     pdf_error: str = ""  # why there is no PDF, when there is none
 
 
+PdfRenderer = Callable[..., Path]  # (html, dest, title=...) -> the PDF written
+_renderer: PdfRenderer | None = None
+
+
+def set_pdf_renderer(renderer: PdfRenderer | None) -> None:
+    """Install the HTML-to-PDF renderer; the engine has none of its own, so it stays free of GUI libraries."""
+    global _renderer
+    _renderer = renderer
+
+
 def write_report(run_dir: str | Path, out_dir: str | Path | None = None, *, pdf: bool = True,
-                 evaluate_validation: bool = True) -> ReportFiles:
+                 evaluate_validation: bool = True, pdf_renderer: PdfRenderer | None = None) -> ReportFiles:
     """Write `report.html` and `report.pdf` for a run (into `out_dir`, by default `run_dir/report`).
 
     The report reads stored evaluation results and never uses the test set itself. With
@@ -32,10 +43,11 @@ def write_report(run_dir: str | Path, out_dir: str | Path | None = None, *, pdf:
     html_path.write_text(page, encoding="utf-8")
     if not pdf:
         return ReportFiles(html_path, None, "PDF not requested")
-    from workbench.core.export.report.pdf import html_to_pdf
-
+    renderer = pdf_renderer or _renderer
+    if renderer is None:
+        return ReportFiles(html_path, None, "no PDF renderer is installed (the CLI and the GUI install Qt's)")
     try:
-        pdf_path = html_to_pdf(page, folder / "report.pdf", title=f"Workbench report, run {data['run_id']}")
+        pdf_path = renderer(page, folder / "report.pdf", title=f"Workbench report, run {data['run_id']}")
     except (ImportError, RuntimeError, OSError) as error:  # the HTML is still there; say why the PDF is not
         return ReportFiles(html_path, None, f"the PDF could not be written: {error}")
     return ReportFiles(html_path, pdf_path)

@@ -1,23 +1,114 @@
-"""Evaluate step: measure the trained model on the locked test set, on request only."""
+"""Evaluate step: measure the trained model on the locked test set, on request only.
+
+Besides the headline metrics, the pane shows the confusion matrix (counts or row shares), one-vs-rest
+ROC and precision-recall curves, the reliability diagram, the most confident errors with saliency
+overlays, test-time augmentation beside the plain prediction, the robustness check, and external
+validation on a folder of labelled images, reported apart from the internal test. Every evaluation runs
+as a background task; the functions at the top are what those tasks run (the engine is imported inside).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from workbench.core.config import ConfigError
-from workbench.qt import jobs
+from workbench.core.data.errors import DatasetError
+from workbench.qt import dialogs
 from workbench.qt.panes.base import Pane, group, hint
+from workbench.qt.project_model import key_affects
 from workbench.qt.tasks import TaskFailure
+from workbench.qt.widgets.calibration_plot import ReliabilityPlot
 from workbench.qt.widgets.confusion_heatmap import ConfusionHeatmap
+from workbench.qt.widgets.forms import Choice, ConfigForm, FieldSpec
+from workbench.qt.widgets.gallery import ErrorGallery
+from workbench.qt.widgets.robustness_plot import RobustnessView
+from workbench.qt.widgets.roc_plot import RocPrPlots
 from workbench.qt.widgets.run_picker import RunPicker
 from workbench.qt.widgets.step_list import StepState, StepStatus
 from workbench.qt.widgets.tables import read_only_table, set_row
+from workbench.qt.widgets.tta_table import TtaComparison
+
+if TYPE_CHECKING:
+    from workbench.qt.tasks import TaskContext
 
 HEADLINE = (("accuracy", "Accuracy"), ("balanced_accuracy", "Balanced accuracy"), ("macro_f1", "Macro F1"),
             ("weighted_f1", "Weighted F1"))
+
+
+TTA_CHOICES = (("hflip", "Horizontal flip"), ("vflip", "Vertical flip"), ("rot90", "90° rotations"),
+               ("shift", "Small shifts"), ("rotate", "Small rotations"), ("zoom", "Zoom"))
+EXPECTED_ERRORS = (ConfigError, DatasetError, FileNotFoundError, ValueError)
+
+
+# --- background work (runs on a worker thread) ------------------------------------------------------
+
+
+def _with_pictures(run_dir: str, result: dict[str, Any]) -> dict[str, Any]:
+    """Add what the evaluation saved beside its metrics: the gallery pictures and the full robustness table."""
+    from PIL import Image
+
+    from workbench.core.evaluation import storage
+    from workbench.core.runs import read_json
+
+    folder = Path(run_dir)
+    result = dict(result)
+    if result.get("robustness"):
+        result["robustness_table"] = read_json(storage.robustness_path(folder, "test"), None) or result["robustness"]
+    pictures = []
+    for item in result.get("gallery") or []:
+        path = storage.gallery_dir(folder, "test") / item.get("png", "")
+        try:
+            with Image.open(path) as image:
+                strip = np.asarray(image.convert("RGB"))
+        except OSError:
+            strip = np.zeros((0, 0, 3), np.uint8)
+        pictures.append({**item, "strip": strip})
+    result["gallery"] = pictures
+    return result
+
+
+def run_test_evaluation(run_dir: str, tta: list[str], tta_rule: str, robustness: bool, gallery: int,
+                        context: TaskContext) -> dict[str, Any]:
+    """One recorded use of the test set with the chosen extras; see `evaluate_run`."""
+    from workbench.core.evaluation.evaluate import evaluate_run
+
+    result = evaluate_run(run_dir, "test", tta=tta, tta_rule=tta_rule, robustness=robustness, gallery=gallery,
+                          progress=lambda done, total: context.progress(done, total, "Reading the test images"))
+    return _with_pictures(run_dir, result)
+
+
+def stored_test_evaluation(run_dir: str) -> dict[str, Any] | None:
+    """The last saved test evaluation with its pictures (reading it is not a use of the test set)."""
+    from workbench.core.evaluation.storage import load_metrics
+
+    stored = load_metrics(Path(run_dir), "test")
+    return _with_pictures(run_dir, stored) if stored else None
+
+
+def run_external_evaluation(run_dir: str, folder: str, tta: list[str], tta_rule: str,
+                            context: TaskContext) -> dict[str, Any]:
+    from workbench.core.evaluation.external import evaluate_external
+
+    return evaluate_external(run_dir, folder, tta=tta, tta_rule=tta_rule,
+                             progress=lambda done, total: context.progress(done, total, "Reading the images"))
+
+
+# --- widgets ----------------------------------------------------------------------------------------
 
 
 def _percent(value: Any) -> str:
@@ -75,6 +166,51 @@ class MetricsPanel(QWidget):
         self.caption.setText(caption)
 
 
+class ExternalPanel(QWidget):
+    """External validation: metrics on a separate labelled folder, beside the stored internal test score."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(24)
+        self.metrics = MetricsPanel(self.tr("External set"))
+        self.comparison = QLabel()
+        self.comparison.setObjectName("summary")
+        self.comparison.setWordWrap(True)
+        self.comparison.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.heatmap = ConfusionHeatmap()
+        self.heatmap.setMinimumSize(260, 240)
+        left = QVBoxLayout()
+        left.addWidget(self.metrics)
+        left.addWidget(self.comparison)
+        left.addStretch(1)
+        layout.addLayout(left, 1)
+        layout.addWidget(self.heatmap, 1)
+
+    def set_result(self, result: dict[str, Any]) -> None:
+        note = self.tr("{0} images from {1}").format(result.get("images", result.get("support", "?")),
+                                                     result.get("source", result.get("name", "")))
+        self.metrics.set_metrics(result, note)
+        internal = result.get("internal_test") or {}
+        lines = []
+        for key, label in HEADLINE[:3]:
+            if key in internal and key in result:
+                lines.append(self.tr("{0}: external {1}, internal test {2} ({3:+.1f} pp)").format(
+                    self.tr(label), _percent(result[key]), _percent(internal[key]),
+                    100 * (result[key] - internal[key])))
+        if not internal:
+            lines.append(self.tr("The internal test set has not been evaluated yet, so there is nothing to compare."))
+        if result.get("overlap_with_run"):
+            lines.append("<span style='color:#b45309'>" + self.tr(
+                "{0} of these images are in this run's own dataset, so this is not an independent check.").format(
+                result["overlap_with_run"]) + "</span>")
+        if result.get("missing_classes"):
+            lines.append(self.tr("Classes with no images here: {0}").format(", ".join(result["missing_classes"])))
+        self.comparison.setText("<br>".join(lines))
+        self.heatmap.set_matrix(result.get("confusion_matrix", []), result.get("class_names", []))
+
+
 class EvaluatePane(Pane):
     key = "evaluate"
     title = "Evaluate"
@@ -86,27 +222,101 @@ class EvaluatePane(Pane):
         self.tasks = context.tasks
         self.runner = context.runner
         self.result: dict[str, Any] | None = None
+        self.external: dict[str, Any] | None = None
         self.error = ""
+        self.warning = ""
         self.evaluating = False
+        self.external_running = False
         self._build()
         self.runs.changed.connect(self._update_state)
         self.runs.current_changed.connect(self._on_current_run)
         self.runner.running_changed.connect(self._update_state)
+        self.project.changed.connect(self._on_project_changed)
+        self._sync_tta_boxes()
         self._update_state()
+
+    # --- building ---------------------------------------------------------------------------------
 
     def _build(self) -> None:
         self.picker = RunPicker(self.runs)
         self.evaluate_button = QPushButton(self.tr("Evaluate on test set"))
         self.evaluate_button.setObjectName("primary")
         self.evaluate_button.clicked.connect(self.evaluate)
+        self.busy = QProgressBar()
+        self.busy.setObjectName("busyIndicator")
+        self.busy.setRange(0, 0)
+        self.busy.setFixedWidth(120)
+        self.busy.setMaximumHeight(12)
+        self.busy.setTextVisible(False)
+        self.busy.hide()
+        self.busy_label = hint("")
         row = QHBoxLayout()
         row.addWidget(QLabel(self.tr("Run")))
         row.addWidget(self.picker, 1)
+        row.addWidget(self.busy_label)
+        row.addWidget(self.busy)
         row.addWidget(self.evaluate_button)
         self.result_note = hint(self.tr("The test images are locked away during training. Each evaluation is "
                                         "recorded with the run, so the number of looks at the test set is known."))
-        self.body_layout.addWidget(group(self.tr("Run to evaluate"), row, self.result_note))
+        self.body_layout.addWidget(group(self.tr("Run to evaluate"), row, self._build_options(), self.result_note))
 
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("evaluationTabs")
+        self.tabs.setDocumentMode(True)
+        self.tabs.setMinimumHeight(560)
+        self.tabs.addTab(self._build_summary(), self.tr("Summary"))
+        self.curves = RocPrPlots()
+        self.tabs.addTab(self._padded(self.curves), self.tr("ROC and PR curves"))
+        self.calibration = ReliabilityPlot()
+        self.tabs.addTab(self._padded(self.calibration), self.tr("Calibration"))
+        self.gallery = ErrorGallery()
+        self.tabs.addTab(self._padded(self.gallery, stretch=True), self.tr("Misclassified"))
+        self.tta_view = TtaComparison()
+        self.tta_tab = self.tabs.addTab(self._padded(self.tta_view), self.tr("Test-time augmentation"))
+        self.robustness = RobustnessView()
+        self.robustness_tab = self.tabs.addTab(self._padded(self.robustness), self.tr("Robustness"))
+        self.results = self.tabs
+        self.body_layout.addWidget(self.tabs, 1)
+        self.body_layout.addWidget(self._build_external())
+
+    def _build_options(self) -> QWidget:
+        """Test-time augmentation, robustness and gallery size, written to the project's evaluation settings."""
+        box = QWidget()
+        layout = QHBoxLayout(box)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(28)
+        tta = QVBoxLayout()
+        tta.setSpacing(4)
+        tta_title = QLabel(self.tr("Test-time augmentation"))
+        tta_title.setObjectName("factName")
+        tta_title.setToolTip(self.tr("Also predict transformed copies of each test image and combine the "
+                                     "predictions; shown beside the plain prediction."))
+        tta.addWidget(tta_title)
+        grid = QGridLayout()
+        grid.setHorizontalSpacing(16)
+        grid.setVerticalSpacing(4)
+        self.tta_boxes: dict[str, QCheckBox] = {}
+        for i, (name, label) in enumerate(TTA_CHOICES):
+            check = QCheckBox(self.tr(label))
+            check.setObjectName(f"tta_{name}")
+            check.toggled.connect(self._on_tta_toggled)
+            grid.addWidget(check, i // 3, i % 3)
+            self.tta_boxes[name] = check
+        tta.addLayout(grid)
+        tta.addStretch(1)
+        self.options = ConfigForm(self.project, "evaluation", [
+            FieldSpec("tta_rule", label=self.tr("Combine views by"),
+                      choices=(Choice("mean", self.tr("mean probability")), Choice("vote", self.tr("majority vote")))),
+            FieldSpec("robustness", label=self.tr("Robustness check"),
+                      tooltip=self.tr("Also score perturbed copies of the test images (noise, blur, shift, "
+                                      "rotation, brightness, contrast, JPEG). Takes longer.")),
+            FieldSpec("gallery_size", label=self.tr("Misclassified gallery"), suffix=self.tr(" images")),
+        ])
+        layout.addLayout(tta, 3)
+        layout.addWidget(self.options, 2)
+        return box
+
+    def _build_summary(self) -> QWidget:
         self.test_panel = MetricsPanel(self.tr("Test set"))
         self.val_panel = MetricsPanel(self.tr("Validation, best epoch"))
         metrics_row = QHBoxLayout()
@@ -114,21 +324,67 @@ class EvaluatePane(Pane):
         metrics_row.addWidget(self.test_panel, 1)
         metrics_row.addWidget(self.val_panel, 1)
         self.heatmap = ConfusionHeatmap()
+        self.normalise = QCheckBox(self.tr("Show row shares (% of each true class)"))
+        self.normalise.setObjectName("normaliseConfusion")
+        self.normalise.toggled.connect(self._show_confusion)
         self.class_table = read_only_table([self.tr("Class"), self.tr("Precision"), self.tr("Recall"), self.tr("F1"),
                                             self.tr("Test images")])
-        self.class_table.setMinimumHeight(220)
+        self.class_table.setMinimumHeight(180)
         left = QVBoxLayout()
         left.setSpacing(14)
         left.addWidget(group(self.tr("Overall"), metrics_row))
         left.addWidget(group(self.tr("Per class (test set)"), self.class_table), 1)
         layout = QHBoxLayout()
+        layout.setContentsMargins(0, 10, 0, 0)
         layout.setSpacing(14)
         layout.addLayout(left, 1)
-        layout.addWidget(group(self.tr("Confusion matrix (test set)"), self.heatmap), 1)
-        self.results = QWidget()
-        self.results.setLayout(layout)
-        layout.setContentsMargins(0, 0, 0, 0)
-        self.body_layout.addWidget(self.results, 1)
+        layout.addWidget(group(self.tr("Confusion matrix (test set)"), self.normalise, self.heatmap), 1)
+        page = QWidget()
+        page.setLayout(layout)
+        return page
+
+    def _build_external(self) -> QWidget:
+        self.external_button = QPushButton(self.tr("Choose folder and evaluate…"))
+        self.external_button.setObjectName("externalButton")
+        self.external_button.clicked.connect(self._choose_external)
+        self.external_note = hint(self.tr("A separate folder of labelled images (one sub-folder per class), for "
+                                          "example from another lab or microscope. Reported on its own, never "
+                                          "mixed with the internal test set."))
+        row = QHBoxLayout()
+        row.addWidget(self.external_note, 1)
+        row.addWidget(self.external_button, 0, Qt.AlignmentFlag.AlignTop)
+        self.external_panel = ExternalPanel()
+        self.external_panel.hide()
+        return group(self.tr("External validation"), row, self.external_panel)
+
+    @staticmethod
+    def _padded(widget: QWidget, stretch: bool = False) -> QWidget:
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        layout.setContentsMargins(4, 14, 4, 4)
+        layout.addWidget(widget, 0 if stretch else 1)
+        if stretch:
+            layout.addStretch(1)
+        return page
+
+    # --- settings ---------------------------------------------------------------------------------
+
+    def _on_tta_toggled(self, _checked: bool = False) -> None:
+        chosen = [name for name, box in self.tta_boxes.items() if box.isChecked()]
+        if chosen != list(self.project.config.evaluation.tta_augmentations):
+            self.project.update("evaluation.tta_augmentations", chosen)
+
+    def _on_project_changed(self, key: str) -> None:
+        if key_affects(key, "evaluation.tta_augmentations"):
+            self._sync_tta_boxes()
+
+    def _sync_tta_boxes(self) -> None:
+        chosen = set(self.project.config.evaluation.tta_augmentations)
+        for name, box in self.tta_boxes.items():
+            box.blockSignals(True)
+            box.setChecked(name in chosen)
+            box.blockSignals(False)
+        self.options.setEnabled(True)
 
     # --- actions ----------------------------------------------------------------------------------
 
@@ -137,46 +393,99 @@ class EvaluatePane(Pane):
         if not run_dir:
             self._update_state()
             return
+        settings = self.project.config.evaluation
         self.evaluating = True
         self.error = ""
         self._update_state()
-        self.tasks.submit("evaluate", jobs.evaluate_run, run_dir, "test", label=self.tr("Evaluating on the test set"),
-                          on_result=self._on_result, on_error=self._on_error,
-                          expected=(ConfigError, FileNotFoundError, ValueError))
+        self.tasks.submit("evaluate", run_test_evaluation, run_dir, list(settings.tta_augmentations), settings.tta_rule,
+                          bool(settings.robustness), int(settings.gallery_size),
+                          label=self.tr("Evaluating on the test set"), on_result=self._on_result,
+                          on_error=self._on_error, on_progress=self._on_progress, expected=EXPECTED_ERRORS)
+
+    def evaluate_external(self, folder: str) -> None:
+        """Evaluate the current run on a labelled folder (external validation)."""
+        run_dir = self.runs.current
+        if not run_dir or not folder:
+            return
+        settings = self.project.config.evaluation
+        self.external_running = True
+        self.error = ""
+        self._update_state()
+        self.tasks.submit("evaluate-external", run_external_evaluation, run_dir, folder,
+                          list(settings.tta_augmentations), settings.tta_rule,
+                          label=self.tr("Evaluating on the external set"), on_result=self._on_external,
+                          on_error=self._on_error, on_progress=self._on_progress, expected=EXPECTED_ERRORS)
+
+    def _choose_external(self) -> None:
+        folder = dialogs.choose_folder(self, self.tr("Choose a folder of labelled images"))
+        if folder:
+            self.evaluate_external(folder)
+
+    def _on_progress(self, done: int, total: int, message: str) -> None:
+        self.busy_label.setText(f"{message} {done}/{total}" if total else message)
 
     def _on_result(self, result: dict[str, Any], stored: bool = False) -> None:
         self.evaluating = False
         self.result = result
         self.error = ""
         epoch = result.get("checkpoint_epoch")
-        count = result.get("support") or sum(v.get("support", 0) for v in result.get("per_class", {}).values())
+        count = result.get("images") or result.get("support") or sum(
+            v.get("support", 0) for v in result.get("per_class", {}).values())
         caption = self.tr("{0} test images · model from epoch {1}").format(count, epoch)
+        uses = result.get("test_uses")
+        if uses:
+            caption += self.tr(" · look {0} at this test set").format(uses)
         if stored:
             caption += self.tr(" · stored result")
         self.test_panel.set_metrics(result, caption)
         self.val_panel.set_metrics(result.get("best_val_metrics", {}), self.tr("the epoch the run kept as best"))
-        self.heatmap.set_matrix(result.get("confusion_matrix", []), result.get("class_names", []))
+        self._show_confusion()
         per_class = result.get("per_class", {})
         self.class_table.setRowCount(len(per_class))
         for row, (name, values) in enumerate(per_class.items()):
             cells = [name, f"{values['precision']:.3f}", f"{values['recall']:.3f}", f"{values['f1']:.3f}",
                      str(values["support"])]
             set_row(self.class_table, row, cells)
-        if result.get("warning"):
-            self.show_notice(result["warning"], "info")
+        self.curves.set_curves(result.get("curves"))
+        self.calibration.set_calibration(result.get("calibration"))
+        gallery = result.get("gallery") or []
+        self.gallery.set_items(gallery, "" if result.get("gallery") is not None else self.tr(
+            "The gallery was not requested; set its size above and evaluate again."))
+        self.tta_view.set_comparison(result.get("tta"))
+        self.tabs.setTabVisible(self.tta_tab, bool(result.get("tta")))
+        self.robustness.set_table(result.get("robustness_table"))
+        self.tabs.setTabVisible(self.robustness_tab, bool(result.get("robustness_table")))
+        self.warning = result.get("warning") or ""
         self._update_state()
+
+    def _on_external(self, result: dict[str, Any]) -> None:
+        self.external_running = False
+        self.external = result
+        self.external_panel.set_result(result)
+        self.external_panel.show()
+        self._update_state()
+
+    def _show_confusion(self, *_: object) -> None:
+        matrix = np.asarray((self.result or {}).get("confusion_matrix", []), dtype=float)
+        if self.normalise.isChecked() and matrix.size:
+            sums = matrix.sum(axis=1, keepdims=True)
+            matrix = np.round(100 * np.divide(matrix, sums, out=np.zeros_like(matrix), where=sums > 0))
+        self.heatmap.set_matrix(matrix.astype(int) if matrix.size else [], (self.result or {}).get("class_names", []))
 
     def _on_error(self, failure: TaskFailure) -> None:
         self.evaluating = False
+        self.external_running = False
         self.error = failure.message
         self._update_state()
 
     def _on_current_run(self, run_dir: str) -> None:
         self.result = None
+        self.external = None
         self.error = ""
+        self.warning = ""
         self._clear_results()
         if run_dir:
-            self.tasks.submit("stored-evaluation", jobs.stored_test_metrics, run_dir, label=self.tr("Reading results"),
+            self.tasks.submit("stored-evaluation", stored_test_evaluation, run_dir, label=self.tr("Reading results"),
                               on_result=lambda r: self._on_result(r, stored=True) if r else None)
         self._update_state()
 
@@ -185,18 +494,31 @@ class EvaluatePane(Pane):
         self.val_panel.set_metrics({})
         self.heatmap.clear()
         self.class_table.setRowCount(0)
+        self.curves.clear()
+        self.calibration.clear()
+        self.gallery.set_items([])
+        self.tta_view.set_comparison(None)
+        self.robustness.clear()
+        self.external_panel.hide()
 
     def _update_state(self, *_: object) -> None:
         has_run = bool(self.runs.current)
-        self.evaluate_button.setEnabled(has_run and not self.evaluating)
+        busy = self.evaluating or self.external_running
+        self.evaluate_button.setEnabled(has_run and not busy)
+        self.external_button.setEnabled(has_run and not busy)
         self.evaluate_button.setText(self.tr("Evaluating…") if self.evaluating else self.tr("Evaluate on test set"))
+        self.busy.setVisible(busy)
+        if not busy:
+            self.busy_label.setText("")
         self.results.setVisible(self.result is not None)
         if not has_run:
             self.show_notice(self.tr("This step needs a trained model: finish (or stop) a run in the Train step "
                                      "first."), target="train")
         elif self.error:
-            self.show_notice(self.tr("Evaluation failed: {0}").format(self.error))
-        elif self.result is None or not self.result.get("warning"):
+            self.show_notice(self.tr("Evaluation failed: {0}").format(self.error), "error")
+        elif self.result is not None and self.warning:
+            self.show_notice(self.warning, "attention")
+        else:
             self.clear_notice()
         self.status_changed.emit()
 
@@ -207,4 +529,6 @@ class EvaluatePane(Pane):
             return StepStatus(StepState.ATTENTION, self.tr("Evaluation failed"))
         if self.result is None:
             return StepStatus(StepState.NOT_STARTED, self.tr("Not evaluated yet"))
+        if self.warning:
+            return StepStatus(StepState.ATTENTION, self.tr("Test set used again"))
         return StepStatus(StepState.READY, self.tr("Test accuracy {0}").format(_percent(self.result.get("accuracy"))))

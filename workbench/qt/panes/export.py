@@ -1,8 +1,13 @@
-"""Export step: save the trained model with what inference needs, plus its metrics (CSV) and curves (PNG)."""
+"""Export step: save the trained model with what inference needs, plus its metrics (CSV) and curves (PNG);
+write the run's report (HTML and PDF); and try the model on new images.
+
+Export, report and predictions each run as a background task; `write_run_report` is what the report task runs.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QUrl
 from PySide6.QtGui import QDesktopServices
@@ -14,6 +19,7 @@ from workbench.qt.tasks import TaskFailure
 from workbench.qt.widgets.forms import ConfigForm
 from workbench.qt.widgets.run_picker import RunPicker
 from workbench.qt.widgets.step_list import StepState, StepStatus
+from workbench.qt.widgets.try_it import TryItArea
 
 WHAT_IS_WRITTEN = (
     ("model bundle (.wbmodel)", "weights, settings, class names and normalisation in one file Workbench can load"),
@@ -29,6 +35,19 @@ FILE_LABELS = {"bundle": "Model bundle", "model_card": "Model card", "torchscrip
                "split": "Split manifest"}
 
 
+def write_run_report(run_dir: str, out_dir: str) -> dict[str, Any]:
+    """The run's report as HTML and PDF (the PDF may be missing, with the reason); runs on a worker thread."""
+    from workbench.core.export.report import write_report
+
+    files = write_report(run_dir, out_dir, pdf=True)
+    return {"html": str(files.html), "pdf": str(files.pdf) if files.pdf else "", "pdf_error": files.pdf_error}
+
+
+def open_path(path: str | Path) -> bool:
+    """Open a file or folder with the desktop's default application."""
+    return QDesktopServices.openUrl(QUrl.fromLocalFile(str(path)))
+
+
 class ExportPane(Pane):
     key = "export"
     title = "Export"
@@ -40,8 +59,11 @@ class ExportPane(Pane):
         self.tasks = context.tasks
         self.written: list[Path] = []
         self.summary: dict = {}
+        self.onnx_passed: bool | None = None
         self.error = ""
         self.exporting = False
+        self.reporting = False
+        self.report: dict = {}
         self._dest_edited = False
         self._build()
         self.runs.current_changed.connect(self._on_current_run)
@@ -90,7 +112,60 @@ class ExportPane(Pane):
         self.results_box = group(self.tr("Exported files"), self.done_label, self.files, open_row)
         self.results_box.hide()
         self.body_layout.addWidget(self.results_box)
+        self.body_layout.addWidget(self._build_report())
+        self.try_it = TryItArea(self.tasks, lambda: self.runs.current)
+        self.body_layout.addWidget(group(self.tr("Try it"), hint(self.tr(
+            "Check the model on new images before sharing it: drop image files (or a folder) below to see its "
+            "three most likely classes for each. Nothing here touches the test set.")), self.try_it))
         self.body_layout.addStretch(1)
+
+    def _build_report(self):
+        self.report_button = QPushButton(self.tr("Write report"))
+        self.report_button.setObjectName("reportButton")
+        self.report_button.clicked.connect(self.write_report)
+        self.report_label = hint(self.tr("A self-contained HTML page and a PDF with the data, settings, curves, "
+                                         "evaluation and the pitfall checklist, written to the destination's "
+                                         "report folder."))
+        self.open_html = QPushButton(self.tr("Open HTML"))
+        self.open_pdf = QPushButton(self.tr("Open PDF"))
+        self.open_report_folder = QPushButton(self.tr("Open folder"))
+        self.open_html.clicked.connect(lambda: open_path(self.report.get("html", "")))
+        self.open_pdf.clicked.connect(lambda: open_path(self.report.get("pdf", "")))
+        self.open_report_folder.clicked.connect(lambda: open_path(Path(self.report.get("html", "")).parent))
+        row = QHBoxLayout()
+        row.addWidget(self.report_label, 1)
+        for button in (self.open_html, self.open_pdf, self.open_report_folder):
+            row.addWidget(button)
+            button.hide()
+        row.addWidget(self.report_button)
+        return group(self.tr("Report"), row)
+
+    def write_report(self) -> None:
+        run_dir = self.runs.current
+        dest = self.dest_edit.text().strip()
+        if not run_dir or not dest:
+            return
+        self.reporting = True
+        self.report = {}
+        self._update_state()
+        self.tasks.submit("report", write_run_report, run_dir, str(Path(dest) / "report"),
+                          label=self.tr("Writing the report"), on_result=self._on_report, on_error=self._on_error,
+                          expected=(FileNotFoundError, PermissionError, OSError, ValueError, RuntimeError))
+
+    def _on_report(self, report: dict) -> None:
+        self.reporting = False
+        self.report = report
+        text = self.tr("Report written: {0}").format(report["html"])
+        if report.get("pdf"):
+            text += "<br>" + self.tr("PDF: {0}").format(report["pdf"])
+        else:
+            text += "<br>" + self.tr("No PDF: {0}").format(report.get("pdf_error", ""))
+        self.report_label.setText(text)
+        self.open_pdf.setEnabled(bool(report.get("pdf")))
+        for button in (self.open_html, self.open_pdf, self.open_report_folder):
+            button.show()
+        self.ctx.log("info", self.tr("Report written to {0}").format(Path(report["html"]).parent))
+        self._update_state()
 
     # --- actions ----------------------------------------------------------------------------------
 
@@ -134,9 +209,14 @@ class ExportPane(Pane):
             checks.append(self.tr("TorchScript matches the original (largest difference {0:.1e})").format(
                 summary["torchscript_max_abs_diff"]))
         if "onnx_max_abs_diff" in summary:
-            verdict = self.tr("matches") if summary.get("onnx_passed", True) else self.tr("DOES NOT match")
-            checks.append(self.tr("ONNX {0} the original (largest difference {1:.1e})").format(
-                verdict, summary["onnx_max_abs_diff"]))
+            passed = bool(summary.get("onnx_passed", True))
+            colour, verdict = ("#2f9e6b", self.tr("PASS")) if passed else ("#c0392b", self.tr("FAIL"))
+            checks.append(self.tr("ONNX parity <b style='color:{0}'>{1}</b>: largest absolute difference {2:.1e} "
+                                  "(tolerance {3:.0e})").format(colour, verdict, summary["onnx_max_abs_diff"],
+                                                                summary.get("tolerance", 1e-4)))
+            self.onnx_passed = passed
+        else:
+            self.onnx_passed = None
         text = self.tr("{0} files written to {1}").format(len(self.written), folder)
         if checks:
             text += "<br>" + "<br>".join(checks)
@@ -146,25 +226,31 @@ class ExportPane(Pane):
 
     def _on_error(self, failure: TaskFailure) -> None:
         self.exporting = False
+        self.reporting = False
         self.progress_label.setText("")
         self.error = failure.message
         self._update_state()
 
     def _open_folder(self) -> None:
         if self.written:
-            QDesktopServices.openUrl(QUrl.fromLocalFile(str(Path(self.written[0]).parent)))
+            open_path(Path(self.written[0]).parent)
 
     def _on_current_run(self, run_dir: str) -> None:
         if run_dir and not self._dest_edited:
             self.dest_edit.setText(self.default_destination(run_dir))
         self.written = []
         self.error = ""
+        self.report = {}
+        for button in (self.open_html, self.open_pdf, self.open_report_folder):
+            button.hide()
         self._update_state()
 
     def _update_state(self, *_: object) -> None:
         has_run = bool(self.runs.current)
         self.export_button.setEnabled(has_run and not self.exporting)
         self.export_button.setText(self.tr("Exporting…") if self.exporting else self.tr("Export model and results"))
+        self.report_button.setEnabled(has_run and not self.reporting)
+        self.report_button.setText(self.tr("Writing…") if self.reporting else self.tr("Write report"))
         self.results_box.setVisible(bool(self.written))
         if not has_run:
             self.show_notice(self.tr("This step needs a trained model: finish (or stop) a run in the Train step "

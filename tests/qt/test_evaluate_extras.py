@@ -1,0 +1,107 @@
+"""The Evaluate pane's extras against the real engine: curves, calibration, gallery, TTA, robustness,
+external validation, and the warning on a second look at the test set.
+
+Set WORKBENCH_SHOTS to a folder to also save a picture of each pane state there.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.core.eval_fixtures import template_runs
+from workbench.qt.widgets.step_list import StepState
+
+TIMEOUT = 60_000
+
+
+def indexed_run(template: Path, runs_dir: Path, run_id: str = "", status: str = "completed") -> Path:
+    """A copy of a trained run registered in the SQLite index of `runs_dir` (so the GUI lists it)."""
+    from workbench.core.config import load_config
+    from workbench.core.runs import RunStore, read_json
+
+    store = RunStore(runs_dir)
+    run_id, run_dir = store.create(load_config(template / "config.toml"), run_id or template.name)
+    shutil.copytree(template, run_dir, dirs_exist_ok=True, ignore=shutil.ignore_patterns("cache", "runs.sqlite*"))
+    summary = read_json(run_dir / "run.json", {}) or {}
+    store.update(run_id, status=status, best_epoch=summary.get("best_epoch"),
+                 best_metrics=summary.get("best_metrics") or {}, ended=True)
+    return run_dir
+
+
+def shot(widget, name: str) -> None:
+    """Save a picture of `widget` when WORKBENCH_SHOTS names a folder (for looking at layouts by eye)."""
+    folder = os.environ.get("WORKBENCH_SHOTS")
+    if folder:
+        from PySide6.QtWidgets import QApplication
+
+        from workbench.qt.resources import style_sheet
+
+        if not widget.window().styleSheet():
+            widget.window().setStyleSheet(style_sheet())
+        for _ in range(3):  # let the new style's sizes reach the layouts before the picture is taken
+            QApplication.processEvents()
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        widget.grab().save(str(Path(folder) / f"{name}.png"))
+
+
+@pytest.fixture
+def window_with_run(make_window, qtbot, tmp_path, tmp_path_factory):
+    templates = template_runs(tmp_path_factory)
+    window = make_window()
+    window.resize(1400, 1000)
+    run_dir = indexed_run(templates["rgb_run"], tmp_path / "runs")
+    window.runs.refresh()
+    qtbot.waitUntil(lambda: window.runs.current == str(run_dir), timeout=TIMEOUT)
+    return window, run_dir, templates
+
+
+def test_evaluation_shows_curves_gallery_tta_robustness_and_warns_on_second_look(window_with_run, qtbot):
+    window, _run_dir, templates = window_with_run
+    window.show_step("evaluate")
+    pane = window.panes["evaluate"]
+    assert pane.result is None and not pane.tabs.isVisible()
+    pane.tta_boxes["hflip"].setChecked(True)
+    assert window.project.config.evaluation.tta_augmentations == ["hflip"]
+    window.project.update_many({"evaluation.robustness": True, "evaluation.gallery_size": 4, "evaluation.tta_rule": "vote"})
+    pane.evaluate_button.click()
+    assert pane.busy.isVisibleTo(pane) and not pane.evaluate_button.isEnabled()
+    qtbot.waitUntil(lambda: pane.result is not None, timeout=TIMEOUT)
+    result = pane.result
+    assert not pane.busy.isVisibleTo(pane)
+    assert set(pane.curves.auc) == set(result["class_names"])
+    assert all(0.0 <= auc <= 1.0 for auc in pane.curves.auc.values())
+    assert pane.calibration.ece == pytest.approx(result["ece"]) and "ECE" in pane.calibration.summary.text()
+    errors = int(sum(result["confusion_matrix"][i][j] for i in range(3) for j in range(3) if i != j))
+    assert len(pane.gallery.tiles) == min(4, errors)
+    assert all(item["strip"].ndim == 3 for item in result["gallery"])
+    assert pane.tabs.isTabVisible(pane.tta_tab) and pane.tta_view.table.rowCount() >= 4
+    assert "fixed" in pane.tta_view.summary.text() and result["tta"]["rule"] == "vote"
+    assert pane.tabs.isTabVisible(pane.robustness_tab) and pane.robustness.table.rowCount() == len(
+        result["robustness_table"]["rows"]) > 0
+    assert not pane.warning and window.steps.status("evaluate").state == StepState.READY
+    pane.normalise.setChecked(True)
+    assert all(sum(row) in range(98, 103) for row in pane.heatmap.matrix.tolist() if sum(row))
+    for index, name in enumerate(("summary", "curves", "calibration", "gallery", "tta", "robustness")):
+        pane.tabs.setCurrentIndex(index)
+        shot(window, f"evaluate_{index}_{name}")
+    pane.tabs.setCurrentIndex(0)
+
+    pane.evaluate_button.click()  # a second look at the test set is recorded and flagged
+    qtbot.waitUntil(lambda: not pane.evaluating, timeout=TIMEOUT)
+    assert pane.result["test_uses"] == 2 and pane.warning
+    assert pane.banner.isVisibleTo(pane) and pane.banner.text.text() == pane.warning
+    assert window.steps.status("evaluate").state == StepState.ATTENTION
+
+    pane.evaluate_external(str(templates["rgb_data"]))  # external validation, reported on its own
+    qtbot.waitUntil(lambda: pane.external is not None, timeout=TIMEOUT)
+    assert pane.external_panel.isVisibleTo(pane)
+    assert pane.external_panel.metrics.values["accuracy"].text().endswith("%")
+    assert "internal test" in pane.external_panel.comparison.text()
+    assert pane.result["test_uses"] == 2  # external validation is not a look at the test set
+    area = pane.body.parentWidget().parentWidget()
+    area.ensureWidgetVisible(pane.external_panel)
+    shot(window, "evaluate_7_external")

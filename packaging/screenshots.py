@@ -4,6 +4,9 @@
 
 It writes the bundled digits demo dataset to a temporary folder, loads it, trains a small CNN for a
 few epochs, evaluates and exports the run, and saves one picture per step: 01-data.png … 07-export.png.
+It also renders the first-run welcome (00-welcome.png), the Samples pane with its help panel open
+(08-help.png), the Train pane's live feature projection on its own (09-projection.png) and the pitfall
+checklist (10-checklist.png).
 Waiting is done by running the Qt event loop until a condition holds (never processEvents, never sleep).
 """
 
@@ -56,17 +59,31 @@ def configure(window: MainWindow, dataset: Path, runs_dir: Path) -> None:
     window.panes["data"].set_source(str(dataset))
 
 
+def save(widget, path: Path, saved: list[Path]) -> None:
+    widget.grab().save(str(path))
+    saved.append(path)
+    print(f"wrote {path}")
+
+
 def render(out: Path) -> list[Path]:
+    from workbench.qt.doctor import register_monitors
+
+    register_monitors()  # the diagnostics and the live projection watch the run
+
     app = create_application()
     work = Path(tempfile.mkdtemp(prefix="workbench-shots-"))
     settings = QSettings(str(work / "settings.ini"), QSettings.Format.IniFormat)
     window = MainWindow(settings=settings, autosave_dir=work / "autosave")
     window.resize(*WINDOW_SIZE)
     window.show()
+    saved: list[Path] = []
+    welcome = window.show_welcome()
+    settle(window)
+    save(welcome, out / "00-welcome.png", saved)
+    welcome.reject()
     dataset = write_digits_dataset(work / "digits")
     configure(window, dataset, work / "runs")
     wait_until(lambda: window.dataset.scan is not None and window.dataset.stats is not None, 120, "dataset scan")
-    saved: list[Path] = []
 
     def shot(key: str, number: int) -> None:
         window.show_step(key)
@@ -78,6 +95,11 @@ def render(out: Path) -> list[Path]:
 
     for number, key in enumerate(("data", "samples", "model", "strategy"), start=1):
         shot(key, number)
+    window.show_step("samples")
+    window.set_help_visible(True)
+    settle(window)
+    save(window, out / "08-help.png", saved)
+    window.set_help_visible(False)
 
     window.show_step("train")
     window.project.save(work / "digits.toml")
@@ -89,6 +111,11 @@ def render(out: Path) -> list[Path]:
         raise SystemExit(f"training ended as {train.phase}: {train.failure}")
     wait_until(lambda: bool(window.runs.current), 60, "the run list")
     shot("train", 5)
+    save(train.projection, out / "09-projection.png", saved)
+    checklist = window.show_checklist()
+    settle(window)
+    save(checklist, out / "10-checklist.png", saved)
+    checklist.close()
 
     evaluate = window.panes["evaluate"]
     window.show_step("evaluate")

@@ -58,7 +58,8 @@ def make_window(qtbot, tmp_path):
 
     def factory(settings_name: str = "settings.ini", runs: bool = True):
         settings = QSettings(str(tmp_path / settings_name), QSettings.Format.IniFormat)
-        window = MainWindow(settings=settings, autosave_dir=tmp_path / "autosave", warm_up=False)
+        # Background data checks have their own tests; here they would only compete for the two cores.
+        window = MainWindow(settings=settings, autosave_dir=tmp_path / "autosave", warm_up=False, check_data=False)
         qtbot.addWidget(window)
         if runs:
             window.project.update("runs_dir", str(tmp_path / "runs"))

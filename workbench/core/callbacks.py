@@ -16,6 +16,7 @@ from workbench.core.events import (
     EpochEnded,
     FindingRaised,
     LogMessage,
+    ProjectionReady,
     RunFailed,
     RunFinished,
     RunStarted,
@@ -151,3 +152,37 @@ class ThrottledCallback(Callback):
                     return
                 self._last = now
         self.inner.on_event(event)
+
+
+class RunArtifactsCallback(Callback):
+    """Keeps the run's findings (findings.json) and its latest complete projection (projection.json) on disk,
+    so reports and a re-opened run show them."""
+
+    def __init__(self, run_dir: Path, class_names: list[str]) -> None:
+        self.run_dir = run_dir
+        self.class_names = class_names
+        self.findings: list[dict] = []
+        self._lock = threading.Lock()  # projections arrive from a worker thread
+
+    def _write(self, name: str, data: object) -> None:
+        from workbench.core.config import atomic_write_bytes
+
+        atomic_write_bytes(self.run_dir / name, json.dumps(data, indent=1, default=str).encode("utf-8"))
+
+    def on_event(self, event: EngineEvent) -> None:
+        if isinstance(event, ProjectionReady) and not event.partial:
+            with self._lock:
+                self._write("projection.json", {
+                    "epoch": event.epoch, "method": event.method, "points": [list(p) for p in event.points],
+                    "labels": list(event.labels), "class_names": self.class_names, "split": "val",
+                    "scores": event.scores,
+                })
+        super().on_event(event)
+
+    def on_finding(self, event: FindingRaised) -> None:
+        with self._lock:
+            self.findings.append({
+                "code": event.code, "severity": event.severity, "title": event.title, "explanation": event.explanation,
+                "fix": event.fix, "evidence": event.evidence, "pane": event.pane,
+            })
+            self._write("findings.json", {"findings": self.findings})

@@ -1,19 +1,26 @@
 """The application: QApplication set-up, the main window with its step list, menus and settings, and `main()`.
 
 The window owns the shared objects (project, background tasks, training runner, dataset state, run
-history) and the seven wizard panes. It handles New/Open/Save, recent projects and window geometry
-(QSettings), automatic backups, dropping a folder to load it as a dataset, and closing safely while a
-run is going.
+history, the pitfall doctor's findings) and the seven wizard panes. It handles New/Open/Save, recent
+projects and window geometry (QSettings), automatic backups, dropping a folder to load it as a dataset,
+the first-run welcome (sample data or your own images), the device status, the data checks, and closing
+safely while a run is going.
+
+Start-up stays fast because torch is imported only after the window is shown (engine warm-up and device
+detection are background tasks started from the first showEvent). With WORKBENCH_STARTUP_PROBE=1 the
+window prints `WORKBENCH_WINDOW_SHOWN <time.time()>` when first shown and quits (benchmarks/startup.py).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import time
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QFont, QKeySequence
+from PySide6.QtCore import QLibraryInfo, QLocale, QSettings, Qt, QTimer, QTranslator
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QFont, QGuiApplication, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
@@ -29,7 +36,7 @@ from PySide6.QtWidgets import (
 
 import workbench
 from workbench.core.config import ConfigError
-from workbench.qt import dialogs, jobs
+from workbench.qt import dialogs, doctor, jobs
 from workbench.qt.autosave import Autosaver
 from workbench.qt.context import PaneContext
 from workbench.qt.dataset_state import DatasetState
@@ -43,26 +50,40 @@ from workbench.qt.panes.strategy import StrategyPane
 from workbench.qt.panes.train import TrainPane
 from workbench.qt.project_model import ProjectModel
 from workbench.qt.recent import add_recent_project, app_settings, load_geometry, recent_projects, save_geometry
-from workbench.qt.resources import app_icon, style_sheet
+from workbench.qt.resources import app_icon, resources_dir
 from workbench.qt.run_history import RunHistory
 from workbench.qt.runner import SWITCH_INTERVAL_S, TrainingRunner
+from workbench.qt.statusbar import DeviceStatus
 from workbench.qt.tasks import TaskFailure, TaskManager
+from workbench.qt.theme import ThemeController
+from workbench.qt.welcome import WelcomeDialog, is_first_run, mark_welcomed
 from workbench.qt.widgets.activity_log import ActivityLog
+from workbench.qt.widgets.checklist import ChecklistDialog
+from workbench.qt.widgets.findings import FindingStore
 from workbench.qt.widgets.step_list import StepList
 
 PANE_CLASSES: tuple[type[Pane], ...] = (DataPane, SamplesPane, ModelPane, StrategyPane, TrainPane, EvaluatePane,
                                         ExportPane)
 DATASET_SUFFIXES = (".csv", ".tsv")
+PROBE_ENV = "WORKBENCH_STARTUP_PROBE"
+DATA_CHECK_DELAY_MS = 1500
 
 
 class MainWindow(QMainWindow):
     """The Workbench window: step list on the left, the current step's pane on the right."""
 
     def __init__(self, settings: QSettings | None = None, autosave_dir: Path | None = None,
-                 warm_up: bool = True) -> None:
+                 warm_up: bool = True, demo_dir: Path | None = None, check_data: bool = True) -> None:
         super().__init__()
         self.setObjectName("mainWindow")
         self.settings = settings or app_settings()
+        self.demo_dir = demo_dir  # where "Try with sample data" writes the digits (None: the app data folder)
+        self.check_data = check_data
+        self._warm_up = warm_up
+        self._shown_once = False
+        self.welcome: WelcomeDialog | None = None
+        self.checklist: ChecklistDialog | None = None
+        self.findings = FindingStore(self)
         self.project = ProjectModel(parent=self)
         self.tasks = TaskManager(self)
         self.runner = TrainingRunner(self)
@@ -83,10 +104,42 @@ class MainWindow(QMainWindow):
         self._update_title()
         self.show_step("data")
         self.runs.refresh()
-        if warm_up:
-            self.tasks.submit("warm-up", jobs.warm_up, label=self.tr("Loading the training engine"),
-                              on_error=lambda f: self.log("warning", f"engine warm-up failed: {f.message}"),
-                              expected=(Exception,))
+        self.set_help_visible(str(self.settings.value("help/visible", "false")).lower() in ("true", "1"))
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if self._shown_once:
+            return
+        self._shown_once = True
+        if os.environ.get(PROBE_ENV):
+            print(f"WORKBENCH_WINDOW_SHOWN {time.time():.6f} torch_loaded={int('torch' in sys.modules)}", flush=True)
+            QTimer.singleShot(0, QApplication.quit)
+            return
+        # Only now load torch (engine warm-up, device detection), so the window appears first.
+        QTimer.singleShot(0, self._after_first_show)
+
+    def _after_first_show(self) -> None:
+        if not self._warm_up:
+            return
+        self.tasks.submit("warm-up", jobs.warm_up, label=self.tr("Loading the training engine"),
+                          on_error=lambda f: self.log("warning", f"engine warm-up failed: {f.message}"),
+                          expected=(Exception,))
+        self.tasks.submit("monitors", doctor.register_monitors, label=self.tr("Loading the pitfall doctor"),
+                          on_error=lambda f: self.log("warning", f"diagnostics unavailable: {f.message}"),
+                          expected=(Exception,))
+        self.detect_devices()
+
+    def detect_devices(self) -> None:
+        """Which device training will use, shown in the status bar (torch is imported in the background)."""
+        self.tasks.submit("devices", jobs.detect_devices, label=self.tr("Looking for a GPU"),
+                          on_result=self._on_devices, on_error=lambda f: self.device_status.set_failed(f.message),
+                          expected=(Exception,))
+
+    def _on_devices(self, report) -> None:
+        self.device_status.set_report(report)
+        self.panes["strategy"].set_devices(report)
+        if report.problem:
+            self.log("warning", report.problem)
 
     # --- building ---------------------------------------------------------------------------------
 
@@ -102,6 +155,7 @@ class MainWindow(QMainWindow):
             self.steps.add_step(cls.key, self.tr(cls.title))
             pane.status_changed.connect(lambda p=pane: self.steps.set_status(p.key, p.status()))
             pane.navigate.connect(self.show_step)
+            pane.help_toggled.connect(self.set_help_visible)
             self.steps.set_status(cls.key, pane.status())
         central = QWidget()
         central.setObjectName("central")
@@ -147,6 +201,10 @@ class MainWindow(QMainWindow):
         for number, cls in enumerate(PANE_CLASSES, start=1):
             self._action(self.tr(cls.title), lambda _=False, k=cls.key: self.show_step(k), f"Ctrl+{number}", view_menu)
         view_menu.addSeparator()
+        self.checklist_action = self._action(self.tr("Pitfall &checklist…"), self.show_checklist, "Ctrl+K", view_menu)
+        self._action(self.tr("&Runs…"), self.show_runs, "Ctrl+Shift+R", view_menu)
+        self.help_action = self._action(self.tr("&Help panel"), lambda on: self.set_help_visible(on), None, view_menu)
+        self.help_action.setCheckable(True)
         toggle = self.log_dock.toggleViewAction()
         toggle.setText(self.tr("Activity &log"))
         toggle.setShortcut(QKeySequence("Ctrl+L"))
@@ -160,7 +218,8 @@ class MainWindow(QMainWindow):
         self._action(self.tr("S&top"), train.stop, "Ctrl+.", train_menu)
 
         help_menu = bar.addMenu(self.tr("&Help"))
-        self._action(self.tr("&About Workbench"), self._about, key.HelpContents, help_menu)
+        self._action(self.tr("&Welcome…"), self.show_welcome, None, help_menu)
+        self._action(self.tr("&About Workbench"), self._about, None, help_menu)
         self._refresh_recent_menu()
 
     def _build_status_bar(self) -> None:
@@ -174,8 +233,10 @@ class MainWindow(QMainWindow):
         self.busy_bar.setMaximumHeight(12)
         self.busy_bar.setTextVisible(False)
         self.busy_bar.hide()
+        self.device_status = DeviceStatus()
         bar.addPermanentWidget(self.busy_label)
         bar.addPermanentWidget(self.busy_bar)
+        bar.addPermanentWidget(self.device_status)
 
     def _connect(self) -> None:
         self.steps.step_selected.connect(self._on_step_selected)
@@ -189,11 +250,121 @@ class MainWindow(QMainWindow):
         self.project.dirty_changed.connect(self._update_title)
         self.project.path_changed.connect(self._update_title)
         self.project.changed.connect(self._on_project_changed)
+        self.findings.changed.connect(self._show_findings)
+        self.runner.finding.connect(lambda event: self.findings.add(event, "run"))
+        self.runner.run_started.connect(lambda _: self.findings.clear("run"))
+        self.runner.run_finished.connect(lambda _: self.findings.mark_checked("run"))
+        self.runner.running_changed.connect(lambda running: self.tasks.cancel("data-checks") if running else None)
+        self.runs.current_changed.connect(self._on_current_run)
+        self._data_check_timer = QTimer(self)
+        self._data_check_timer.setSingleShot(True)
+        self._data_check_timer.setInterval(DATA_CHECK_DELAY_MS)
+        self._data_check_timer.timeout.connect(self.run_data_checks)
+        self.dataset.changed.connect(self._on_dataset_changed)
+
+    # --- first run: welcome and sample data -------------------------------------------------------
+
+    def show_welcome(self) -> WelcomeDialog:
+        """The welcome dialog (opened window-modal, without a nested event loop)."""
+        if self.welcome is None:
+            self.welcome = WelcomeDialog(self)
+            self.welcome.chosen.connect(self._on_welcome_choice)
+            self.welcome.finished.connect(lambda _: mark_welcomed(self.settings, not self.welcome.again.isChecked()))
+        self.welcome.again.setChecked(False)
+        self.welcome.open()
+        return self.welcome
+
+    def _on_welcome_choice(self, choice: str) -> None:
+        if choice == "sample":
+            self.start_with_sample_data()
+        elif choice == "open":
+            self.show_step("data")
+            self.panes["data"]._choose_folder()
+
+    def start_with_sample_data(self) -> None:
+        """Write the bundled digits (in the background), then load them with the demo's settings."""
+        if not self._confirm_discard():
+            return
+        self.statusBar().showMessage(self.tr("Preparing the sample data…"))
+        self.tasks.submit("demo-data", _write_demo, self.demo_dir, label=self.tr("Writing the sample data"),
+                          on_result=self._load_demo)
+
+    def _load_demo(self, dataset: Path) -> None:
+        from workbench.core.demo import demo_config
+
+        runs_dir = self.project.config.runs_dir
+        config = demo_config(dataset, Path(runs_dir) if runs_dir else Path("runs"))
+        config.runs_dir = runs_dir  # keep where this window stores runs (empty: beside the project file)
+        self.project.set_config(config, None, dirty=True)
+        self.show_step("data")
+        self.statusBar().showMessage(self.tr("Sample data loaded: handwritten digits, 10 classes"), 6000)
+        self.log("info", self.tr("Loaded the sample data {0} with the demo settings").format(dataset))
+
+    # --- help, findings and checklist -------------------------------------------------------------
+
+    def set_help_visible(self, visible: bool) -> None:
+        """Show or hide the help panel of every pane (remembered between sessions)."""
+        for pane in self.panes.values():
+            pane.set_help_visible(visible)
+        self.help_action.setChecked(visible)
+        self.settings.setValue("help/visible", visible)
+
+    def show_checklist(self) -> ChecklistDialog:
+        if self.checklist is None:
+            self.checklist = ChecklistDialog(self.findings, self)
+            self.checklist.view.navigate.connect(self.show_step)
+        self.checklist.show()
+        self.checklist.raise_()
+        return self.checklist
+
+    def _show_findings(self) -> None:
+        for key, pane in self.panes.items():
+            pane.findings.set_findings(self.findings.for_pane(key))
+
+    def _on_dataset_changed(self) -> None:
+        self.findings.clear("data")
+        if self.check_data and self.dataset.scan is not None and not self.dataset.scanning:
+            self._data_check_timer.start()
+        else:
+            self._data_check_timer.stop()
+            self.tasks.cancel("data-checks")
+
+    def run_data_checks(self) -> None:
+        """The engine's data checks (duplicates, blank images, imbalance, labels, …) in the background."""
+        if self.dataset.scan is None or self.runner.is_running:
+            return  # a run makes its own data checks; two at once would only slow the window
+        self.tasks.submit("data-checks", doctor.data_checks, self.project.effective_config(),
+                          label=self.tr("Checking the data"),
+                          on_result=lambda found: self.findings.replace("data", found),
+                          on_error=lambda f: self.log("warning", self.tr("Data checks failed: {0}").format(f.message)),
+                          expected=(Exception,))
+
+    def _on_current_run(self, run_dir: str) -> None:
+        """A re-opened run shows the findings it stored (findings.json)."""
+        if self.runner.is_running or not run_dir:
+            return
+        self.tasks.submit("run-findings", doctor.stored_findings, run_dir, label=self.tr("Reading findings"),
+                          on_result=lambda found: self.findings.replace("run", found) if found is not None
+                          else self.findings.clear("run"), expected=(OSError, ValueError))
 
     # --- steps ------------------------------------------------------------------------------------
 
     def show_step(self, key: str) -> None:
         self.steps.select(key)
+
+    def show_runs(self) -> None:
+        """The Runs view: every run in the index, to filter, compare, delete or resume."""
+        from workbench.qt.runs_view import RunsView
+
+        view = RunsView(self.tasks, self.project.effective_config().runs_dir, parent=self)
+        view.resume_requested.connect(self.resume_run)
+        view.runs_changed.connect(self.runs.refresh)
+        view.show()
+
+    def resume_run(self, run_dir: str) -> None:
+        """Continue a stopped or interrupted run from its last checkpoint."""
+        self.show_step("train")
+        self.runner.start(self.project.effective_config(), resume=run_dir)
 
     def _on_step_selected(self, key: str) -> None:
         pane = self.panes[key]
@@ -393,10 +564,31 @@ class MainWindow(QMainWindow):
         QTimer.singleShot(0, self.close)
 
 
+def _write_demo(dest: Path | None) -> Path:
+    from workbench.core.demo import write_digits_dataset
+
+    return write_digits_dataset(dest)
+
+
+def install_translator(app: QApplication, locale: QLocale | None = None) -> list[QTranslator]:
+    """Translations for the system locale: Qt's own, and resources/i18n/workbench_<locale>.qm when it exists."""
+    locale = locale or QLocale.system()
+    installed = []
+    for name, folder in (("qtbase", QLibraryInfo.path(QLibraryInfo.LibraryPath.TranslationsPath)),
+                         ("workbench", str(resources_dir() / "i18n"))):
+        translator = QTranslator(app)
+        if translator.load(locale, name, "_", folder):
+            app.installTranslator(translator)
+            installed.append(translator)
+    return installed
+
+
 def create_application(argv: list[str] | None = None) -> QApplication:
-    """The QApplication, with Workbench's names (for QSettings and data folders), style and font."""
+    """The QApplication, with Workbench's names (for QSettings and data folders), theme, font and translations."""
     app = QApplication.instance()
     if app is None:
+        # Sharp on fractional scale factors (150 %): pass the exact factor through instead of rounding it.
+        QGuiApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
         app = QApplication(["workbench", *(argv or [])])
     app.setOrganizationName("Workbench")
     app.setOrganizationDomain("workbench.local")
@@ -411,7 +603,9 @@ def create_application(argv: list[str] | None = None) -> QApplication:
     if font.pointSizeF() < 10:
         font.setPointSizeF(10)
     app.setFont(font)
-    app.setStyleSheet(style_sheet())
+    if getattr(app, "_workbench_theme", None) is None:
+        app._workbench_theme = ThemeController(app)
+        app._workbench_translators = install_translator(app)
     app.setWindowIcon(app_icon())
     return app
 
@@ -422,7 +616,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("path", nargs="?", help="a project file (.toml) or a dataset folder to open")
     args, qt_args = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
     app = create_application(qt_args)
-    recovery = Autosaver.find_recovery()
+    probing = bool(os.environ.get(PROBE_ENV))
+    recovery = None if probing else Autosaver.find_recovery()
     window = MainWindow()
     if args.path:
         window.load_dropped(Path(args.path).expanduser().resolve())
@@ -432,6 +627,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             window.autosaver.clear()
     window.show()
+    if not probing and not args.path and recovery is None and is_first_run(window.settings):
+        QTimer.singleShot(0, window.show_welcome)
     return app.exec()
 
 

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from workbench.core.callbacks import Callback, CallbackList, MetricsLogCallback
+from workbench.core.callbacks import Callback, CallbackList, MetricsLogCallback, RunArtifactsCallback
 from workbench.core.config import ConfigError, ProjectConfig, load_config, save_config
 from workbench.core.data.errors import DatasetError
 from workbench.core.data.pipeline import PreparedData, prepare_data
@@ -78,6 +78,12 @@ class _Emitter:
     def __call__(self, event: EngineEvent) -> None:
         if self.is_main:
             self.callbacks.on_event(event)
+
+
+def _register_builtin_monitors() -> None:
+    """Importing these packages registers the pitfall doctor's and the live projection's run monitors."""
+    import workbench.core.diagnostics
+    import workbench.core.projection  # noqa: F401
 
 
 def _seed_everything(seed: int, deterministic: bool) -> None:
@@ -222,11 +228,13 @@ def train(
         elif store is not None:
             store.update(run_id, status="running")
         if ctx.is_main:
-            emit.callbacks.callbacks.append(MetricsLogCallback(run_dir))
+            emit.callbacks.callbacks += [MetricsLogCallback(run_dir), RunArtifactsCallback(run_dir, data.class_names)]
             for warning in data.warnings:
                 emit(LogMessage("warning", warning))
             if data.skipped:
                 emit(LogMessage("warning", f"{len(data.skipped)} file(s) were skipped; see data_report.json"))
+        if monitors is None:
+            _register_builtin_monitors()
         chosen = default_monitors(config) if monitors is None else monitors
         return _run_epochs(config, data, device, ctx, run_id, run_dir, store, emit, control,
                            chosen if ctx.is_main else [])

@@ -85,6 +85,8 @@ class DataPane(Pane):
     def _build_source(self) -> None:
         self.source_edit = QLineEdit()
         self.source_edit.setObjectName("sourceEdit")
+        self.source_edit.setToolTip(self.tr("The dataset: a folder with one sub-folder of images per class, a CSV list, or "
+                                            "a folder already split into train/val/test. Type a path or use Choose."))
         self.source_edit.setPlaceholderText(self.tr("Folder of images, or a CSV manifest — or drop a folder here"))
         self.source_edit.editingFinished.connect(lambda: self.set_source(self.source_edit.text().strip()))
         folder = QPushButton(self.tr("Choose folder…"))

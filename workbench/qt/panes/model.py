@@ -53,6 +53,7 @@ class ArchitecturePicker(QWidget):
         self._project = project
         self.search = QLineEdit()
         self.search.setObjectName("architectureSearch")
+        self.search.setToolTip(self.tr("Type part of a name or family (e.g. resnet, efficient) to filter the list"))
         self.search.setPlaceholderText(self.tr("Search architectures (name, family or description)…"))
         self.search.setClearButtonEnabled(True)
         self.search.textChanged.connect(self.filter)
@@ -144,6 +145,7 @@ class ModelPane(Pane):
         self.tasks = context.tasks
         self.summary: Any = None
         self.summary_error = ""
+        self._summary_stale = True
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(250)
@@ -221,8 +223,18 @@ class ModelPane(Pane):
     def _schedule_summary(self) -> None:
         self._timer.start()
 
+    def shown(self) -> None:
+        if self._summary_stale:
+            self.refresh_summary()
+
     def refresh_summary(self) -> None:
-        """Build the model in a worker and report its size (needs torch, so never on the GUI thread)."""
+        """Build the model in a worker and report its size (needs torch, so never on the GUI thread).
+
+        Only while the pane is visible: building a model imports torch, which must not slow start-up.
+        """
+        self._summary_stale = not self.isVisible()
+        if self._summary_stale:
+            return
         classes = len(self.dataset.class_names) or 10
         channels = self.dataset.in_channels or 3
         notes = []

@@ -71,8 +71,15 @@ class StrategyPane(Pane):
         self.project.changed.connect(self._on_project_changed)
         self.dataset.changed.connect(self._plot_timer.start)
         self._on_project_changed("")
-        self.tasks.submit("devices", jobs.detect_devices, label=self.tr("Detecting devices"),
-                          on_result=self._on_devices, on_error=self._on_devices_failed, expected=(Exception,))
+
+    def shown(self) -> None:
+        """Detect the devices when first needed (it imports torch; the main window usually did it already)."""
+        if self.devices is None and not self.tasks.is_running("devices"):
+            self.tasks.submit("devices", jobs.detect_devices, label=self.tr("Detecting devices"),
+                              on_result=self.set_devices, on_error=self._on_devices_failed, expected=(Exception,))
+
+    def set_devices(self, report: Any) -> None:
+        self._on_devices(report)
 
     def _build(self) -> None:
         self.strategy_form = ConfigForm(self.project, "strategy",

@@ -1,4 +1,4 @@
-"""Train step: start, pause, resume and stop a run, and watch its curves, progress and log live."""
+"""Train step: start, pause, resume and stop a run, and watch its curves, progress, log and feature projection live."""
 
 from __future__ import annotations
 
@@ -7,11 +7,21 @@ import time
 from typing import Any
 
 from PySide6.QtGui import QFont, QFontDatabase
-from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QPlainTextEdit, QProgressBar, QPushButton, QVBoxLayout
+from PySide6.QtWidgets import (
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QSizePolicy,
+    QVBoxLayout,
+)
 
-from workbench.qt import dialogs, jobs
+from workbench.qt import dialogs, doctor, jobs
 from workbench.qt.panes.base import Pane, group
 from workbench.qt.widgets.curve_plot import CurvePlot
+from workbench.qt.widgets.projection_scatter import ProjectionView
 from workbench.qt.widgets.step_list import StepState, StepStatus
 
 
@@ -52,6 +62,7 @@ class TrainPane(Pane):
         runner.epoch.connect(self._on_epoch)
         runner.checkpoint.connect(self._on_checkpoint)
         runner.finding.connect(self._on_finding)
+        runner.projection.connect(self.projection.add)
         runner.log.connect(lambda e: self.append_log(e.message, e.level))
         runner.run_finished.connect(self._on_finished)
         runner.run_failed.connect(self._on_failed)
@@ -132,6 +143,13 @@ class TrainPane(Pane):
         log_box.addWidget(title)
         log_box.addWidget(self.log_view, 1)
         plots.addLayout(log_box, 1, 1)
+        self.projection = ProjectionView()
+        self.projection.setMinimumWidth(300)
+        self.projection.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Ignored)
+        plots.addWidget(self.projection, 0, 2, 2, 1)
+        plots.setColumnStretch(0, 3)
+        plots.setColumnStretch(1, 3)
+        plots.setColumnStretch(2, 3)
         plots.setRowMinimumHeight(0, 250)
         plots.setRowMinimumHeight(1, 220)
         self.body_layout.addLayout(plots, 1)
@@ -195,6 +213,8 @@ class TrainPane(Pane):
         self.last_epoch = event.resumed_from_epoch
         self._eta_origin = None
         self._run_clock = time.monotonic()
+        self.projection.set_class_names(list(event.class_names))
+        self._load_samples(event.run_dir)
         for plot in (self.loss_plot, self.acc_plot, self.lr_plot):
             plot.set_x_span(0, max(self.epochs, 1))
         self.progress.setRange(0, self.epochs * self.batches)
@@ -324,6 +344,13 @@ class TrainPane(Pane):
         self.tasks.submit("train-history", jobs.run_summary, run_dir, label=self.tr("Reading run"),
                           on_result=lambda summary: self._show_history(run_dir, summary))
 
+    def _load_samples(self, run_dir: str) -> None:
+        """The run's validation images, for the projection's hover thumbnails (read in the background)."""
+        if run_dir:
+            self.tasks.submit("projection-samples", doctor.validation_samples, run_dir, label=self.tr("Reading run"),
+                              on_result=self.projection.set_samples, expected=(OSError, KeyError, ValueError),
+                              on_error=lambda f: self.append_log(f.message, "warning"))
+
     def _show_history(self, run_dir: str, summary: dict) -> None:
         if self.runner.is_running or self.phase != "idle":
             return
@@ -352,6 +379,7 @@ class TrainPane(Pane):
     def _clear_curves(self) -> None:
         for plot in (self.loss_plot, self.acc_plot, self.lr_plot):
             plot.clear_data()
+        self.projection.clear()
         self.last_epoch = 0
 
     def append_log(self, message: str, level: str = "info") -> None:

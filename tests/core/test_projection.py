@@ -1,0 +1,131 @@
+"""Feature projections: methods, streaming and cancellation, separability scores, the worker and the monitor."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.core.diag_fixtures import bars_dataset, small_config
+from workbench.core.callbacks import CollectingCallback
+from workbench.core.events import FindingRaised, ProjectionReady
+from workbench.core.projection import (
+    PROJECTIONS,
+    ProjectionJob,
+    ProjectionMonitor,
+    ProjectionWorker,
+    no_structure_finding,
+    project,
+    separability_scores,
+)
+from workbench.core.training.engine import train
+
+
+def _clusters(n_per_class: int = 60, classes: int = 3, dims: int = 64, spread: float = 0.3, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(0, 3, (classes, dims))
+    labels = np.repeat(np.arange(classes), n_per_class)
+    return centres[labels] + rng.normal(0, spread, (len(labels), dims)), labels
+
+
+def test_registry_lists_the_three_methods() -> None:
+    assert set(PROJECTIONS) >= {"tsne", "umap", "pca"}
+    assert PROJECTIONS["tsne"].streams and not PROJECTIONS["pca"].streams
+    with pytest.raises(ValueError):
+        project(np.zeros((5, 3)), "mds")
+
+
+def test_pca_and_tsne_give_two_dimensional_layouts_that_keep_clusters() -> None:
+    features, labels = _clusters()
+    for method in ("pca", "tsne"):
+        points = project(features, method, seed=0)
+        assert points.shape == (len(labels), 2) and np.isfinite(points).all()
+        assert separability_scores(points, labels)["knn_accuracy"] >= 0.95, method
+
+
+def test_tsne_streams_partial_layouts_and_stops_when_asked() -> None:
+    features, _ = _clusters(40)
+    partials: list[int] = []
+    project(features, "tsne", on_partial=lambda emb, it: partials.append(it), partial_every=50, n_iter=150)
+    assert len(partials) >= 5 and partials == sorted(partials)
+    calls = []
+    with pytest.raises(InterruptedError):
+        project(features, "tsne", on_partial=lambda emb, it: calls.append(it), should_stop=lambda: len(calls) >= 2,
+                partial_every=10)
+    assert len(calls) == 2
+
+
+def test_separability_scores_and_the_fig_3_case() -> None:
+    features, labels = _clusters()
+    good = separability_scores(features, labels)
+    assert good["knn_accuracy"] > 0.95 and good["silhouette"] > 0.5
+    assert no_structure_finding(good, accuracy=0.97) is None
+    rng = np.random.default_rng(1)
+    shapeless = separability_scores(rng.normal(size=(300, 32)), np.repeat(np.arange(10), 30))
+    assert shapeless["knn_accuracy"] < 0.3 and shapeless["silhouette"] < 0.1
+    finding = no_structure_finding(shapeless, accuracy=0.35)  # the paper's STL-10 example: 35%, chance 10%
+    assert finding is not None and finding.severity == "warning" and finding.code == "no-class-structure"
+    assert no_structure_finding(shapeless, accuracy=0.11) is None  # at chance: underfitting, not Fig. 3
+
+
+def test_worker_emits_partial_and_final_events_without_blocking() -> None:
+    features, labels = _clusters(50)
+    events: list = []
+    results: list[int] = []
+    worker = ProjectionWorker(events.append, "tsne", partial_interval_s=0.0,
+                              on_result=lambda job, emb, scores: results.append(job.epoch))
+    started = time.perf_counter()
+    worker.submit(ProjectionJob(1, features, labels))
+    assert time.perf_counter() - started < 0.1  # submitting never waits for the projection
+    worker.submit(ProjectionJob(2, features, labels, final=True))
+    worker.close(wait_s=60)
+    final = [e for e in events if isinstance(e, ProjectionReady) and not e.partial]
+    assert final and final[-1].epoch == 2 and len(final[-1].points) == len(labels)
+    assert final[-1].labels == tuple(int(v) for v in labels)
+    assert final[-1].scores["knn_accuracy"] > 0.9
+    assert 2 in results
+    assert any(e.partial for e in events)
+    assert not worker.alive
+
+
+def test_worker_close_without_waiting_abandons_the_job() -> None:
+    features, labels = _clusters(200, classes=5)
+    events: list = []
+    worker = ProjectionWorker(events.append, "tsne")
+    worker.submit(ProjectionJob(1, features, labels, final=True))
+    time.sleep(0.2)
+    started = time.perf_counter()
+    worker.close(wait_s=0.0)
+    assert time.perf_counter() - started < 5.0
+    assert not any(isinstance(e, ProjectionReady) and not e.partial for e in events)
+
+
+def test_monitor_projects_every_epoch_and_at_the_end_of_a_run(tmp_path: Path) -> None:
+    config = small_config(bars_dataset(tmp_path / "data"), tmp_path / "runs", epochs=3)
+    callback = CollectingCallback()
+    monitor = ProjectionMonitor(every=1, method="pca", max_points=100)
+    train(config, callback, monitors=[monitor])
+    ready = [e for e in callback.of_type(ProjectionReady) if not e.partial]
+    assert [e.epoch for e in ready] == [1, 2, 3]
+    assert all(e.method == "pca" and len(e.points) == len(ready[0].points) for e in ready)
+    assert [h["epoch"] for h in monitor.history] == [1, 2, 3]
+    assert all(np.isfinite(h["knn_accuracy"]) for h in monitor.history)
+    names = [type(e).__name__ for e in callback.events]
+    assert names.index("RunFinished") > max(i for i, n in enumerate(names) if n == "ProjectionReady")
+    assert not callback.of_type(FindingRaised)
+
+
+@pytest.mark.slow
+def test_umap_warm_up_runs_in_a_daemon_thread_and_umap_projects() -> None:
+    from workbench.core.projection import wait_for_umap, warm_up_umap
+
+    thread = warm_up_umap()
+    assert thread.daemon and thread is warm_up_umap() and isinstance(thread, threading.Thread)
+    assert wait_for_umap(timeout=300)
+    features, labels = _clusters(40)
+    points = project(features, "umap", seed=0)
+    assert points.shape == (len(labels), 2)
+    assert separability_scores(points, labels)["knn_accuracy"] >= 0.95

@@ -1,0 +1,69 @@
+"""The pitfall doctor in the window: findings show on their pane with the fix, Apply changes the config, the
+checklist summarises them, and a re-opened run shows its stored findings.json."""
+
+from __future__ import annotations
+
+import json
+
+from PySide6.QtWidgets import QLabel
+
+from workbench.core.events import FindingRaised
+
+IMBALANCE = FindingRaised(
+    "class_imbalance", "warning", "The classes are unbalanced",
+    "The largest class has 5 times as many training images as the smallest.",
+    "Weigh the classes in the loss.", {"ratio": 5.0, "smallest": "cross", "patch": {"training.class_weighting": True},
+                                       "paper_item": "II-C"}, "data")
+
+
+def _texts(widget) -> str:
+    return " ".join(label.text() for label in widget.findChildren(QLabel))
+
+
+def test_a_finding_shows_on_its_pane_with_its_fix_and_apply_changes_the_config(window) -> None:
+    window.runner.finding.emit(IMBALANCE)
+    pane = window.panes["data"]
+    assert pane.findings.isVisibleTo(pane)
+    assert not window.panes["train"].findings.isVisibleTo(window.panes["train"])
+    [card] = pane.findings.cards
+    text = _texts(card)
+    assert "unbalanced" in text and "5 times" in text and "Weigh the classes" in text and "ratio: 5" in text
+    assert "patch" not in text
+    assert card.apply_button.isVisibleTo(card)
+    assert window.project.config.training.class_weighting is False
+    card.apply_button.click()
+    assert window.project.config.training.class_weighting is True
+    assert not card.apply_button.isEnabled()
+
+
+def test_a_finding_without_a_setting_has_no_apply_button(window) -> None:
+    window.runner.finding.emit(FindingRaised("loss_start", "problem", "The first loss is far too high",
+                                             "It started at 9.1; about 1.10 is expected.", "Lower the learning rate.",
+                                             {"first_loss": 9.1, "expected": 1.0986}, "train"))
+    [card] = window.panes["train"].findings.cards
+    assert not card.apply_button.isVisibleTo(card)
+    assert "first loss: 9.1" in _texts(card)
+
+
+def test_the_checklist_shows_item_status(window) -> None:
+    dialog = window.show_checklist()
+    assert dialog.view.status_of(3) == "not checked"
+    window.findings.replace("data", [])
+    assert dialog.view.status_of(3) == "passed"
+    window.runner.finding.emit(FindingRaised("duplicate_images", "problem", "Duplicates across splits", "…", "",
+                                             {"paper_item": "II-A.3"}, "data"))
+    assert dialog.view.status_of(3) == "problem"
+    assert dialog.view.status_of(5) == "not checked"
+    dialog.close()
+
+
+def test_a_reopened_run_shows_its_stored_findings(qtbot, window, tmp_path) -> None:
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "findings.json").write_text(json.dumps({"findings": [
+        {"code": "no_structure", "severity": "warning", "title": "No class structure", "explanation": "…",
+         "fix": "", "evidence": {"knn_accuracy": 0.3}, "pane": "train"}]}))
+    window.runs.current_changed.emit(str(run_dir))
+    pane = window.panes["train"]
+    qtbot.waitUntil(lambda: len(pane.findings.cards) == 1, timeout=10_000)
+    assert "No class structure" in _texts(pane.findings)

@@ -1,0 +1,127 @@
+"""The learning-rate range test: train briefly while the rate grows exponentially, and read the loss curve.
+
+The loss first stays flat (rate too small), then falls (useful rates), then explodes (too large). The
+suggested rate is a tenth of the rate at the minimum of the smoothed loss ("min/10"), or the rate where
+the smoothed loss falls fastest ("steepest"). A fresh model is built, so a running training is untouched.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from workbench.core.diagnostics.findings import INFO, Finding
+
+if TYPE_CHECKING:
+    from workbench.core.config import ProjectConfig
+    from workbench.core.data.pipeline import PreparedData
+
+ModelFactory = Callable[["ProjectConfig", int, int], nn.Module]
+
+
+def suggest_lr(lrs: np.ndarray, smoothed: np.ndarray, rule: str = "min10") -> float:
+    """The suggested rate from a range test's (rates, smoothed losses)."""
+    finite = np.isfinite(smoothed)
+    if finite.sum() < 3:
+        return float(lrs[0])
+    lrs, smoothed = lrs[finite], smoothed[finite]
+    best = int(np.argmin(smoothed))
+    if rule == "steepest":
+        skip = max(1, len(lrs) // 10)  # the first points are mostly smoothing warm-up
+        stop = max(best, skip + 2)
+        slopes = np.gradient(smoothed[:stop], np.log(lrs[:stop]))
+        return float(lrs[skip + int(np.argmin(slopes[skip:]))]) if stop > skip else float(lrs[best] / 10)
+    if rule != "min10":
+        raise ValueError(f"unknown rule {rule!r}; use 'min10' or 'steepest'")
+    return float(max(lrs[best] / 10, lrs[0]))
+
+
+def lr_range_test(
+    config: ProjectConfig,
+    prepared: PreparedData,
+    model_factory: ModelFactory | None = None,
+    steps: int = 100,
+    start: float = 1e-6,
+    end: float = 1.0,
+    progress: Callable[[int, int], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    *,
+    rule: str = "min10",
+    beta: float = 0.9,
+    device: torch.device | str | None = None,
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """(learning rates, smoothed losses, suggested rate) of an exponential ramp from `start` to `end`.
+
+    Stops early when the smoothed loss exceeds four times its minimum (the rate is then far too high)
+    or when `should_stop` returns True; the arrays then hold the steps done so far.
+    """
+    from workbench.core.data.stats import NormStats
+    from workbench.core.devices import select_device
+    from workbench.core.models.factory import build_model
+    from workbench.core.training.loop import BatchSource
+    from workbench.core.training.optim import build_optimizer
+
+    if not (0 < start < end):
+        raise ValueError("the range test needs 0 < start < end")
+    factory = model_factory or build_model
+    tcfg = config.training
+    dev = torch.device(device) if device is not None else torch.device(select_device(tcfg.device))
+    torch.manual_seed(tcfg.seed)
+    model = factory(config, prepared.in_channels, len(prepared.class_names)).to(dev).train()
+    optimizer = build_optimizer(model.parameters(), tcfg.model_copy(update={"lr": start}))
+    stats: NormStats = prepared.stats
+    source = BatchSource(prepared, prepared.indices("train"), tcfg.batch_size, dev, stats)
+    loss_fn = nn.CrossEntropyLoss()
+    growth = (end / start) ** (1.0 / max(1, steps - 1))
+    lrs: list[float] = []
+    smoothed: list[float] = []
+    average, best = 0.0, math.inf
+    batches: list[np.ndarray] = []
+    for i in range(steps):
+        if should_stop is not None and should_stop():
+            break
+        if not batches:
+            batches = source.batches(source.epoch_order(i, tcfg.seed))
+        lr = start * growth**i
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        x, y = source.load(batches.pop(0), augment=False)
+        loss = loss_fn(model(x), y)
+        value = float(loss.detach())
+        if not math.isfinite(value):
+            break
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        average = beta * average + (1 - beta) * value
+        current = average / (1 - beta ** (i + 1))  # bias correction of the running mean
+        lrs.append(lr)
+        smoothed.append(current)
+        best = min(best, current)
+        if progress is not None:
+            progress(i + 1, steps)
+        if i > steps // 10 and current > 4 * best:
+            break
+    rates, losses = np.asarray(lrs), np.asarray(smoothed)
+    return rates, losses, suggest_lr(rates, losses, rule) if len(rates) else start
+
+
+def lr_finding(lrs: np.ndarray, losses: np.ndarray, suggested: float, current: float) -> Finding:
+    """The range test's result as an info finding; its patch sets the suggested rate."""
+    off = current / suggested if suggested > 0 else 1.0
+    verdict = ("close to the suggestion" if 0.2 <= off <= 5 else
+               f"{off:.0f}× the suggestion (likely too high)" if off > 5 else f"1/{1 / off:.0f} of the suggestion (likely too low)")
+    evidence: dict[str, Any] = {"lrs": [float(v) for v in lrs], "losses": [float(v) for v in losses],
+                                "suggested_lr": suggested, "current_lr": current}
+    return Finding(
+        "lr-range-test", INFO, f"Suggested learning rate: {suggested:.2g}",
+        f"A short test over rates from {lrs[0]:.1g} to {lrs[-1]:.1g} suggests {suggested:.2g}: the loss falls well "
+        f"there and has not yet started to rise. The current rate ({current:g}) is {verdict}.",
+        f"Set the learning rate to {suggested:.2g}.",
+        evidence, pane="train", patch={"training.lr": float(f"{suggested:.2g}")}, paper_item="IV-B",
+    )

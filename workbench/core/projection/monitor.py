@@ -1,0 +1,111 @@
+"""The live projection of validation features during training: every N epochs, and once at the end.
+
+Features are extracted on the training thread (the model is busy otherwise), on a fixed random subset
+of the validation images so that successive layouts show the same points; the projection itself runs
+in the background worker. At the end of a finished run, the final projection is waited for (up to a
+limit) so that it arrives before RunFinished, and the Fig. 3 check is made on it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from workbench.core.diagnostics.context import stratified_sample
+from workbench.core.diagnostics.monitor_base import GuardedMonitor
+from workbench.core.diagnostics.settings import DiagnosticsSettings, settings_from_config
+from workbench.core.projection.methods import PROJECTIONS
+from workbench.core.projection.scores import no_structure_finding
+from workbench.core.projection.worker import ProjectionJob, ProjectionWorker
+from workbench.core.training.monitors import Monitor, MonitorContext
+
+if TYPE_CHECKING:
+    from workbench.core.config import ProjectConfig
+
+FINISHED = ("completed", "early_stopped")
+
+
+class ProjectionMonitor(GuardedMonitor):
+    def __init__(self, every: int = 5, method: str = "tsne", max_points: int = 2000, wait_s: float = 120.0,
+                 seed: int = 0) -> None:
+        if method not in PROJECTIONS:
+            raise ValueError(f"unknown projection {method!r}; choose one of {sorted(PROJECTIONS)}")
+        self.every = every
+        self.method = method
+        self.max_points = max_points
+        self.wait_s = wait_s
+        self.seed = seed
+        self.history: list[dict[str, float]] = []
+        self.context: MonitorContext | None = None
+        self.worker: ProjectionWorker | None = None
+        self._last_epoch = 0
+        self._last_accuracy = math.nan
+        self._raised = False
+
+    @classmethod
+    def from_settings(cls, settings: DiagnosticsSettings, seed: int = 0) -> ProjectionMonitor:
+        return cls(settings.projection_every, settings.projection_method, settings.projection_max_points,
+                   settings.projection_wait_s, seed)
+
+    def setup(self, context: MonitorContext) -> None:
+        self.context = context
+        self.history, self._raised = [], False
+        data = context.data
+        has_val = len(context.val_source.indices) > 0
+        base = context.val_source if has_val else context.train_source
+        pool = np.asarray(base.indices)
+        per_class = max(1, self.max_points // max(1, len(data.class_names)))
+        rows = stratified_sample(data.labels, per_class, np.random.default_rng(self.seed), pool)
+        self._source = dataclasses.replace(base, indices=rows, transform=None, shard=None)
+        if self.method == "umap":
+            from workbench.core.projection.umap_warmup import warm_up_umap
+
+            warm_up_umap()
+        self.worker = ProjectionWorker(context.emit, self.method, seed=self.seed, on_result=self._on_result)
+
+    def _submit(self, epoch: int, final: bool) -> None:
+        from workbench.core.training.loop import predict
+
+        assert self.context is not None and self.worker is not None
+        if len(self._source.indices) < 3:
+            return
+        out = predict(self.context.model, self._source, with_features=True)
+        self.worker.submit(ProjectionJob(epoch, out["features"], out["labels"], final, self._last_accuracy))
+
+    def on_epoch_end(self, epoch: int, record: dict[str, Any]) -> None:
+        assert self.context is not None
+        self._last_epoch = epoch
+        self._last_accuracy = float(record.get("metrics", {}).get("accuracy", math.nan))
+        last = epoch >= self.context.config.training.epochs  # the end-of-run projection covers it
+        if self.every > 0 and epoch % self.every == 0 and not last:
+            self._submit(epoch, final=False)
+
+    def on_run_end(self, status: str) -> None:
+        if self.worker is None:
+            return
+        wait = 0.0
+        try:
+            if status in FINISHED and self._last_epoch > 0 and not self.broken:
+                self._submit(self._last_epoch, final=True)
+                wait = self.wait_s
+        finally:
+            self.worker.close(wait)  # the worker thread ends here, whatever happened
+
+    def _on_result(self, job: ProjectionJob, embedding: np.ndarray, scores: dict[str, float]) -> None:
+        self.history.append({"epoch": job.epoch, "accuracy": job.accuracy, **scores})
+        if not job.final or self._raised or self.context is None:
+            return
+        finding = no_structure_finding(scores, job.accuracy, self.history)
+        if finding is not None:
+            self._raised = True
+            self.context.emit(finding.to_event())
+
+
+def projection_monitors(config: ProjectConfig) -> list[Monitor]:
+    settings = settings_from_config(config)
+    if not settings.enabled or settings.projection_method not in PROJECTIONS:
+        return []
+    return [ProjectionMonitor.from_settings(settings, seed=config.training.seed)]

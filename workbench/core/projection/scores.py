@@ -1,0 +1,64 @@
+"""How well the classes separate in feature space: cross-validated k-NN accuracy and the silhouette.
+
+Paper, checklist item 5 and Fig. 3: a network can score above chance while its features show no class
+structure; then it has not learned a useful representation. The scores put numbers on what the
+projection shows, and are tracked over the epochs.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from workbench.core.diagnostics.findings import WARNING, Finding
+
+
+def separability_scores(features: np.ndarray, labels: np.ndarray, *, k: int = 5, folds: int = 5,
+                        max_points: int = 2000, seed: int = 0) -> dict[str, float]:
+    """knn_accuracy (cross-validated), silhouette, chance (share of the commonest class) and points used."""
+    from sklearn.metrics import silhouette_score
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+    from sklearn.neighbors import KNeighborsClassifier
+
+    labels = np.asarray(labels)
+    x = np.nan_to_num(np.asarray(features, dtype=np.float64))
+    counts = np.bincount(labels) if len(labels) else np.zeros(0, int)
+    keep = counts[labels] >= 2 if len(labels) else np.zeros(0, bool)
+    x, labels = x[keep], labels[keep]
+    if len(labels) > max_points:
+        rows = np.sort(np.random.default_rng(seed).choice(len(labels), max_points, replace=False))
+        x, labels = x[rows], labels[rows]
+    present = np.unique(labels)
+    scores = {"knn_accuracy": math.nan, "silhouette": math.nan, "points": float(len(labels)),
+              "chance": float(np.bincount(labels).max() / len(labels)) if len(labels) else math.nan}
+    if len(present) < 2:
+        return scores
+    x = (x - x.mean(0)) / np.where(x.std(0) > 1e-12, x.std(0), 1.0)
+    n_folds = int(min(folds, np.bincount(labels)[present].min()))
+    if n_folds >= 2:
+        knn = KNeighborsClassifier(n_neighbors=min(k, len(labels) - len(labels) // n_folds - 1))
+        scores["knn_accuracy"] = float(cross_val_score(
+            knn, x, labels, cv=StratifiedKFold(n_folds, shuffle=True, random_state=seed)).mean())
+    scores["silhouette"] = float(silhouette_score(x, labels))
+    return scores
+
+
+def no_structure_finding(scores: dict[str, float], accuracy: float, history: list[dict] | None = None) -> Finding | None:
+    """The Fig. 3 case: accuracy above chance, but features without class structure. None when it does not apply."""
+    knn, silhouette, chance = scores.get("knn_accuracy", math.nan), scores.get("silhouette", math.nan), scores.get("chance", math.nan)
+    if not all(math.isfinite(v) for v in (knn, silhouette, chance, accuracy)):
+        return None
+    above_chance = accuracy >= chance + max(0.1, 0.5 * chance) or accuracy >= chance + 0.2
+    no_structure = silhouette < 0.1 and knn < chance + 0.5 * (1 - chance)
+    if not (above_chance and no_structure):
+        return None
+    return Finding(
+        "no-class-structure", WARNING, "Above chance, but the features show no class structure",
+        f"Validation accuracy is {accuracy:.2f} (chance: {chance:.2f}), yet in the penultimate layer's features the "
+        f"classes barely separate: k-NN accuracy {knn:.2f}, silhouette {silhouette:.2f}. The network has not learned a "
+        "useful representation (paper, checklist item 5 and Fig. 3); its accuracy may rest on weak cues.",
+        "Look at the projection. Train longer or with a better learning rate, use a pretrained network, and check the "
+        "data findings (labels, input size, normalisation).",
+        {"accuracy": accuracy, **scores, "history": history or []}, pane="train", paper_item="II-A.5",
+    )

@@ -1,0 +1,294 @@
+"""The pitfall doctor's findings: a shared store, and the list each pane shows of the findings about it.
+
+A finding is the engine's `FindingRaised` (or the same fields as a dict, as read from a run's
+findings.json). `FindingStore` keeps them by source ("data" for the data checks, "run" for a training
+run) so that re-running the data checks replaces only their own findings. `FindingsList` shows the
+findings of one pane as cards: severity, title, plain-language explanation, evidence numbers and small
+images, the fix, and, where the fix is a setting, an Apply button that writes `evidence["patch"]`
+through the project model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QToolButton, QVBoxLayout, QWidget
+
+from workbench.qt.project_model import ProjectModel
+
+SEVERITY_ORDER = ("info", "warning", "problem")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
+THUMB_SIDE = 96
+_HIDDEN_EVIDENCE = ("patch", "paper_item")
+
+
+@dataclass(frozen=True)
+class ShownFinding:
+    """The fields of a finding the GUI needs, from an engine event or a dict."""
+
+    code: str
+    severity: str
+    title: str
+    explanation: str
+    fix: str = ""
+    evidence: dict[str, Any] = field(default_factory=dict)
+    pane: str = "train"
+
+    @classmethod
+    def of(cls, finding: Any) -> ShownFinding:
+        get = finding.get if isinstance(finding, dict) else (lambda k, d=None: getattr(finding, k, d))
+        evidence = dict(get("evidence", {}) or {})
+        if get("patch") and "patch" not in evidence:
+            evidence["patch"] = dict(get("patch"))
+        if get("paper_item") and "paper_item" not in evidence:
+            evidence["paper_item"] = get("paper_item")
+        severity = str(get("severity", "info"))
+        return cls(str(get("code", "")), severity if severity in SEVERITY_ORDER else "info", str(get("title", "")),
+                   str(get("explanation", "")), str(get("fix", "") or ""), evidence, str(get("pane", "train") or "train"))
+
+    @property
+    def patch(self) -> dict[str, Any]:
+        patch = self.evidence.get("patch")
+        return dict(patch) if isinstance(patch, dict) else {}
+
+    @property
+    def rank(self) -> int:
+        return SEVERITY_ORDER.index(self.severity)
+
+
+class FindingStore(QObject):
+    """Every finding of the current project and run, by source; `changed` after each update."""
+
+    changed = Signal()
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._by_source: dict[str, dict[str, ShownFinding]] = {}
+        self.checked: set[str] = set()  # sources whose checks have run ("data", "run")
+
+    def add(self, finding: Any, source: str = "run") -> ShownFinding:
+        shown = ShownFinding.of(finding)
+        self._by_source.setdefault(source, {})[shown.code or shown.title] = shown
+        self.changed.emit()
+        return shown
+
+    def mark_checked(self, source: str) -> None:
+        """The checks of `source` have all run (a run finished): items without findings now count as passed."""
+        self.checked.add(source)
+        self.changed.emit()
+
+    def replace(self, source: str, findings: list[Any]) -> None:
+        self._by_source[source] = {}
+        for finding in findings:
+            shown = ShownFinding.of(finding)
+            self._by_source[source][shown.code or shown.title] = shown
+        self.checked.add(source)
+        self.changed.emit()
+
+    def clear(self, source: str | None = None) -> None:
+        if source is None:
+            self._by_source.clear()
+            self.checked.clear()
+        else:
+            self._by_source.pop(source, None)
+            self.checked.discard(source)
+        self.changed.emit()
+
+    def all(self) -> list[ShownFinding]:
+        found = [f for group in self._by_source.values() for f in group.values()]
+        return sorted(found, key=lambda f: -f.rank)
+
+    def for_pane(self, pane: str) -> list[ShownFinding]:
+        return [f for f in self.all() if f.pane == pane]
+
+
+def _evidence_images(evidence: dict[str, Any]) -> list[QPixmap]:
+    """Small pictures named by the evidence: image paths (or lists of them) and small 2-D/3-D arrays."""
+    pixmaps: list[QPixmap] = []
+    for key, value in evidence.items():
+        if key in _HIDDEN_EVIDENCE:
+            continue
+        values = value if isinstance(value, list) and value and isinstance(value[0], str) else [value]
+        for item in values[:6]:
+            if isinstance(item, str) and item.lower().endswith(IMAGE_SUFFIXES) and Path(item).is_file():
+                pixmap = QPixmap(item)
+                if not pixmap.isNull():
+                    pixmaps.append(pixmap)
+            elif isinstance(item, np.ndarray) or (isinstance(item, list) and item and isinstance(item[0], list)):
+                pixmap = _array_pixmap(item)
+                if pixmap is not None:
+                    pixmaps.append(pixmap)
+    return pixmaps[:6]
+
+
+def _array_pixmap(value: Any) -> QPixmap | None:
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    if array.ndim == 3 and array.shape[-1] not in (1, 3):
+        return None
+    if array.ndim not in (2, 3) or array.size == 0 or array.size > 1_000_000:
+        return None
+    low, high = float(np.nanmin(array)), float(np.nanmax(array))
+    scaled = np.nan_to_num((array - low) / (high - low) * 255.0 if high > low else array * 0)
+    pixels = np.ascontiguousarray(scaled.astype(np.uint8))
+    if pixels.ndim == 3 and pixels.shape[-1] == 1:
+        pixels = np.ascontiguousarray(pixels[..., 0])
+    h, w = pixels.shape[:2]
+    if pixels.ndim == 2:
+        image = QImage(pixels.data, w, h, w, QImage.Format.Format_Grayscale8)
+    else:
+        image = QImage(pixels.data, w, h, 3 * w, QImage.Format.Format_RGB888)
+    return QPixmap.fromImage(image.copy())
+
+
+def _evidence_text(evidence: dict[str, Any]) -> str:
+    """The numbers and short values of the evidence, as "name: value" lines."""
+    lines = []
+    for key, value in evidence.items():
+        if key in _HIDDEN_EVIDENCE or isinstance(value, (dict, np.ndarray)):
+            continue
+        if isinstance(value, str) and (value.lower().endswith(IMAGE_SUFFIXES) or len(value) > 80):
+            continue
+        if isinstance(value, list):
+            if not value or isinstance(value[0], (list, dict)) or (isinstance(value[0], str) and
+                                                                   value[0].lower().endswith(IMAGE_SUFFIXES)):
+                continue
+            value = ", ".join(_format(v) for v in value[:8]) + (" …" if len(value) > 8 else "")
+        lines.append(f"{key.replace('_', ' ')}: {_format(value)}")
+    return "\n".join(lines[:10])
+
+
+def _format(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+class FindingCard(QFrame):
+    """One finding: severity, title, explanation, evidence, fix and Apply."""
+
+    applied = Signal(str)  # code
+
+    def __init__(self, finding: ShownFinding, project: ProjectModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.finding = finding
+        self.project = project
+        self.setObjectName("findingCard")
+        self.setProperty("severity", finding.severity)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(12, 8, 12, 8)
+        layout.setSpacing(4)
+        words = {"info": self.tr("Note"), "warning": self.tr("Warning"), "problem": self.tr("Problem")}
+        title = QLabel(f"<b>{words[finding.severity]}: {finding.title}</b>")
+        title.setWordWrap(True)
+        title.setObjectName("findingTitle")
+        layout.addWidget(title)
+        explanation = QLabel(finding.explanation)
+        explanation.setWordWrap(True)
+        explanation.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout.addWidget(explanation)
+        evidence = _evidence_text(finding.evidence)
+        if evidence:
+            numbers = QLabel(evidence)
+            numbers.setObjectName("findingEvidence")
+            numbers.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            layout.addWidget(numbers)
+        images = _evidence_images(finding.evidence)
+        if images:
+            row = QHBoxLayout()
+            for pixmap in images:
+                thumb = QLabel()
+                thumb.setPixmap(pixmap.scaled(THUMB_SIDE * 3, THUMB_SIDE, Qt.AspectRatioMode.KeepAspectRatio,
+                                              Qt.TransformationMode.FastTransformation))
+                row.addWidget(thumb)
+            row.addStretch(1)
+            layout.addLayout(row)
+        fix_row = QHBoxLayout()
+        self.fix_label = QLabel(self.tr("Fix: {0}").format(finding.fix) if finding.fix else "")
+        self.fix_label.setObjectName("findingFix")
+        self.fix_label.setWordWrap(True)
+        fix_row.addWidget(self.fix_label, 1)
+        self.apply_button = QPushButton(self.tr("Apply"))
+        self.apply_button.setObjectName("applyFix")
+        patch = finding.patch
+        self.apply_button.setToolTip(self.tr("Change the settings: {0}").format(
+            ", ".join(f"{k} = {v!r}" for k, v in patch.items())))
+        self.apply_button.setVisible(bool(patch))
+        self.apply_button.clicked.connect(self.apply)
+        fix_row.addWidget(self.apply_button, 0, Qt.AlignmentFlag.AlignTop)
+        layout.addLayout(fix_row)
+        if patch and all(self._is_set(k, v) for k, v in patch.items()):
+            self._mark_applied()
+
+    def _is_set(self, key: str, value: Any) -> bool:
+        try:
+            return self.project.get(key) == value
+        except AttributeError:
+            return False
+
+    def apply(self) -> dict[str, str]:
+        """Write the finding's patch into the project; returns refused keys with their reasons."""
+        errors = self.project.update_many(self.finding.patch)
+        if errors:
+            self.fix_label.setText(self.fix_label.text() + "\n" + self.tr("Could not apply: {0}").format(
+                "; ".join(f"{k}: {m}" for k, m in errors.items())))
+        else:
+            self._mark_applied()
+            self.applied.emit(self.finding.code)
+        return errors
+
+    def _mark_applied(self) -> None:
+        self.apply_button.setText(self.tr("Applied"))
+        self.apply_button.setEnabled(False)
+
+
+class FindingsList(QFrame):
+    """The findings about one pane, under a header that folds them away; hidden while there are none."""
+
+    def __init__(self, pane: str, project: ProjectModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.pane = pane
+        self.project = project
+        self.setObjectName("findingsList")
+        self.cards: list[FindingCard] = []
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(6)
+        self.header = QToolButton()
+        self.header.setObjectName("findingsHeader")
+        self.header.setCheckable(True)
+        self.header.setChecked(True)
+        self.header.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.header.setArrowType(Qt.ArrowType.DownArrow)
+        self.header.toggled.connect(self._fold)
+        layout.addWidget(self.header)
+        self.cards_box = QWidget()
+        self.cards_layout = QVBoxLayout(self.cards_box)
+        self.cards_layout.setContentsMargins(0, 0, 0, 0)
+        self.cards_layout.setSpacing(6)
+        layout.addWidget(self.cards_box)
+        self.hide()
+
+    def set_findings(self, findings: list[ShownFinding]) -> None:
+        for card in self.cards:
+            card.setParent(None)
+            card.deleteLater()
+        self.cards = [FindingCard(f, self.project) for f in findings[:12]]
+        for card in self.cards:
+            self.cards_layout.addWidget(card)
+        problems = sum(f.severity == "problem" for f in findings)
+        warnings = sum(f.severity == "warning" for f in findings)
+        self.header.setText(self.tr("Pitfall doctor: {0} finding(s) — {1} problem(s), {2} warning(s)").format(
+            len(findings), problems, warnings))
+        self.setVisible(bool(findings))
+
+    def _fold(self, open_: bool) -> None:
+        self.cards_box.setVisible(open_)
+        self.header.setArrowType(Qt.ArrowType.DownArrow if open_ else Qt.ArrowType.RightArrow)

@@ -113,10 +113,13 @@ class TrainPane(Pane):
         self.loss_plot.add_series("train_batch", self.tr("training (per batch)"), "#b9c8f5", width=1.2)
         self.loss_plot.add_series("train", self.tr("training"), "blue", symbol="o")
         self.loss_plot.add_series("val", self.tr("validation"), "orange", symbol="s")
+        self.loss_plot.add_series("pretrain", self.tr("pretraining (self-supervised)"), "purple", symbol="d", dashed=True)
         self.acc_plot = CurvePlot(self.tr("Accuracy"), self.tr("accuracy"), legend_corner="bottom-right")
         self.acc_plot.add_series("train", self.tr("training"), "blue", symbol="o")
         self.acc_plot.add_series("val", self.tr("validation"), "orange", symbol="s")
         self.acc_plot.add_series("val_balanced", self.tr("validation (balanced)"), "green", symbol="t", dashed=True)
+        self.acc_plot.add_series("data_share", self.tr("share of training data in use"), "#9aa5b1", symbol="x",
+                                 dashed=True)
         self.acc_plot.getPlotItem().setYRange(0, 1.02, padding=0)
         self.lr_plot = CurvePlot(self.tr("Learning rate"), self.tr("learning rate"))
         self.lr_plot.add_series("batch", self.tr("per batch"), "purple", width=1.5)
@@ -236,8 +239,9 @@ class TrainPane(Pane):
 
     def _on_batch(self, event: Any) -> None:
         x = event.epoch - 1 + event.batch / max(event.batches, 1)
-        self.loss_plot.append("train_batch", x, event.loss)
-        self.lr_plot.append("batch", x, event.lr)
+        if getattr(event, "phase", "supervised") == "supervised":  # pretraining has its own epoch curve
+            self.loss_plot.append("train_batch", x, event.loss)
+            self.lr_plot.append("batch", x, event.lr)
         batches = max(event.batches, 1)
         done = (event.epoch - 1) * batches + event.batch
         total = max(self.epochs * batches, done)
@@ -257,7 +261,15 @@ class TrainPane(Pane):
                                                                               format_duration(eta)))
 
     def _on_epoch(self, event: Any) -> None:
+        if getattr(event, "phase", "supervised") != "supervised":
+            self.loss_plot.append("pretrain", event.epoch, event.train_loss)
+            self.append_log(self.tr("Pretraining ({0}) epoch {1}/{2}: loss {3:.4f} ({4:.1f} s)").format(
+                event.phase, event.epoch, event.epochs, event.train_loss, event.seconds))
+            return
         self.last_epoch = event.epoch
+        share = getattr(event, "data_fraction", 1.0)
+        if share < 1.0 or self.acc_plot.series_length("data_share"):  # curriculum learning: show the pacing
+            self.acc_plot.append("data_share", event.epoch, share)
         self.loss_plot.append("train", event.epoch, event.train_loss)
         self.loss_plot.append("val", event.epoch, event.val_loss)
         self.acc_plot.append("train", event.epoch, event.train_accuracy)

@@ -1,7 +1,8 @@
 """Strategy step: how the network is trained (optimiser, learning rate and its schedule, stopping, device).
 
 Every form here is generated from the config's field metadata and the engine's registries of
-strategies, optimisers and schedules; the schedule is drawn as it will run.
+strategies, optimisers and schedules; the schedule is drawn as it will run, and for strategies that freeze
+part of the network a table shows which blocks train, when, and at what rate (computed in the background).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QGridLayout, QLabel, QWidget
 
 from workbench.core.strategies import STRATEGIES
+from workbench.core.strategies.layout import trainable_layout
 from workbench.core.training.optim import OPTIMIZERS, SCHEDULERS, schedule_curve
 from workbench.qt import jobs
 from workbench.qt.panes.base import Pane, group, hint
@@ -19,7 +21,13 @@ from workbench.qt.project_model import key_affects
 from workbench.qt.tasks import TaskFailure
 from workbench.qt.widgets.curve_plot import CurvePlot
 from workbench.qt.widgets.forms import ConfigForm, FieldSpec, registry_choices, section_model
+from workbench.qt.widgets.layer_table import LayerTable
 from workbench.qt.widgets.step_list import StepState, StepStatus
+
+# Strategies whose trainable layout differs from "everything trains at the training rate".
+LAYER_STRATEGIES = ("transfer", "fine_tune", "self_supervised", "feature_extraction")
+# Settings that change the layout: the strategy, the architecture, the input size, the head's rate and the epochs.
+LAYOUT_KEYS = ("strategy", "model", "preprocessing", "training.lr", "training.epochs")
 
 
 def _scheduler_uses(param: str):
@@ -70,10 +78,19 @@ class StrategyPane(Pane):
         self._plot_timer.timeout.connect(self._draw_schedule)
         self.project.changed.connect(self._on_project_changed)
         self.dataset.changed.connect(self._plot_timer.start)
+        self.layer_rows: list[dict[str, Any]] = []
+        self._layout_stale = True
+        self._layout_timer = QTimer(self)
+        self._layout_timer.setSingleShot(True)
+        self._layout_timer.setInterval(300)
+        self._layout_timer.timeout.connect(self.refresh_layers)
+        self.dataset.changed.connect(self._layout_timer.start)
         self._on_project_changed("")
 
     def shown(self) -> None:
         """Detect the devices when first needed (it imports torch; the main window usually did it already)."""
+        if self._layout_stale:
+            self._layout_timer.start()
         if self.devices is None and not self.tasks.is_running("devices"):
             self.tasks.submit("devices", jobs.detect_devices, label=self.tr("Detecting devices"),
                               on_result=self.set_devices, on_error=self._on_devices_failed, expected=(Exception,))
@@ -95,9 +112,14 @@ class StrategyPane(Pane):
                              self.strategy_options, stretch=True),
                        0, 0, 1, 2)
 
+        self.layers_note = hint("")
+        self.layer_table = LayerTable()
+        self.layers_group = group(self.tr("Trainable layers"), self.layers_note, self.layer_table)
+        grid.addWidget(self.layers_group, 1, 0, 1, 2)
+
         self.optim_form = ConfigForm(self.project, "training", optimisation_fields())
         self.lr_hint = hint("")
-        grid.addWidget(group(self.tr("Optimisation"), self.optim_form, self.lr_hint, stretch=True), 1, 0)
+        grid.addWidget(group(self.tr("Optimisation"), self.optim_form, self.lr_hint, stretch=True), 2, 0)
 
         self.schedule_form = ConfigForm(self.project, "training", schedule_fields())
         self.schedule_plot = CurvePlot(self.tr("Learning rate by epoch"), self.tr("learning rate"))
@@ -105,11 +127,11 @@ class StrategyPane(Pane):
         self.schedule_plot.setMaximumHeight(240)
         self.schedule_plot.legend.hide()
         self.schedule_plot.add_series("lr", self.tr("learning rate"), "purple", width=2.0)
-        grid.addWidget(group(self.tr("Learning-rate schedule"), self.schedule_form, self.schedule_plot), 1, 1)
+        grid.addWidget(group(self.tr("Learning-rate schedule"), self.schedule_form, self.schedule_plot), 2, 1)
 
         self.loss_form = ConfigForm(self.project, "training", ["class_weighting", "label_smoothing",
                                                                 "early_stopping_patience", "monitor"])
-        grid.addWidget(group(self.tr("Loss and stopping"), self.loss_form, stretch=True), 2, 0)
+        grid.addWidget(group(self.tr("Loss and stopping"), self.loss_form, stretch=True), 3, 0)
 
         self.device_form = ConfigForm(self.project, "training", ["device", "amp", "channels_last", "deterministic",
                                                                   "seed"])
@@ -117,7 +139,7 @@ class StrategyPane(Pane):
         self.device_label.setObjectName("summary")
         self.device_label.setWordWrap(True)
         grid.addWidget(group(self.tr("Hardware and reproducibility"), self.device_label, self.device_form,
-                             stretch=True), 2, 1)
+                             stretch=True), 3, 1)
         grid.setColumnStretch(0, 1)
         grid.setColumnStretch(1, 1)
         self.body_layout.addWidget(top)
@@ -131,6 +153,10 @@ class StrategyPane(Pane):
             info = STRATEGIES[config.strategy.name]
             self.strategy_note.setText(info.description)
             self.strategy_options.setVisible(bool(info.params))
+            self.layers_group.setVisible(self.shows_layers())
+        if key_affects(key, *LAYOUT_KEYS):
+            self._layout_stale = True
+            self._layout_timer.start()
         if key_affects(key, "training"):
             info = OPTIMIZERS[config.training.optimizer]
             text = info.description
@@ -155,6 +181,51 @@ class StrategyPane(Pane):
         xs = [p[0] for p in points]
         ys = [p[1] for p in points]
         self.schedule_plot.set_series("lr", xs, ys)
+
+    # --- trainable layers ------------------------------------------------------------------------
+
+    def shows_layers(self) -> bool:
+        return self.project.config.strategy.name in LAYER_STRATEGIES
+
+    def refresh_layers(self) -> None:
+        """Work out the trainable layout in a worker (it builds the model, so it needs torch).
+
+        Only while the pane is visible and the strategy freezes something; otherwise it waits for `shown`.
+        """
+        if not self.shows_layers():
+            self.tasks.cancel("strategy-layers")
+            return
+        if not self.isVisible():
+            self._layout_stale = True
+            return
+        self._layout_stale = False
+        classes = len(self.dataset.class_names) or 10
+        channels = self.dataset.in_channels or 3
+        self.layers_note.setText(self.tr("Working out which blocks train…"))
+        self.tasks.submit("strategy-layers", trainable_layout, self.project.effective_config(), channels, classes,
+                          label=self.tr("Working out trainable layers"), on_result=self._on_layers,
+                          on_error=self._on_layers_failed, expected=(Exception,))
+
+    def _on_layers(self, rows: list[dict[str, Any]]) -> None:
+        self.layer_rows = list(rows)
+        self.layer_table.set_layout(self.layer_rows)
+        start, end = self.layer_table.trainable_counts()
+        total = len(self.layer_rows)
+        params = sum(int(r["params"]) for r in self.layer_rows)
+        trained = sum(int(r["params"]) for r in self.layer_rows if r["trainable_start"] or r["trainable_end"])
+        if self.project.config.strategy.name == "feature_extraction":
+            text = self.tr("The network is a fixed feature extractor: no block trains; a classifier is fitted on its features.")
+        else:
+            text = self.tr("{0} of {1} blocks train from the first epoch, {2} by the last; {3:,} of {4:,} parameters train.").format(
+                start, total, end, trained, params)
+            if self.project.config.strategy.name == "self_supervised":
+                text += " " + self.tr("Pretraining trains every block first.")
+        self.layers_note.setText(text)
+
+    def _on_layers_failed(self, failure: TaskFailure) -> None:
+        self.layer_rows = []
+        self.layer_table.set_layout([])
+        self.layers_note.setText(self.tr("Could not work out the trainable layers: {0}").format(failure.message))
 
     # --- devices ----------------------------------------------------------------------------------
 

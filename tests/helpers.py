@@ -50,6 +50,8 @@ def tiny_config(dataset: Path, runs_dir: Path, **training: object) -> ProjectCon
     config.training.epochs = 2
     config.training.batch_size = 16
     config.training.lr = 3e-3
+    # The pitfall doctor and projections have their own tests; here they would only slow every run down.
+    config.diagnostics.enabled = False
     for key, value in training.items():
         setattr(config.training, key, value)
     return config

@@ -85,6 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import multiprocessing
+
+    multiprocessing.freeze_support()  # a frozen app's helper processes (UMAP) must not start a second app
     args = build_parser().parse_args(argv)
     if args.version:
         from workbench import __version__

@@ -63,6 +63,7 @@ def make_window(qtbot, tmp_path):
         qtbot.addWidget(window)
         if runs:
             window.project.update("runs_dir", str(tmp_path / "runs"))
+        window.project.update("diagnostics.enabled", False)  # the doctor has its own tests; keep runs quick
         window.show()
         windows.append(window)
         return window

@@ -175,7 +175,7 @@ class RunArtifactsCallback(Callback):
                 self._write("projection.json", {
                     "epoch": event.epoch, "method": event.method, "points": [list(p) for p in event.points],
                     "labels": list(event.labels), "class_names": self.class_names, "split": "val",
-                    "scores": event.scores,
+                    "scores": event.scores, "indices": list(event.indices),
                 })
         super().on_event(event)
 

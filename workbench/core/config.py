@@ -245,6 +245,27 @@ class EvaluationConfig(_Section):
     calibration_bins: int = Field(10, ge=2, le=50, description="Confidence bins of the reliability diagram and calibration error.")
 
 
+class DiagnosticsConfig(_Section):
+    enabled: bool = Field(True, description="Run the pitfall checks and the live feature projection during training.")
+    data_checks: bool = Field(True, description="Check the data when a run starts (normalisation, duplicates, labels, size, balance).")
+    training_checks: bool = Field(True, description="Watch the loss, gradients and ReLU units while training.")
+    label_check: bool = Field(True, description="Look for likely label errors (cleanlab) among the data checks.")
+    shortcut_check: bool = Field(True, description="At the end, probe the model for shortcuts (a fixed small region or the border).")
+    projection_every: int = Field(5, ge=0, le=1000, description="Project the validation features every N epochs (0 = only at the end).")
+    projection_method: str = Field("tsne", description="How features are projected to 2-D: tsne, umap or pca.")
+    projection_max_points: int = Field(2000, ge=50, le=20000, description="Validation images shown in the projection.")
+    projection_wait_s: float = Field(120.0, ge=0.0, le=3600.0, description="How long the end of a run waits for the final projection.")
+
+    @field_validator("projection_method")
+    @classmethod
+    def _known_projection(cls, value: str) -> str:
+        from workbench.core.projection.methods import PROJECTIONS
+
+        if value not in PROJECTIONS:
+            raise ValueError(f"unknown projection {value!r}; choose one of {sorted(PROJECTIONS)}")
+        return value
+
+
 class ExportConfig(_Section):
     onnx: bool = Field(True, description="Also export the model as ONNX.")
 
@@ -259,6 +280,7 @@ class ProjectConfig(_Section):
     strategy: StrategyConfig = Field(default_factory=StrategyConfig)
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
+    diagnostics: DiagnosticsConfig = Field(default_factory=DiagnosticsConfig)
     export: ExportConfig = Field(default_factory=ExportConfig)
 
     @field_validator("schema_version", mode="before")

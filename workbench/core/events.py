@@ -93,6 +93,7 @@ class ProjectionReady(EngineEvent):
     labels: tuple[int, ...]
     partial: bool = False
     scores: dict[str, float] = field(default_factory=dict)
+    indices: tuple[int, ...] = ()  # the dataset rows (split.csv order) of the points
 
 
 @dataclass(frozen=True)

@@ -60,7 +60,7 @@ def check_output_pairing(model: nn.Module, num_classes: int, loss_name: str = "c
     if output is not None and not final_name and output.ndim == 2 and output.shape[1] > 1:
         values = output.float()
         varied = float(values.std()) > 1e-6  # an all-zero head (zero-initialised) says nothing
-        sums_to_one = bool(torch.allclose(values.sum(1), torch.ones(len(values)), atol=1e-3))
+        sums_to_one = bool(torch.allclose(values.sum(1), torch.ones_like(values[:, 0]), atol=1e-3))
         if varied and float(values.min()) >= 0 and sums_to_one:
             final_name = "Softmax"
         elif varied and float(values.min()) > 0 and float(values.max()) < 1:

@@ -88,7 +88,7 @@ def _transplant_rate(model: nn.Module, donors: torch.Tensor, others: torch.Tenso
     if len(others) == 0 or len(pixels) == 0:
         return 0.0
     width = others.shape[-1]
-    rows, cols = torch.as_tensor(pixels // width), torch.as_tensor(pixels % width)
+    rows, cols = torch.as_tensor(pixels // width, device=others.device), torch.as_tensor(pixels % width, device=others.device)
     values = donors.mean(0)[:, rows, cols]  # C×K
     attacked = others.clone()
     attacked[:, :, rows, cols] = values.to(attacked.dtype)
@@ -141,7 +141,7 @@ def _check(model, images, labels, class_names, probe_images, probe_labels, metho
         chosen = np.flatnonzero((labels == c) & (predicted == c))[:max_per_class]
         if len(chosen) < 3:
             continue
-        donors = images[torch.as_tensor(chosen)]
+        donors = images[torch.as_tensor(chosen, device=images.device)]
         maps = attribution_maps(model, donors, int(c), method)
         mean = maps.mean(0)
         mean = mean / max(float(mean.sum()), 1e-12)
@@ -153,7 +153,7 @@ def _check(model, images, labels, class_names, probe_images, probe_labels, metho
         half = int(np.searchsorted(np.cumsum(flat[order]), 0.5) + 1) / area
         consistency = float(maps.reshape(len(maps), -1)[:, region].sum(1).mean())
         border_mass = float(mean[border].sum())
-        others = torch.as_tensor(np.flatnonzero((probe_labels != c) & (probe_predicted != c))[:64])
+        others = torch.as_tensor(np.flatnonzero((probe_labels != c) & (probe_predicted != c))[:64], device=probe_images.device)
         stats = {"concentration": round(concentration, 4), "half_mass_share": round(half, 4),
                  "region_pixels": [(int(p // width), int(p % width)) for p in region[:10]],
                  "consistency": round(consistency, 4), "border_mass": round(border_mass, 4),

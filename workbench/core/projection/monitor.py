@@ -73,7 +73,8 @@ class ProjectionMonitor(GuardedMonitor):
         if len(self._source.indices) < 3:
             return
         out = predict(self.context.model, self._source, with_features=True)
-        self.worker.submit(ProjectionJob(epoch, out["features"], out["labels"], final, self._last_accuracy))
+        rows = tuple(int(i) for i in self._source.indices)  # predict keeps this order
+        self.worker.submit(ProjectionJob(epoch, out["features"], out["labels"], final, self._last_accuracy, rows))
 
     def on_epoch_end(self, epoch: int, record: dict[str, Any]) -> None:
         assert self.context is not None

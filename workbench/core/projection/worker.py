@@ -12,7 +12,7 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -31,6 +31,11 @@ class ProjectionJob:
     labels: np.ndarray
     final: bool = False
     accuracy: float = math.nan  # validation accuracy at this epoch, for the Fig. 3 check
+    indices: tuple[int, ...] | None = None  # dataset rows (split.csv order) of the points, when known
+
+
+# The event gains an `indices` field in newer engines; pass it only where it exists.
+_EVENT_HAS_INDICES = "indices" in {f.name for f in fields(ProjectionReady)}
 
 
 ResultHook = Callable[[ProjectionJob, np.ndarray, dict[str, float]], None]
@@ -38,6 +43,12 @@ ResultHook = Callable[[ProjectionJob, np.ndarray, dict[str, float]], None]
 
 def _points(embedding: np.ndarray) -> tuple[tuple[float, float], ...]:
     return tuple((float(a), float(b)) for a, b in np.round(embedding, 4).tolist())
+
+
+def _event(job: ProjectionJob, method: str, embedding: np.ndarray, labels: tuple[int, ...], partial: bool,
+           scores: dict[str, float]) -> ProjectionReady:
+    extra = {"indices": job.indices} if _EVENT_HAS_INDICES and job.indices is not None else {}
+    return ProjectionReady(job.epoch, method, _points(embedding), labels, partial, scores, **extra)
 
 
 class ProjectionWorker:
@@ -122,7 +133,7 @@ class ProjectionWorker:
             now = time.monotonic()
             if now - last_sent[0] >= self.partial_interval_s and not self._should_stop(job):
                 last_sent[0] = now
-                self.emit(ProjectionReady(job.epoch, self.method, _points(embedding), labels, True, scores))
+                self.emit(_event(job, self.method, embedding, labels, True, scores))
 
         init = self._previous if self._previous is not None and len(self._previous) == len(labels) else None
         embedding = project(job.features, self.method, seed=self.seed, init=init, on_partial=partial,
@@ -130,7 +141,7 @@ class ProjectionWorker:
         if self._should_stop(job):  # UMAP cannot be interrupted mid-fit; never emit after the run was closed
             raise InterruptedError
         self._previous = embedding
-        self.emit(ProjectionReady(job.epoch, self.method, _points(embedding), labels, False, scores))
+        self.emit(_event(job, self.method, embedding, labels, False, scores))
         self.completed.append(job.epoch)
         if self.on_result is not None:
             self.on_result(job, embedding, scores)

@@ -495,7 +495,7 @@ def _run_epochs(
         kept = str(last_path) if last_path.exists() else ""
         emit(FindingRaised("non-finite-loss", "problem", "The loss became NaN or infinite",
                            f"{bad}. Training was stopped.", diagnosis,
-                           {"epoch": bad.epoch, "batch": bad.batch, "lr": tcfg.lr}))
+                           {"epoch": bad.epoch, "batch": bad.batch, "lr": tcfg.lr, "patch": {"training.lr": tcfg.lr / 10}}))
         keep_note = (f" The last good checkpoint (epoch {epoch - 1}) was kept at {kept}." if kept
                      else " No epoch had finished, so there is no checkpoint to keep.")
         status = "failed"

@@ -58,8 +58,9 @@ def check_model_pane(qtbot, window) -> None:
     assert window.project.config.model.architecture == "small_cnn"
     assert model.cnn_form.set_value("width", 8) is None
     assert model.cnn_form.set_value("depth", 2) is None
+    # feature_dim = width × 2^(depth-1) = 16 identifies the summary of this width and depth, not an earlier one.
     qtbot.waitUntil(lambda: model.summary is not None and model.summary.input_shape == (3, 24, 24)
-                    and model.summary.output_shape == (3,), timeout=TIMEOUT)
+                    and model.summary.output_shape == (3,) and model.summary.feature_dim == 16, timeout=TIMEOUT)
     small = model.summary.parameter_count
     model.cnn_form.set_value("width", 16)
     qtbot.waitUntil(lambda: model.summary is not None and model.summary.parameter_count > small, timeout=TIMEOUT)

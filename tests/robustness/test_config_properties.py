@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from workbench.core.config import ConfigError, ProjectConfig, config_from_dict, config_to_toml, tomllib
+from workbench.core.config import ConfigError, ProjectConfig, config_from_dict, config_to_toml, field_bounds, tomllib
 
 NUMERIC = [
     (section, name, info)
@@ -16,26 +16,11 @@ NUMERIC = [
 ]
 
 
-def _bounds(info) -> tuple[float | None, float | None, bool, bool]:
-    low = high = None
-    low_open = high_open = False
-    for meta in info.metadata:
-        if getattr(meta, "ge", None) is not None:
-            low = meta.ge
-        if getattr(meta, "gt", None) is not None:
-            low, low_open = meta.gt, True
-        if getattr(meta, "le", None) is not None:
-            high = meta.le
-        if getattr(meta, "lt", None) is not None:
-            high, high_open = meta.lt, True
-    return low, high, low_open, high_open
-
-
 @pytest.mark.parametrize(("section", "name", "info"), NUMERIC, ids=[f"{s}.{n}" for s, n, _ in NUMERIC])
 @settings(max_examples=25, deadline=None)
 @given(data=st.data())
 def test_numeric_fields(section: str, name: str, info, data: st.DataObject) -> None:
-    low, high, low_open, high_open = _bounds(info)
+    low, high, low_open, high_open = field_bounds(info)
     assert low is not None and high is not None
     if info.annotation is int:
         inside = data.draw(st.integers(int(low) + low_open, int(high) - high_open))

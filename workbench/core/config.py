@@ -297,6 +297,22 @@ class ProjectConfig(_Section):
 # --- validation messages -------------------------------------------------------------------------
 
 
+def field_bounds(info: Any) -> tuple[float | None, float | None, bool, bool]:
+    """(lower, upper, lower_is_exclusive, upper_is_exclusive) from a field's ge/gt/le/lt metadata."""
+    low = high = None
+    low_open = high_open = False
+    for meta in info.metadata:
+        if getattr(meta, "ge", None) is not None:
+            low = meta.ge
+        if getattr(meta, "gt", None) is not None:
+            low, low_open = meta.gt, True
+        if getattr(meta, "le", None) is not None:
+            high = meta.le
+        if getattr(meta, "lt", None) is not None:
+            high, high_open = meta.lt, True
+    return low, high, low_open, high_open
+
+
 def _field_doc(section: type[BaseModel], path: tuple[str | int, ...]) -> str:
     """The allowed range or choices of the field at `path`, as a short phrase."""
     model: Any = section

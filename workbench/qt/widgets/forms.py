@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from workbench.core.config import ProjectConfig
+from workbench.core.config import ProjectConfig, field_bounds
 from workbench.qt.project_model import ProjectModel, key_affects
 
 # Friendlier labels for terse field names; anything not listed is derived from the name.
@@ -130,20 +130,7 @@ def section_model(key: str) -> type[BaseModel]:
     return model
 
 
-def bounds(info: FieldInfo) -> tuple[float | None, float | None, bool, bool]:
-    """(lower, upper, lower_is_exclusive, upper_is_exclusive) from the field's ge/gt/le/lt metadata."""
-    low = high = None
-    low_open = high_open = False
-    for meta in info.metadata:
-        if getattr(meta, "ge", None) is not None:
-            low = meta.ge
-        if getattr(meta, "gt", None) is not None:
-            low, low_open = meta.gt, True
-        if getattr(meta, "le", None) is not None:
-            high = meta.le
-        if getattr(meta, "lt", None) is not None:
-            high, high_open = meta.lt, True
-    return low, high, low_open, high_open
+bounds = field_bounds  # the GUI reads ranges exactly as the config defines them
 
 
 def _base_type(annotation: Any) -> Any:

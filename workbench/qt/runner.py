@@ -4,7 +4,8 @@ The engine calls a bridge callback on the worker thread; the bridge emits a sign
 lives on that thread, so Qt queues each event onto the GUI thread. Per-batch events pass through the
 engine's ThrottledCallback (about 10 a second). Pause, resume and stop go through the engine's
 RunControl, which the training loop checks between batches; a stop makes the engine write a checkpoint
-that `start(..., resume=run_dir)` continues from.
+that `start(..., resume=run_dir)` continues from. With `k_fold=True` the worker calls the engine's
+`run_k_fold` instead: one run per validation fold, each emitting the usual events, then a KFoldResult.
 
 While a run is going, the interpreter's thread switch interval is shortened, so the GUI thread gets the
 GIL back within half a millisecond instead of five whenever the training thread runs Python code.
@@ -58,19 +59,25 @@ class _TrainWorker(QObject):
     crashed = Signal(str, str)  # message, traceback
     done = Signal()
 
-    def __init__(self, config: ProjectConfig, control: RunControl, resume: str | None) -> None:
+    def __init__(self, config: ProjectConfig, control: RunControl, resume: str | None, k_fold: bool = False) -> None:
         super().__init__()
         self._config = config
         self._control = control
         self._resume = resume
+        self._k_fold = k_fold
 
     @Slot()
     def run(self) -> None:
         try:
-            from workbench.core.training.engine import train
-
             callback = ThrottledCallback(_EmitCallback(self.event.emit), rate_hz=BATCH_RATE_HZ)
-            result = train(self._config, callback, self._control, resume=self._resume)
+            if self._k_fold:
+                from workbench.core.strategies.kfold import run_k_fold
+
+                result = run_k_fold(self._config, callback, self._control)
+            else:
+                from workbench.core.training.engine import train
+
+                result = train(self._config, callback, self._control, resume=self._resume)
             self.result.emit(result)
         except BaseException as error:
             self.crashed.emit(f"{type(error).__name__}: {error}", traceback.format_exc())
@@ -92,7 +99,7 @@ class TrainingRunner(QObject):
     log = Signal(object)  # LogMessage
     run_finished = Signal(object)  # RunFinished
     run_failed = Signal(object)  # RunFailed
-    result = Signal(object)  # TrainResult, when the engine returns
+    result = Signal(object)  # TrainResult (KFoldResult for a cross-validation), when the engine returns
     crashed = Signal(str, str)  # unexpected exception: message, traceback
     refused = Signal(str)  # a start was refused (one run at a time)
     running_changed = Signal(bool)
@@ -119,6 +126,7 @@ class TrainingRunner(QObject):
         self._control: RunControl | None = None
         self.run_dir = ""
         self.last_result: Any = None
+        self.k_fold = False  # whether the current (or last) start was a k-fold cross-validation
         self._saved_switch_interval: float | None = None
 
     # --- state ------------------------------------------------------------------------------------
@@ -137,19 +145,22 @@ class TrainingRunner(QObject):
 
     # --- commands ---------------------------------------------------------------------------------
 
-    def start(self, config: ProjectConfig, resume: str | Path | None = None) -> bool:
-        """Start a run (or continue the stopped run at `resume`); refuses while another run is going."""
+    def start(self, config: ProjectConfig, resume: str | Path | None = None, k_fold: bool = False) -> bool:
+        """Start a run (or continue the stopped run at `resume`, or cross-validate with `k_fold`: one run per
+        fold of `config.data.k_folds`); refuses while another run is going."""
         if self.is_running:
             self.refused.emit(self.tr(
                 "A training run is already in progress. Stop it (or wait for it to finish) before starting another."
             ))
             return False
         self.last_result = None
+        self.k_fold = k_fold
         self.run_dir = str(resume) if resume else ""
         self._control = RunControl()
         self._thread = QThread(self)
         self._thread.setObjectName("workbench-training")
-        self._worker = _TrainWorker(config.model_copy(deep=True), self._control, str(resume) if resume else None)
+        self._worker = _TrainWorker(config.model_copy(deep=True), self._control, str(resume) if resume else None,
+                                   k_fold)
         self._worker.moveToThread(self._thread)
         self._thread.started.connect(self._worker.run)
         self._worker.event.connect(self._on_event)

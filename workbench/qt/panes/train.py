@@ -1,4 +1,8 @@
-"""Train step: start, pause, resume and stop a run, and watch its curves, progress, log and feature projection live."""
+"""Train step: start, pause, resume and stop a run, and watch its curves, progress, log and feature projection live.
+
+"Cross-validate" runs the same settings once per validation fold (the engine's k-fold driver); each fold's
+curves show live as for a single run, and a table collects the folds' best metrics and their mean ± std.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +24,9 @@ from PySide6.QtWidgets import (
 
 from workbench.qt import dialogs, doctor, jobs
 from workbench.qt.panes.base import Pane, group
+from workbench.qt.project_model import key_affects
 from workbench.qt.widgets.curve_plot import CurvePlot
+from workbench.qt.widgets.kfold_table import KFoldTable
 from workbench.qt.widgets.projection_scatter import ProjectionView
 from workbench.qt.widgets.step_list import StepState, StepStatus
 
@@ -52,6 +58,8 @@ class TrainPane(Pane):
         self.failure = ""
         self._eta_origin: tuple[float, int] | None = None
         self._run_clock = 0.0
+        self.fold = -1  # index of the fold being trained during a cross-validation, else -1
+        self.k_fold_summary = ""
         self._build()
         runner = self.runner
         runner.running_changed.connect(self._update_buttons)
@@ -65,6 +73,7 @@ class TrainPane(Pane):
         runner.projection.connect(self.projection.add)
         runner.log.connect(lambda e: self.append_log(e.message, e.level))
         runner.run_finished.connect(self._on_finished)
+        runner.result.connect(self._on_result)
         runner.run_failed.connect(self._on_failed)
         runner.crashed.connect(self._on_crashed)
         runner.refused.connect(self._on_refused)
@@ -72,6 +81,7 @@ class TrainPane(Pane):
         self.project.changed.connect(self._on_project_changed)
         self.runs.current_changed.connect(self._on_current_run)
         self._update_notice()
+        self._update_kfold_button()
         self._update_buttons()
 
     # --- building ---------------------------------------------------------------------------------
@@ -88,10 +98,13 @@ class TrainPane(Pane):
         self.pause_button.clicked.connect(self.runner.pause)
         self.resume_button.clicked.connect(self.resume)
         self.stop_button.clicked.connect(self.stop)
+        self.kfold_button = QPushButton()
+        self.kfold_button.setObjectName("kfoldButton")
+        self.kfold_button.clicked.connect(self.start_k_fold)
         self.phase_label = QLabel(self.tr("Not started"))
         self.phase_label.setObjectName("phaseLabel")
         buttons = QHBoxLayout()
-        for button in (self.start_button, self.pause_button, self.resume_button, self.stop_button):
+        for button in (self.start_button, self.kfold_button, self.pause_button, self.resume_button, self.stop_button):
             buttons.addWidget(button)
         buttons.addSpacing(16)
         buttons.addWidget(self.phase_label, 1)
@@ -108,6 +121,14 @@ class TrainPane(Pane):
         progress_row.addWidget(self.progress, 3)
         progress_row.addWidget(self.speed_label, 2)
         self.body_layout.addWidget(group(self.tr("Run"), buttons, progress_row))
+
+        self.kfold_table = KFoldTable()
+        self.kfold_note = QLabel("")
+        self.kfold_note.setObjectName("summary")
+        self.kfold_note.setWordWrap(True)
+        self.kfold_group = group(self.tr("Cross-validation"), self.kfold_note, self.kfold_table)
+        self.kfold_group.hide()
+        self.body_layout.addWidget(self.kfold_group)
 
         self.loss_plot = CurvePlot(self.tr("Loss"), self.tr("cross-entropy"))
         self.loss_plot.add_series("train_batch", self.tr("training (per batch)"), "#b9c8f5", width=1.2)
@@ -178,6 +199,33 @@ class TrainPane(Pane):
         self._refresh_phase()
         return started
 
+    def fold_count(self) -> int:
+        """The k of a cross-validation: the Data step's number of folds, or 5 when none is set."""
+        k = self.project.config.data.k_folds
+        return k if k >= 2 else 5
+
+    def start_k_fold(self) -> bool:
+        """Cross-validate the current settings: one run per validation fold; the test split is never used."""
+        if self.runner.is_running or not self.project.config.data.source:
+            return self.start()  # the same refusal or "needs a dataset" message as a single run
+        k = self.fold_count()
+        config = self.project.effective_config()
+        config = config.model_copy(update={"data": config.data.model_copy(update={"k_folds": k})})
+        self._clear_curves()
+        self.failure = ""
+        self.phase = "preparing"
+        self.fold = -1
+        self.k_fold_summary = ""
+        self.kfold_table.begin(k)
+        self.kfold_note.setText(self.tr("{0} runs with the same settings, each validated on a different 1/{0} of the "
+                                        "training pool; the locked test split is not used.").format(k))
+        self.kfold_group.show()
+        self.append_log(self.tr("Starting {0}-fold cross-validation ({1}, {2} epochs per fold)").format(
+            k, config.model.architecture, config.training.epochs))
+        started = self.runner.start(config, k_fold=True)
+        self._refresh_phase()
+        return started
+
     def resume(self) -> None:
         """Resume a paused run, or continue a stopped run from its checkpoint."""
         if self.runner.is_running:
@@ -211,6 +259,11 @@ class TrainPane(Pane):
     # --- runner events ----------------------------------------------------------------------------
 
     def _on_run_started(self, event: Any) -> None:
+        if self.runner.k_fold:
+            self.fold += 1
+            if self.fold > 0:
+                self._clear_curves()  # each fold's curves start afresh; the table keeps the earlier folds
+            self.kfold_table.fold_started(self.fold, event.run_id)
         self.phase = "paused" if self.runner.is_paused else "training"
         self.epochs, self.batches = event.epochs, max(event.batches_per_epoch, 1)
         self.last_epoch = event.resumed_from_epoch
@@ -247,8 +300,10 @@ class TrainPane(Pane):
         total = max(self.epochs * batches, done)
         self.progress.setRange(0, total)
         self.progress.setValue(done)
-        self.progress.setFormat(self.tr("Epoch {0}/{1} · batch {2}/{3}").format(event.epoch, self.epochs, event.batch,
-                                                                                batches))
+        text = self.tr("Epoch {0}/{1} · batch {2}/{3}").format(event.epoch, self.epochs, event.batch, batches)
+        if self.runner.k_fold and self.fold >= 0:
+            text = self.tr("Fold {0}/{1} · ").format(self.fold + 1, self.kfold_table.k) + text
+        self.progress.setFormat(text)
         now = time.monotonic()
         if self._eta_origin is None:
             self._eta_origin = (now, done)
@@ -301,7 +356,22 @@ class TrainPane(Pane):
             self.speed_label.setText(self.tr("Took {0}").format(format_duration(time.monotonic() - self._run_clock)))
         if event.run_dir:
             self.runs.refresh(select=event.run_dir)
+        if self.runner.k_fold:
+            self.kfold_table.fold_finished(self.fold, event.status, event.best_epoch, event.best_metrics)
         self._refresh_phase()
+
+    def _on_result(self, result: Any) -> None:
+        """The engine returned; for a cross-validation, show the folds' mean ± std."""
+        if not hasattr(result, "folds"):
+            return
+        done = sum(1 for f in result.folds if f.status in ("completed", "early_stopped"))
+        self.kfold_table.set_summary(dict(result.metrics), done)
+        self.k_fold_summary = result.summary()
+        where = self.tr(" Summary saved in {0}.").format(result.summary_path) if result.summary_path else ""
+        self.kfold_note.setText(self.tr("Cross-validation {0}: {1}.{2}").format(
+            result.status, self.k_fold_summary, where))
+        self.append_log(self.tr("Cross-validation {0}: {1}").format(result.status, self.k_fold_summary))
+        self.status_changed.emit()
 
     def _on_failed(self, event: Any) -> None:
         if self.runner.stop_requested and not event.run_dir:
@@ -312,6 +382,8 @@ class TrainPane(Pane):
             return
         self.phase = "failed"
         self.failure = event.reason
+        if self.runner.k_fold:
+            self.kfold_table.fold_finished(self.fold, "failed", 0, {})
         self.append_log(self.tr("Training failed: {0}").format(event.reason), "error")
         self.show_notice(self.tr("Training failed: {0}").format(event.reason))
         if event.run_dir:
@@ -339,9 +411,13 @@ class TrainPane(Pane):
 
     def _on_project_changed(self, key: str) -> None:
         """Another project was opened (or New): forget the last run's display unless one is still going."""
+        if key_affects(key, "data"):
+            self._update_kfold_button()
         if key == "" and not self.runner.is_running:
             self.phase = "idle"
             self.failure = ""
+            self.k_fold_summary = ""
+            self.kfold_group.hide()
             self._clear_curves()
             self.progress.setRange(0, 1)
             self.progress.setValue(0)
@@ -357,9 +433,9 @@ class TrainPane(Pane):
                           on_result=lambda summary: self._show_history(run_dir, summary))
 
     def _load_samples(self, run_dir: str) -> None:
-        """The run's validation images, for the projection's hover thumbnails (read in the background)."""
+        """The run's images (split.csv), for the projection's hover thumbnails (read in the background)."""
         if run_dir:
-            self.tasks.submit("projection-samples", doctor.validation_samples, run_dir, label=self.tr("Reading run"),
+            self.tasks.submit("projection-samples", doctor.split_samples, run_dir, label=self.tr("Reading run"),
                               on_result=self.projection.set_samples, expected=(OSError, KeyError, ValueError),
                               on_error=lambda f: self.append_log(f.message, "warning"))
 
@@ -428,6 +504,7 @@ class TrainPane(Pane):
         running = self.runner.is_running
         paused = self.runner.is_paused
         self.start_button.setEnabled(not running)
+        self.kfold_button.setEnabled(not running)
         self.pause_button.setEnabled(running and not paused and self.phase != "stopping")
         self.resume_button.setEnabled((running and paused) or (not running and bool(self.resumable_run())))
         self.stop_button.setEnabled(running and self.phase != "stopping")
@@ -436,6 +513,14 @@ class TrainPane(Pane):
         if not running and self.phase in ("preparing", "training", "paused", "stopping"):
             self.phase = "idle"  # the thread ended without a final event (a crash); nothing is running any more
             self._refresh_phase()
+
+    def _update_kfold_button(self) -> None:
+        k = self.fold_count()
+        self.kfold_button.setText(self.tr("Cross-validate ({0} folds)").format(k))
+        self.kfold_button.setToolTip(self.tr(
+            "Train {0} times with these settings, each time validating on a different fold of the training pool, "
+            "and report each metric as mean ± standard deviation. The test split is never touched. The number of "
+            "folds is set in the Data step.").format(k))
 
     def _update_notice(self) -> None:
         if not self.project.config.data.source:
@@ -459,6 +544,8 @@ class TrainPane(Pane):
             return StepStatus(StepState.ATTENTION, self.tr("Run failed"))
         if self.phase == "stopped":
             return StepStatus(StepState.ATTENTION, self.tr("Stopped · can resume"))
+        if self.k_fold_summary and self.phase in ("completed", "early_stopped"):
+            return StepStatus(StepState.READY, self.tr("Cross-validated · {0} folds").format(self.kfold_table.k))
         if self.phase in ("completed", "early_stopped") or self.loss_plot.series_length("val"):
             return StepStatus(StepState.READY, self.tr("Trained · {0} epochs").format(self.last_epoch))
         return StepStatus(StepState.NOT_STARTED, self.tr("Not trained yet"))

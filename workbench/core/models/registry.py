@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class ArchitectureInfo:
     params: tuple[ParamInfo, ...] = field(default_factory=tuple)
     needs_much_data: bool = False
     timm_name: str | None = None  # None: built by Workbench itself
+    base_resolution: int = 224  # the input side its design (and its pretrained weights) assume: resolution ×1
 
 
 @dataclass(frozen=True)
@@ -54,10 +56,13 @@ _SMALL_CNN_PARAMS = (
     ParamInfo("conv_type", "Convolution", "Standard, 1×1 bottleneck, spatially or depthwise separable."),
     ParamInfo("downsample", "Downsampling", "Max, average, strided convolution, or anti-aliased blur pooling."),
     ParamInfo("dropout", "Dropout", "Share of features dropped before the classifier during training."),
+    ParamInfo("kernel_size", "Kernel size", "Side of each convolution kernel; odd sizes keep the image centred."),
+    ParamInfo("width_multiplier", "Width ×", "Scales every stage's channels (EfficientNet's width multiplier)."),
+    ParamInfo("depth_multiplier", "Depth ×", "Scales the convolutions per stage (EfficientNet's depth multiplier)."),
 )
 
 
-def _timm(name: str, label: str, family: str, size: str, description: str, **kw: bool) -> ArchitectureInfo:
+def _timm(name: str, label: str, family: str, size: str, description: str, **kw: Any) -> ArchitectureInfo:
     return ArchitectureInfo(name, label, description, family, size, timm_name=name, **kw)
 
 
@@ -67,14 +72,15 @@ ARCHITECTURES: dict[str, ArchitectureInfo] = {
         ArchitectureInfo(
             "small_cnn", "Small CNN (configurable)",
             "A compact CNN you shape yourself; the safest start for small datasets and small images.",
-            "Workbench", "0.01–5 M", params=_SMALL_CNN_PARAMS,
+            "Workbench", "0.01–5 M", params=_SMALL_CNN_PARAMS, base_resolution=32,
         ),
         _timm("resnet18", "ResNet-18", "ResNet", "11.7 M", "Residual network; a robust, well-understood default."),
         _timm("resnet34", "ResNet-34", "ResNet", "21.8 M", "Deeper residual network."),
         _timm("resnet50", "ResNet-50", "ResNet", "25.6 M", "Bottleneck residual network; strong with pretrained weights."),
         _timm("wide_resnet50_2", "Wide ResNet-50-2", "Wide ResNet", "68.9 M", "Wider ResNet; easier to train, captures fine detail."),
         _timm("efficientnet_b0", "EfficientNet-B0", "EfficientNet", "5.3 M", "Depth, width and resolution scaled together."),
-        _timm("efficientnet_b2", "EfficientNet-B2", "EfficientNet", "9.1 M", "Larger EfficientNet for higher resolutions."),
+        _timm("efficientnet_b2", "EfficientNet-B2", "EfficientNet", "9.1 M", "Larger EfficientNet for higher resolutions.",
+              base_resolution=256),
         _timm("mobilenetv2_100", "MobileNetV2", "MobileNet", "3.5 M", "Depthwise separable convolutions; fast on CPUs."),
         _timm("mobilenetv3_small_100", "MobileNetV3 Small", "MobileNet", "2.5 M", "Very small and fast."),
         _timm("mobilenetv3_large_100", "MobileNetV3 Large", "MobileNet", "5.5 M", "Fast and accurate mobile network."),
@@ -90,9 +96,11 @@ ARCHITECTURES: dict[str, ArchitectureInfo] = {
             "Data-efficient transformer; still needs far more data than a CNN unless pretrained.",
             needs_much_data=True,
         ),
-        _timm("test_resnet", "timm test ResNet", "Test", "<0.1 M", "timm's tiny ResNet for quick checks."),
-        _timm("test_efficientnet", "timm test EfficientNet", "Test", "<0.1 M", "timm's tiny EfficientNet for quick checks."),
-        _timm("test_vit", "timm test ViT", "Test", "<0.1 M", "timm's tiny ViT for quick checks.", needs_much_data=True),
+        _timm("test_resnet", "timm test ResNet", "Test", "<0.1 M", "timm's tiny ResNet for quick checks.", base_resolution=160),
+        _timm("test_efficientnet", "timm test EfficientNet", "Test", "<0.1 M", "timm's tiny EfficientNet for quick checks.",
+              base_resolution=160),
+        _timm("test_vit", "timm test ViT", "Test", "<0.1 M", "timm's tiny ViT for quick checks.", needs_much_data=True,
+              base_resolution=160),
     )
 }
 

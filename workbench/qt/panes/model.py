@@ -1,4 +1,9 @@
-"""Model step: pick an architecture from the engine's registry, shape the small CNN, see the model's size."""
+"""Model step: pick an architecture from the engine's registry, shape the small CNN, see the model's size.
+
+Scaling follows EfficientNet's three multipliers: width and depth (the small CNN's own options) and input
+resolution, a multiple of the architecture's base input side that sets the image size the network sees.
+The parameter count and FLOPs are recomputed (in a worker) whenever any of them changes.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ from typing import Any
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
+    QDoubleSpinBox,
     QGridLayout,
     QHBoxLayout,
     QLabel,
@@ -16,12 +22,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from workbench.core.config import field_bounds
 from workbench.core.models.registry import ACTIVATIONS, ARCHITECTURES, architecture_info
 from workbench.qt import jobs
 from workbench.qt.panes.base import Pane, group, hint
 from workbench.qt.project_model import key_affects
 from workbench.qt.tasks import TaskFailure
-from workbench.qt.widgets.forms import ConfigForm, FieldSpec, registry_choices
+from workbench.qt.widgets.forms import ConfigForm, FieldSpec, registry_choices, section_model
 from workbench.qt.widgets.step_list import StepState, StepStatus
 
 _NAME_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -43,6 +50,57 @@ def format_count(n: int) -> str:
     if n >= 10_000:
         return f"{n / 1e3:.1f} k"
     return f"{n:,}"
+
+
+class ResolutionScale(QWidget):
+    """Input resolution as a multiple of the architecture's base side; writes preprocessing.image_size."""
+
+    def __init__(self, project, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._project = project
+        self.spin = QDoubleSpinBox()
+        self.spin.setObjectName("resolutionMultiplier")
+        self.spin.setDecimals(2)
+        self.spin.setSingleStep(0.25)
+        self.spin.setSuffix(" ×")
+        self.spin.setKeyboardTracking(False)
+        self.spin.valueChanged.connect(self._on_value)
+        self.result = QLabel()
+        self.result.setObjectName("summary")
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(QLabel(self.tr("Resolution")))
+        layout.addWidget(self.spin)
+        layout.addWidget(self.result, 1)
+        project.changed.connect(self._on_project_changed)
+        self._on_project_changed("")
+
+    def base(self) -> int:
+        return architecture_info(self._project.config.model.architecture).base_resolution
+
+    def multiplier(self) -> float:
+        return self._project.config.preprocessing.image_size / self.base()
+
+    def _on_value(self, value: float) -> None:
+        size = max(1, round(self.base() * value))
+        if size != self._project.config.preprocessing.image_size:
+            self._project.update("preprocessing.image_size", size)
+
+    def _on_project_changed(self, key: str) -> None:
+        if not key_affects(key, "model.architecture", "preprocessing.image_size"):
+            return
+        low, high, _, _ = field_bounds(section_model("preprocessing").model_fields["image_size"])
+        low, high = low or 1, high or 4096
+        base = self.base()
+        size = self._project.config.preprocessing.image_size
+        self.spin.blockSignals(True)
+        self.spin.setRange(low / base, high / base)
+        self.spin.setValue(size / base)
+        self.spin.blockSignals(False)
+        tip = self.tr("Multiplies the architecture's base input side ({0} px). Compute grows with its square; "
+                      "the same setting is the image size in the Samples step.").format(base)
+        self.spin.setToolTip(tip)
+        self.result.setText(self.tr("= {0} × {0} px input (base {1} px)").format(size, base))
 
 
 class ArchitecturePicker(QWidget):
@@ -171,6 +229,7 @@ class ModelPane(Pane):
         self.cnn_form = ConfigForm(self.project, "model.small_cnn", small_cnn_fields())
         self.cnn_note = hint("")
         self.cnn_box = group(self.tr("Small CNN builder"), self.cnn_note, self.cnn_form)
+        self.resolution = ResolutionScale(self.project)
 
         self.facts: dict[str, QLabel] = {}
         grid = QGridLayout()
@@ -190,7 +249,10 @@ class ModelPane(Pane):
             self.facts[key] = value
         grid.setColumnStretch(1, 1)
         self.summary_note = hint("")
-        self.summary_box = group(self.tr("Model summary"), grid, self.summary_note)
+        self.scaling_note = hint(self.tr("Scale the network the EfficientNet way: width and depth in the builder, "
+                                         "input resolution here. The size and compute below follow live."))
+        self.summary_box = group(self.tr("Scaling and model summary"), self.scaling_note, self.resolution, grid,
+                                 self.summary_note)
         row = QHBoxLayout()
         row.setSpacing(14)
         row.addWidget(self.cnn_box, 3)

@@ -1,4 +1,4 @@
-"""Background work of the pitfall doctor in the GUI: data checks, stored findings, validation samples of a run.
+"""Background work of the pitfall doctor in the GUI: data checks, stored findings, the images of a run.
 
 Each function runs on a worker thread (through `TaskManager.submit`) and imports the engine inside, so
 the GUI never loads torch or the diagnostics on its own thread.
@@ -39,13 +39,13 @@ def stored_findings(run_dir: str) -> list[dict[str, Any]] | None:
     return [f for f in raw if isinstance(f, dict)] if isinstance(raw, list) else []
 
 
-def validation_samples(run_dir: str) -> list[tuple[str, str]]:
-    """(path, label) of the run's validation images, in split.csv order (the order of projection points)."""
+def split_samples(run_dir: str) -> list[tuple[str, str, str]]:
+    """(path, label, split) of every row of the run's split.csv, in file order (the rows projections index)."""
     path = Path(run_dir) / "split.csv"
     if not path.is_file():
         return []
     with path.open(encoding="utf-8", newline="") as handle:
-        return [(row["path"], row["label"]) for row in csv.DictReader(handle) if row.get("split") == "val"]
+        return [(row["path"], row["label"], row.get("split", "")) for row in csv.DictReader(handle)]
 
 
 def register_monitors() -> None:

@@ -39,6 +39,7 @@ class ProjectionMonitor(GuardedMonitor):
         self.wait_s = wait_s
         self.seed = seed
         self.history: list[dict[str, float]] = []
+        self.submitted: list[int] = []  # epochs whose features were handed to the worker (it may skip stale ones)
         self.context: MonitorContext | None = None
         self.worker: ProjectionWorker | None = None
         self._last_epoch = 0
@@ -52,7 +53,7 @@ class ProjectionMonitor(GuardedMonitor):
 
     def setup(self, context: MonitorContext) -> None:
         self.context = context
-        self.history, self._raised = [], False
+        self.history, self.submitted, self._raised = [], [], False
         data = context.data
         has_val = len(context.val_source.indices) > 0
         base = context.val_source if has_val else context.train_source
@@ -74,6 +75,7 @@ class ProjectionMonitor(GuardedMonitor):
             return
         out = predict(self.context.model, self._source, with_features=True)
         rows = tuple(int(i) for i in self._source.indices)  # predict keeps this order
+        self.submitted.append(epoch)
         self.worker.submit(ProjectionJob(epoch, out["features"], out["labels"], final, self._last_accuracy, rows))
 
     def on_epoch_end(self, epoch: int, record: dict[str, Any]) -> None:

@@ -12,7 +12,7 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -34,10 +34,6 @@ class ProjectionJob:
     indices: tuple[int, ...] | None = None  # dataset rows (split.csv order) of the points, when known
 
 
-# The event gains an `indices` field in newer engines; pass it only where it exists.
-_EVENT_HAS_INDICES = "indices" in {f.name for f in fields(ProjectionReady)}
-
-
 ResultHook = Callable[[ProjectionJob, np.ndarray, dict[str, float]], None]
 
 
@@ -47,8 +43,7 @@ def _points(embedding: np.ndarray) -> tuple[tuple[float, float], ...]:
 
 def _event(job: ProjectionJob, method: str, embedding: np.ndarray, labels: tuple[int, ...], partial: bool,
            scores: dict[str, float]) -> ProjectionReady:
-    extra = {"indices": job.indices} if _EVENT_HAS_INDICES and job.indices is not None else {}
-    return ProjectionReady(job.epoch, method, _points(embedding), labels, partial, scores, **extra)
+    return ProjectionReady(job.epoch, method, _points(embedding), labels, partial, scores, job.indices or ())
 
 
 class ProjectionWorker:

@@ -2,9 +2,10 @@
 
 `ProjectionView` keeps every `ProjectionReady` it receives (a later, final projection of an epoch replaces
 a partial one), shows the one chosen with the epoch slider, and plots the separability scores (kNN
-accuracy, silhouette) over the epochs. Hovering a point shows the image's thumbnail and its label; the
-points are the validation images in the order of the run's split.csv (`set_samples`), and a point whose
-label does not match its row is shown without a thumbnail rather than with a wrong one.
+accuracy, silhouette) over the epochs. Hovering a point shows the image's thumbnail and its label: each
+projection lists the split.csv row of every point (`ProjectionReady.indices`; `set_samples` takes the rows),
+so a subsampled projection still finds its images. A point whose label does not match its row is shown
+without a thumbnail rather than with a wrong one.
 """
 
 from __future__ import annotations
@@ -39,8 +40,9 @@ class ProjectionView(QWidget):
         self.setObjectName("projectionView")
         self.projections: list[Any] = []  # ProjectionReady, one per epoch, ordered by epoch
         self.class_names: list[str] = []
-        self.samples: list[tuple[str, str]] = []  # (path, label) of the validation images, in split.csv order
+        self.samples: list[tuple[str, str, str]] = []  # (path, label, split) of every row of the run's split.csv
         self._thumbs: dict[str, QPixmap] = {}
+        self._validation: list[tuple[str, str, str]] = []
         self.current = -1
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -107,9 +109,10 @@ class ProjectionView(QWidget):
     def set_class_names(self, names: list[str]) -> None:
         self.class_names = list(names)
 
-    def set_samples(self, samples: list[tuple[str, str]]) -> None:
-        """The validation images (path, label), in the order the projections list their points."""
+    def set_samples(self, samples: list[tuple[str, str, str]]) -> None:
+        """The run's images as (path, label, split), in split.csv order: the rows projections point into."""
         self.samples = list(samples)
+        self._validation = [row for row in self.samples if row[2] == "val"]
         self._thumbs.clear()
 
     def clear(self) -> None:
@@ -193,12 +196,20 @@ class ProjectionView(QWidget):
 
     def sample_of(self, point: int) -> tuple[str, str] | None:
         """(path, label) of a point, when the split's validation rows line up with the projection."""
-        if self.current < 0 or not 0 <= point < len(self.samples):
+        if self.current < 0:
             return None
         event = self.projections[self.current]
-        if len(event.labels) != len(self.samples):
+        if not 0 <= point < len(event.labels):
             return None
-        path, label = self.samples[point]
+        if event.indices:  # the split.csv row of each point
+            row = event.indices[point] if point < len(event.indices) else -1
+            if not 0 <= row < len(self.samples):
+                return None
+            path, label, _ = self.samples[row]
+        else:  # older runs: the points are every validation image, in split.csv order
+            if len(event.labels) != len(self._validation):
+                return None
+            path, label, _ = self._validation[point]
         if self.class_names and label != self._name(int(event.labels[point])):
             return None
         return path, label

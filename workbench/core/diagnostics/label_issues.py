@@ -1,14 +1,19 @@
 """Checklist item 3 (data quality): images whose label is probably wrong, found with cleanlab.
 
 cleanlab's confident learning needs out-of-sample class probabilities: predictions for each image from a
-model that did not train on it. They can come from a k-fold run of the network, or, as a quick first
-look, from a linear model on the pixels, cross-validated here; the quick model is used only when it
-predicts the labels well enough for its disagreements to mean something.
+model that did not train on it. Three sources, from quickest to best:
+- before any training, a linear model on the pixels, cross-validated here (used only when it predicts the
+  labels well enough for its disagreements to mean something);
+- after a run, the network's own predictions on its validation images (`LabelIssuesMonitor` saves them to
+  `diagnostics/val_probabilities.npz`);
+- after a k-fold cross-validation, every fold's validation predictions together: an out-of-fold
+  probability for every image of the training pool (`out_of_fold_findings`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -22,8 +27,9 @@ if TYPE_CHECKING:
     from workbench.core.data.pipeline import PreparedData
 
 WARN_SHARE = 0.03  # suspected share of labels above which the finding is a warning
-MIN_PIXEL_MODEL_ACCURACY = 0.6  # below this, the pixel model's disagreements say more about it than the labels
+MIN_PIXEL_MODEL_ACCURACY = 0.6  # below this, a model's disagreements say more about it than about the labels
 SHOWN = 50
+PROBS_FILE = "val_probabilities.npz"  # in a run's diagnostics folder: dataset rows and their class probabilities
 
 
 def label_issue_findings(
@@ -137,3 +143,72 @@ def check_label_issues(prepared: PreparedData, config: ProjectConfig, ctx: Check
     ctx.check_stop()
     return label_issue_findings(prepared.labels[rows], probs, [prepared.samples[i] for i in rows],
                                 prepared.class_names, splits=[prepared.splits[i] for i in rows], source=source)
+
+
+def judges_labels(labels: np.ndarray, probs: np.ndarray) -> bool:
+    """Whether a model's predictions are good enough (balanced accuracy) for its disagreements to mean something."""
+    from sklearn.metrics import balanced_accuracy_score
+
+    if len(labels) == 0:
+        return False
+    return float(balanced_accuracy_score(labels, np.asarray(probs).argmax(axis=1))) >= MIN_PIXEL_MODEL_ACCURACY
+
+
+def save_out_of_sample_probs(folder: Path, rows: np.ndarray, probs: np.ndarray) -> Path:
+    """Write (dataset rows, probabilities) of images the model did not train on, for later label checks."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / PROBS_FILE
+    np.savez_compressed(path, rows=np.asarray(rows, dtype=np.int64), probs=np.asarray(probs, dtype=np.float32))
+    return path
+
+
+def load_out_of_sample_probs(run_dir: str | Path) -> tuple[np.ndarray, np.ndarray] | None:
+    """The (rows, probabilities) a run saved, or None when it saved none (diagnostics off, or an older run)."""
+    path = Path(run_dir) / "diagnostics" / PROBS_FILE
+    if not path.is_file():
+        return None
+    with np.load(path) as saved:
+        return saved["rows"], saved["probs"]
+
+
+def out_of_fold_findings(run_dirs: Sequence[str | Path]) -> list[Finding]:
+    """cleanlab on the k-fold runs' validation predictions: each image scored by the fold that held it out.
+
+    The folds share one manifest (split.csv rows in the same order, only the splits differ), so the saved
+    rows of every run index the first run's manifest. A row held out by several runs keeps the first
+    prediction. Needs at least two folds with saved predictions.
+    """
+    import json
+
+    from workbench.core.data.splits import read_manifest
+
+    first = Path(run_dirs[0]) if run_dirs else None
+    if first is None or not (first / "split.csv").is_file() or not (first / "classes.json").is_file():
+        return []
+    samples, _ = read_manifest(first / "split.csv")
+    class_names = list(json.loads((first / "classes.json").read_text(encoding="utf-8")))
+    index = {name: i for i, name in enumerate(class_names)}
+    probs_of: dict[int, np.ndarray] = {}
+    fold_of: dict[int, str] = {}
+    used = 0
+    for fold, run_dir in enumerate(run_dirs):
+        saved = load_out_of_sample_probs(run_dir)
+        if saved is None:
+            continue
+        used += 1
+        for row, prob in zip(saved[0].tolist(), saved[1], strict=True):
+            if 0 <= row < len(samples) and row not in probs_of:
+                probs_of[row], fold_of[row] = prob, f"fold {fold + 1}"
+    rows = np.array(sorted(probs_of), dtype=np.int64)
+    if used < 2 or len(rows) == 0:
+        return []
+    labels = np.array([index.get(samples[r].label, -1) for r in rows.tolist()])
+    keep = labels >= 0
+    rows, labels = rows[keep], labels[keep]
+    probs = np.stack([probs_of[r] for r in rows.tolist()])
+    if not judges_labels(labels, probs):
+        return []
+    return label_issue_findings(
+        labels, probs, [samples[r] for r in rows.tolist()], class_names, splits=[fold_of[r] for r in rows.tolist()],
+        source=f"the network's out-of-fold predictions ({used} cross-validation folds, each image scored by the "
+               "fold that did not train on it)")

@@ -1,11 +1,13 @@
 """The diagnostics attached to every training run, and the factory the engine calls to get them.
 
-Data checks run in a background thread from the start of the run; shortcut probing runs once at the end;
-the loss and network checks watch every step and epoch.
+Data checks run in a background thread from the start of the run; shortcut probing and the label check on
+the network's own validation predictions run once at the end; the loss and network checks watch every step
+and epoch.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from pathlib import Path
@@ -13,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from workbench.core.diagnostics.background import lower_thread_priority
 from workbench.core.diagnostics.data_checks import run_data_checks
+from workbench.core.diagnostics.label_issues import judges_labels, label_issue_findings, save_out_of_sample_probs
 from workbench.core.diagnostics.loss_monitors import FitMonitor, InitialLossMonitor, LossTrendMonitor
 from workbench.core.diagnostics.monitor_base import GuardedMonitor
 from workbench.core.diagnostics.network_monitors import DeadUnitMonitor, GradientMonitor, OutputPairingMonitor
@@ -83,6 +86,44 @@ class ShortcutMonitor(GuardedMonitor):
             self.context.emit(finding.to_event())
 
 
+class LabelIssuesMonitor(GuardedMonitor):
+    """At the end of a finished run: cleanlab on the network's predictions for the validation images.
+
+    The validation images were never trained on, so these are out-of-sample probabilities, better judges of
+    a label than the pixel model of the data checks. They are also saved, so a k-fold cross-validation can
+    combine its folds into out-of-fold predictions for the whole training pool.
+    """
+
+    MIN_IMAGES = 20
+
+    def __init__(self) -> None:
+        self.context: MonitorContext | None = None
+
+    def setup(self, context: MonitorContext) -> None:
+        self.context = context
+
+    def on_run_end(self, status: str) -> None:
+        from workbench.core.training.loop import predict
+
+        context = self.context
+        if context is None or status not in FINISHED or len(context.val_source.indices) < self.MIN_IMAGES:
+            return
+        source = dataclasses.replace(context.val_source, transform=None, shard=None)  # every image, un-augmented
+        rows = source.indices
+        probs = predict(context.model, source)["probs"]
+        folder = evidence_folder(context)
+        if folder is not None:
+            save_out_of_sample_probs(folder, rows, probs)
+        data = context.data
+        if not judges_labels(data.labels[rows], probs):
+            return  # an undertrained network would accuse good labels
+        for finding in label_issue_findings(
+                data.labels[rows], probs, [data.samples[i] for i in rows], data.class_names,
+                splits=[data.splits[i] for i in rows],
+                source="the trained network, on validation images it did not train on"):
+            context.emit(finding.to_event())
+
+
 def diagnostic_monitors(config: ProjectConfig) -> list[Monitor]:
     """The monitors the settings ask for (registered with the engine's monitor factories)."""
     settings = settings_from_config(config)
@@ -96,4 +137,6 @@ def diagnostic_monitors(config: ProjectConfig) -> list[Monitor]:
                      DeadUnitMonitor(), GradientMonitor()]
     if settings.shortcut_check:
         monitors.append(ShortcutMonitor())
+    if settings.label_check:
+        monitors.append(LabelIssuesMonitor())
     return monitors

@@ -15,7 +15,7 @@ class DiagnosticsSettings:
     enabled: bool = True  # master switch for every monitor below
     data_checks: bool = True  # run the data checks in the background when a run starts
     training_checks: bool = True  # initial loss, divergence, fit, dead units, gradients, output pairing
-    label_check: bool = True  # include the label-error check (cleanlab) in the data checks
+    label_check: bool = True  # label errors (cleanlab): in the data checks, and on validation predictions after a run
     shortcut_check: bool = True  # attribution-based shortcut probe when a run ends
     projection_every: int = 5  # project validation features every N epochs (0 = only at the end)
     projection_method: str = "tsne"  # "tsne", "umap" or "pca"

@@ -2,11 +2,14 @@
 
 The test split is set aside before the folds are cut (data/splits.py) and no fold run touches it. The
 folds' best validation metrics are summarised as mean ± standard deviation (sample std, n − 1) and
-written to `kfold-<first run id>.json` in the runs folder.
+written to `kfold-<first run id>.json` in the runs folder. When the folds saved their validation
+predictions (the label check of the diagnostics), cleanlab judges every label of the training pool by
+the fold that held it out, and the finding is emitted and saved with the summary.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from dataclasses import dataclass, field
@@ -29,6 +32,7 @@ class KFoldResult:
     metrics: dict[str, tuple[float, float]] = field(default_factory=dict)  # name → (mean, std) over completed folds
     summary_path: Path | None = None
     reason: str = ""
+    findings: list[Any] = field(default_factory=list)  # label-issue findings from the out-of-fold predictions
 
     def summary(self) -> str:
         parts = [f"{name.replace('_', ' ')} {mean:.4f} ± {std:.4f}" for name, (mean, std) in self.metrics.items()]
@@ -42,6 +46,7 @@ class KFoldResult:
             "folds": [{"fold": i, "run_id": f.run_id, "run_dir": str(f.run_dir or ""), "status": f.status,
                        "best_epoch": f.best_epoch, "best_metrics": f.best_metrics} for i, f in enumerate(self.folds)],
             "summary": self.summary(),
+            "findings": [dataclasses.asdict(f.to_event()) for f in self.findings],
         }
 
 
@@ -82,6 +87,13 @@ def run_k_fold(config: ProjectConfig, callback: Callback | None = None, control:
     metrics = {name: mean_std([f.best_metrics.get(name, math.nan) for f in done]) for name in SUMMARISED}
     metrics = {name: value for name, value in metrics.items() if not math.isnan(value[0])}
     result = KFoldResult(folds, k, status, metrics, reason=reason)
+    if len(done) >= 2:
+        from workbench.core.diagnostics.label_issues import out_of_fold_findings
+
+        result.findings = out_of_fold_findings([f.run_dir for f in done if f.run_dir is not None])
+        for finding in result.findings:
+            if callback is not None:
+                callback.on_event(finding.to_event())
     if folds and config.runs_dir:
         name = f"kfold-{folds[0].run_id or time.strftime('%Y%m%d-%H%M%S')}.json"
         result.summary_path = Path(config.runs_dir) / name

@@ -1,0 +1,98 @@
+"""Label errors judged by the network itself (checklist item 3): after a run from its validation predictions,
+and after a k-fold cross-validation from every fold's out-of-fold predictions over the whole training pool."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.core.diag_fixtures import bars, save_png, small_config
+from workbench.core.data.splits import read_manifest
+from workbench.core.diagnostics.label_issues import load_out_of_sample_probs, out_of_fold_findings, save_out_of_sample_probs
+
+FLIP_SHARE = 0.15
+
+
+@pytest.fixture(scope="module")
+def flipped_bars(tmp_path_factory) -> tuple[Path, set[str]]:
+    """Horizontal and vertical bars, 80 per class, with 15% of each class filed under the other class."""
+    root = tmp_path_factory.mktemp("flipped")
+    rng = np.random.default_rng(3)
+    flipped: set[str] = set()
+    for name, horizontal in (("horizontal", True), ("vertical", False)):
+        other = "vertical" if horizontal else "horizontal"
+        for i, image in enumerate(bars(80, horizontal, rng)):
+            wrong = i < int(80 * FLIP_SHARE)
+            path = save_png(root / (other if wrong else name) / f"{'flip' if wrong else 'ok'}_{name}_{i:03d}.png", image)
+            if wrong:
+                flipped.add(str(path))
+    return root, flipped
+
+
+def label_only(config):
+    """Diagnostics on, but only the label check (and a cheap projection), to keep the runs short."""
+    d = config.diagnostics
+    d.data_checks = d.training_checks = d.shortcut_check = False
+    d.projection_every, d.projection_method, d.projection_wait_s = 0, "pca", 5.0
+    return config
+
+
+def test_out_of_fold_findings_combine_the_folds_saved_predictions(tmp_path: Path) -> None:
+    """Synthetic folds: each holds out a third of the rows; confident disagreements are listed with their fold."""
+    paths = [f"/data/{'a' if i < 15 else 'b'}/{i}.png" for i in range(30)]
+    labels = [0 if i < 15 else 1 for i in range(30)]
+    wrong = {2, 20}
+    runs = []
+    for fold in range(3):
+        run = tmp_path / f"run{fold}"
+        run.mkdir()
+        (run / "classes.json").write_text(json.dumps(["a", "b"]))
+        rows = np.arange(fold, 30, 3)
+        (run / "split.csv").write_text("path,label,split\n" + "".join(
+            f"{p},{'ab'[y]},{'val' if i in rows else 'train'}\n" for i, (p, y) in enumerate(zip(paths, labels, strict=True))))
+        probs = np.array([[0.95, 0.05] if (labels[r] == 0) != (r in wrong) else [0.05, 0.95] for r in rows])
+        save_out_of_sample_probs(run / "diagnostics", rows, probs)
+        runs.append(run)
+    rows, probs = load_out_of_sample_probs(runs[1])
+    assert rows.tolist() == list(range(1, 30, 3)) and probs.shape == (10, 2)
+
+    findings = out_of_fold_findings(runs)
+    assert [f.code for f in findings] == ["label-issues"]
+    suspects = findings[0].evidence["suspects"]
+    assert {s["path"] for s in suspects} == {paths[2], paths[20]}
+    assert {s["path"]: s["split"] for s in suspects} == {paths[2]: "fold 3", paths[20]: "fold 3"}
+    assert "out-of-fold" in findings[0].explanation
+    assert out_of_fold_findings(runs[:1]) == []  # one fold alone is not a cross-validation
+
+
+def test_a_run_judges_its_validation_labels_and_k_fold_judges_the_whole_pool(flipped_bars, tmp_path: Path) -> None:
+    from workbench.core.strategies.kfold import run_k_fold
+
+    root, flipped = flipped_bars
+    config = label_only(small_config(root, tmp_path / "runs", epochs=4, lr=0.01))
+    config.data.k_folds = 3
+    result = run_k_fold(config)
+    assert result.status == "completed", result.reason
+
+    # Each fold saved its network's probabilities for exactly its validation rows.
+    for fold in result.folds:
+        samples, splits = read_manifest(fold.run_dir / "split.csv")
+        rows, probs = load_out_of_sample_probs(fold.run_dir)
+        assert sorted(rows.tolist()) == [i for i, s in enumerate(splits) if s == "val"]
+        assert probs.shape == (len(rows), 2) and np.allclose(probs.sum(axis=1), 1.0, atol=1e-4)
+
+    # Together the folds score the whole training pool; the flipped images are what cleanlab lists.
+    assert [f.code for f in result.findings] == ["label-issues"]
+    evidence = result.findings[0].evidence
+    samples, splits = read_manifest(result.folds[0].run_dir / "split.csv")
+    pool = {s.path for s, split in zip(samples, splits, strict=True) if split != "test"}
+    assert evidence["images_checked"] == len(pool)
+    suspects = {s["path"] for s in evidence["suspects"]}
+    planted = flipped & pool
+    assert len(suspects & planted) >= 0.6 * len(planted)
+    assert len(suspects & planted) >= 0.7 * len(suspects)  # few good labels accused
+    saved = json.loads(result.summary_path.read_text())
+    assert saved["findings"][0]["code"] == "label-issues"

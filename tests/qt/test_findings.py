@@ -67,3 +67,24 @@ def test_a_reopened_run_shows_its_stored_findings(qtbot, window, tmp_path) -> No
     pane = window.panes["train"]
     qtbot.waitUntil(lambda: len(pane.findings.cards) == 1, timeout=10_000)
     assert "No class structure" in _texts(pane.findings)
+
+
+def test_suspected_label_errors_show_as_thumbnails_with_given_and_predicted_labels(window, tmp_path) -> None:
+    from PIL import Image
+
+    paths = []
+    for i in range(3):
+        path = tmp_path / f"suspect_{i}.png"
+        Image.new("L", (8, 8), 40 * i).save(path)
+        paths.append(str(path))
+    suspects = [{"path": p, "given": "cat", "predicted": "dog", "confidence_given": 0.05,
+                 "confidence_predicted": 0.93} for p in paths]
+    window.runner.finding.emit(FindingRaised(
+        "label-issues", "warning", "3 image(s) may be mislabelled", "Predictions disagree with the labels.",
+        "Review the listed images.", {"suspects": suspects, "count": 3}, "samples"))
+    [card] = window.panes["samples"].findings.cards
+    assert [path for path, _ in card.examples] == paths
+    captions = [label.text() for label in card.findChildren(QLabel) if "→" in label.text()]
+    assert captions == ["given cat\n→ dog (93%)"] * 3
+    pictures = [label for label in card.findChildren(QLabel) if label.toolTip() in paths]
+    assert len(pictures) == 3 and all(not label.pixmap().isNull() for label in pictures)

@@ -5,7 +5,8 @@ findings.json). `FindingStore` keeps them by source ("data" for the data checks,
 run) so that re-running the data checks replaces only their own findings. `FindingsList` shows the
 findings of one pane as cards: severity, title, plain-language explanation, evidence numbers and small
 images, the fix, and, where the fix is a setting, an Apply button that writes `evidence["patch"]`
-through the project model.
+through the project model. Findings that name images (suspected label errors, duplicate pairs) show
+them as captioned thumbnails: given and predicted label, or the two splits that share an image.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from workbench.qt.project_model import ProjectModel
 SEVERITY_ORDER = ("info", "warning", "problem")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 THUMB_SIDE = 96
+EXAMPLE_SIDE = 64
+EXAMPLES_SHOWN = 8
 _HIDDEN_EVIDENCE = ("patch", "paper_item")
 
 
@@ -126,6 +129,46 @@ def _evidence_images(evidence: dict[str, Any]) -> list[QPixmap]:
     return pixmaps[:6]
 
 
+def evidence_examples(evidence: dict[str, Any]) -> list[tuple[str, str]]:
+    """(image path, caption) of the images a finding names: label suspects, then duplicate pairs."""
+    examples: list[tuple[str, str]] = []
+    for item in evidence.get("suspects") or []:
+        if isinstance(item, dict) and item.get("path"):
+            caption = f"given {item.get('given', '?')}\n→ {item.get('predicted', '?')}"
+            if isinstance(item.get("confidence_predicted"), (int, float)):
+                caption += f" ({item['confidence_predicted']:.0%})"
+            examples.append((str(item["path"]), caption))
+    for item in evidence.get("pairs") or []:
+        if isinstance(item, dict) and item.get("a") and item.get("b"):
+            examples.append((str(item["a"]), f"{item.get('split_a', '')}: {item.get('label_a', '')}"))
+            examples.append((str(item["b"]), f"{item.get('split_b', '')}: {item.get('label_b', '')}"))
+    return examples[:EXAMPLES_SHOWN]
+
+
+def _example_tile(path: str, caption: str) -> QWidget:
+    tile = QWidget()
+    tile.setObjectName("findingExample")
+    column = QVBoxLayout(tile)
+    column.setContentsMargins(0, 0, 0, 0)
+    column.setSpacing(2)
+    picture = QLabel()
+    picture.setFixedSize(EXAMPLE_SIDE, EXAMPLE_SIDE)
+    picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    pixmap = QPixmap(path) if Path(path).is_file() else QPixmap()
+    if pixmap.isNull():
+        picture.setText("?")
+    else:  # nearest neighbour: small scans stay sharp instead of blurring
+        picture.setPixmap(pixmap.scaled(EXAMPLE_SIDE, EXAMPLE_SIDE, Qt.AspectRatioMode.KeepAspectRatio,
+                                        Qt.TransformationMode.FastTransformation))
+    picture.setToolTip(path)
+    text = QLabel(caption)
+    text.setObjectName("hint")
+    text.setAlignment(Qt.AlignmentFlag.AlignHCenter)
+    column.addWidget(picture, 0, Qt.AlignmentFlag.AlignHCenter)
+    column.addWidget(text)
+    return tile
+
+
 def _array_pixmap(value: Any) -> QPixmap | None:
     try:
         array = np.asarray(value, dtype=np.float64)
@@ -208,6 +251,14 @@ class FindingCard(QFrame):
                 thumb.setPixmap(pixmap.scaled(THUMB_SIDE * 3, THUMB_SIDE, Qt.AspectRatioMode.KeepAspectRatio,
                                               Qt.TransformationMode.FastTransformation))
                 row.addWidget(thumb)
+            row.addStretch(1)
+            layout.addLayout(row)
+        self.examples = evidence_examples(finding.evidence)
+        if self.examples:
+            row = QHBoxLayout()
+            row.setSpacing(10)
+            for path, caption in self.examples:
+                row.addWidget(_example_tile(path, caption))
             row.addStretch(1)
             layout.addLayout(row)
         fix_row = QHBoxLayout()

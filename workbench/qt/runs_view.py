@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from workbench.qt.plot_theme import configure_pyqtgraph, style_legend
 from workbench.qt.tasks import TaskFailure, TaskManager
 from workbench.qt.widgets.roc_plot import class_colour
 from workbench.qt.widgets.tables import read_only_table, set_row, table_item
@@ -171,13 +172,13 @@ class RunsView(QWidget):
         pick.addWidget(self.curve_choice)
         pick.addStretch(1)
         curves_layout.addLayout(pick)
-        pg.setConfigOptions(background="w", foreground="#3b4754", antialias=True)
+        configure_pyqtgraph()
         self.plot = pg.PlotWidget(enableMenu=False)
         self.plot.setMinimumHeight(240)
         self.plot.getPlotItem().showGrid(x=True, y=True, alpha=0.15)
         self.plot.getPlotItem().setLabel("bottom", self.tr("epoch"))
-        self.legend = self.plot.getPlotItem().addLegend(offset=(-10, -10), labelTextColor="#3b4754")
-        self.legend.setBrush(pg.mkBrush(255, 255, 255, 225))
+        self.legend = self.plot.getPlotItem().addLegend(offset=(-10, -10))
+        style_legend(self.legend)
         curves_layout.addWidget(self.plot, 1)
         self.metrics_table = read_only_table([self.tr("Metric")])
         self.config_table = read_only_table([self.tr("Setting")])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
@@ -26,7 +27,7 @@ DARK_COLOURS: dict[str, str] = {
     "#475569": "#c0c9d3", "#334155": "#d3dae2", "#1f2933": "#e4e9ef", "#e8f0fe": "#1e3a66", "#dbeafe": "#1e3a66",
     "#b3c9f6": "#2b4f8a", "#a9c0f2": "#2b4f8a", "#fdecea": "#4a2320", "#f1dcd9": "#4a2320", "#f3a8a0": "#8a3b33",
     "#f0b3ab": "#8a3b33", "#d8a7a1": "#8a3b33", "#fff4e5": "#4a3514", "#f5c27a": "#8a6220", "#2563eb": "#60a5fa",
-    "#1d4ed8": "#93c5fd", "#c0392b": "#f08a7e", "#b42318": "#f08a7e", "#b45309": "#f5b35c",
+    "#1d4ed8": "#93c5fd", "#111827": "#f1f4f8", "#c0392b": "#f08a7e", "#b42318": "#f08a7e", "#b45309": "#f5b35c",
 }
 
 
@@ -82,4 +83,8 @@ class ThemeController(QObject):
         self.app.setPalette(dark_palette() if dark else self.app.style().standardPalette())
         self.app.setStyleSheet(dark_style_sheet(self._light_sheet) if dark else self._light_sheet)
         self.app.setProperty("workbenchDark", dark)
+        if "pyqtgraph" in sys.modules:  # plots exist only once it is loaded; never import it just for this
+            from workbench.qt.plot_theme import restyle_all
+
+            restyle_all(self.app, dark)
         self.theme_changed.emit(dark)

@@ -14,6 +14,10 @@ import pyqtgraph as pg
 from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtWidgets import QGraphicsItem, QWidget
 
+from workbench.qt.plot_theme import configure_pyqtgraph, style_legend, title_html
+
+__all__ = ["PALETTE", "CurvePlot", "cache_static_parts", "configure_pyqtgraph"]
+
 PALETTE = {
     "blue": "#2563eb",
     "orange": "#ea7a1a",
@@ -22,11 +26,6 @@ PALETTE = {
     "grey": "#9aa5b1",
     "red": "#d14343",
 }
-
-
-def configure_pyqtgraph() -> None:
-    """Light plots that match the style sheet; antialiased lines."""
-    pg.setConfigOptions(background="w", foreground="#3b4754", antialias=True)
 
 
 def cache_static_parts(item: pg.PlotItem) -> None:
@@ -119,13 +118,14 @@ class CurvePlot(pg.PlotWidget):
         super().__init__(parent=parent, enableMenu=False)  # no context menus: faster to build
         self.setMinimumHeight(180)
         item = self.getPlotItem()
-        item.setTitle(f"<span style='font-size:11pt; font-weight:600; color:#1f2933'>{title}</span>")
+        self.plain_title = title  # re-coloured when the theme changes
+        item.setTitle(title_html(title))
         item.setLabel("left", y_label)
         item.setLabel("bottom", x_label)
         item.showGrid(x=True, y=True, alpha=0.15)
         offset = {"top-right": (-10, 10), "bottom-right": (-10, -10), "top-left": (10, 10)}[legend_corner]
-        self.legend = item.addLegend(offset=offset, labelTextColor="#3b4754")
-        self.legend.setBrush(pg.mkBrush(255, 255, 255, 220))
+        self.legend = item.addLegend(offset=offset)
+        style_legend(self.legend)
         cache_static_parts(item)
         self._series: dict[str, tuple[SeriesBuffer, pg.PlotDataItem]] = {}
         self._changed: set[str] = set()

@@ -19,6 +19,8 @@ from PySide6.QtCore import QPoint, Qt, Signal
 from PySide6.QtGui import QColor, QPixmap
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QSlider, QToolTip, QVBoxLayout, QWidget
 
+from workbench.qt.plot_theme import configure_pyqtgraph
+
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
            "#17becf", "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd")
 SCORE_COLOURS = ("#2563eb", "#b45309", "#15803d", "#7c3aed")
@@ -53,9 +55,9 @@ class ProjectionView(QWidget):
         font.setBold(True)
         self.title.setFont(font)
         layout.addWidget(self.title)
+        configure_pyqtgraph()
         self.plot = pg.PlotWidget()
         self.plot.setObjectName("projectionPlot")
-        self.plot.setBackground("w")
         self.plot.hideAxis("left")
         self.plot.hideAxis("bottom")
         self.plot.setMenuEnabled(False)
@@ -91,7 +93,6 @@ class ProjectionView(QWidget):
         layout.addWidget(self.scores_label)
         self.score_plot = pg.PlotWidget()
         self.score_plot.setObjectName("separabilityPlot")
-        self.score_plot.setBackground("w")
         self.score_plot.setMaximumHeight(130)
         self.score_plot.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Ignored)
         self.score_plot.setMinimumHeight(90)

@@ -12,7 +12,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QWidget
 
-from workbench.qt.widgets.curve_plot import configure_pyqtgraph
+from workbench.qt.plot_theme import configure_pyqtgraph, style_legend
 
 CLASS_COLOURS = ("#2563eb", "#ea7a1a", "#2f9e6b", "#7c3aed", "#d14343", "#0891b2", "#a16207", "#db2777",
                  "#4b5563", "#65a30d")
@@ -37,8 +37,8 @@ def make_plot(title: str, x_label: str, y_label: str, legend_corner: str = "bott
     item.setMouseEnabled(x=False, y=False)
     item.hideButtons()
     offset = {"bottom-right": (-8, -8), "top-right": (-8, 8), "top-left": (8, 8), "bottom-left": (8, -8)}[legend_corner]
-    legend = item.addLegend(offset=offset, labelTextColor="#3b4754")
-    legend.setBrush(pg.mkBrush(255, 255, 255, 225))
+    legend = item.addLegend(offset=offset)
+    style_legend(legend)
     return plot
 
 

@@ -53,11 +53,11 @@ class _StepDelegate(QStyledItemDelegate):
         rect = option.rect
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
         hovered = bool(option.state & QStyle.StateFlag.State_MouseOver)
-        if selected:
-            painter.fillRect(rect, QColor("#ffffff"))
+        if selected:  # palette roles, so the dark theme gets a dark selection
+            painter.fillRect(rect, option.palette.color(QPalette.ColorRole.Base))
             painter.fillRect(QRect(rect.left(), rect.top(), 4, rect.height()), QColor("#2563eb"))
         elif hovered:
-            painter.fillRect(rect, QColor("#e8edf3"))
+            painter.fillRect(rect, option.palette.color(QPalette.ColorRole.AlternateBase))
         status: StepStatus = index.data(_STATUS_ROLE) or StepStatus(StepState.NOT_STARTED)
         color = STATE_COLORS[status.state]
         badge = QRect(rect.left() + 16, rect.center().y() - 13, 26, 26)

@@ -1,0 +1,78 @@
+"""Colours of the pyqtgraph plots in the light and dark themes, and restyling of plots already on screen.
+
+pyqtgraph takes its background and foreground from global options when a plot is built, so new plots
+follow `configure_pyqtgraph()`; plots that exist when the theme changes are restyled by `restyle_all`
+(background, axes, title, legend). The theme controller calls it only once pyqtgraph is loaded, so
+start-up does not pay for the import.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyqtgraph as pg
+from PySide6.QtWidgets import QApplication
+
+
+@dataclass(frozen=True)
+class PlotColours:
+    background: str
+    foreground: str  # axes, tick labels, legend text
+    title: str
+    legend_fill: tuple[int, int, int, int]
+
+
+LIGHT = PlotColours("#ffffff", "#3b4754", "#1f2933", (255, 255, 255, 220))
+DARK = PlotColours("#1b2129", "#c3ccd6", "#e6edf3", (27, 33, 41, 220))
+
+
+def is_dark() -> bool:
+    app = QApplication.instance()
+    return bool(app is not None and app.property("workbenchDark"))
+
+
+def colours(dark: bool | None = None) -> PlotColours:
+    return DARK if (is_dark() if dark is None else dark) else LIGHT
+
+
+def configure_pyqtgraph() -> None:
+    """Plots built from now on match the current theme; antialiased lines."""
+    c = colours()
+    pg.setConfigOptions(background=c.background, foreground=c.foreground, antialias=True)
+
+
+def title_html(text: str, dark: bool | None = None) -> str:
+    return f"<span style='font-size:11pt; font-weight:600; color:{colours(dark).title}'>{text}</span>"
+
+
+def style_legend(legend: pg.LegendItem, dark: bool | None = None) -> None:
+    c = colours(dark)
+    legend.setBrush(pg.mkBrush(*c.legend_fill))
+    legend.setLabelTextColor(c.foreground)
+    for _sample, label in legend.items:
+        label.setText(label.text, color=c.foreground)
+
+
+def restyle(widget: pg.PlotWidget, dark: bool | None = None) -> None:
+    """Background, axes, title and legend of one plot in the theme's colours."""
+    c = colours(dark)
+    widget.setBackground(c.background)
+    item = widget.getPlotItem()
+    for name in ("left", "bottom", "top", "right"):
+        axis = item.getAxis(name)
+        axis.setPen(c.foreground)
+        axis.setTextPen(c.foreground)
+    plain_title = getattr(widget, "plain_title", "")
+    if plain_title:
+        item.setTitle(title_html(plain_title, dark))
+    if item.legend is not None:
+        style_legend(item.legend, dark)
+
+
+def restyle_all(app: QApplication, dark: bool) -> int:
+    """Restyle every plot of the application; returns how many were restyled."""
+    pg.setConfigOptions(background=colours(dark).background, foreground=colours(dark).foreground)
+    plots = [w for w in app.allWidgets() if isinstance(w, pg.PlotWidget)]
+    for plot in plots:
+        restyle(plot, dark)
+    return len(plots)

@@ -249,7 +249,8 @@ class DiagnosticsConfig(_Section):
     enabled: bool = Field(True, description="Run the pitfall checks and the live feature projection during training.")
     data_checks: bool = Field(True, description="Check the data when a run starts (normalisation, duplicates, labels, size, balance).")
     training_checks: bool = Field(True, description="Watch the loss, gradients and ReLU units while training.")
-    label_check: bool = Field(True, description="Look for likely label errors (cleanlab): in the data checks, and on the network's validation predictions after a run.")
+    label_check: bool = Field(True, description="Look for likely label errors (cleanlab) in the data checks and in the "
+                                                "network's validation predictions after a run.")
     shortcut_check: bool = Field(True, description="At the end, probe the model for shortcuts (a fixed small region or the border).")
     projection_every: int = Field(5, ge=0, le=1000, description="Project the validation features every N epochs (0 = only at the end).")
     projection_method: str = Field("tsne", description="How features are projected to 2-D: tsne, umap or pca.")

@@ -111,6 +111,12 @@ _TOPICS: dict[str, tuple[HelpTopic, ...]] = {
                   "Curriculum learning shows easy examples first; self-supervised pre-training learns from the "
                   "images alone, when labels are scarce but images are plenty.",
                   "Curriculum, self-supervised learning (sections V-A, V-C)"),
+        HelpTopic("Finding a learning rate",
+                  "“Find learning rate…” trains a fresh copy of the model for a few steps while the rate grows from "
+                  "10⁻⁶ to 1, and plots the loss against the rate. The loss stays flat while the rate is too small, "
+                  "falls at useful rates and shoots up when it is too large; the suggestion is a tenth of the rate "
+                  "with the lowest loss. Your settings change only when you click Use.",
+                  "Learning rate (section IV-B)"),
     ),
     "train": (
         HelpTopic("Reading the loss curve",

@@ -3,12 +3,15 @@
 The loss first stays flat (rate too small), then falls (useful rates), then explodes (too large). The
 suggested rate is a tenth of the rate at the minimum of the smoothed loss ("min/10"), or the rate where
 the smoothed loss falls fastest ("steepest"). A fresh model is built, so a running training is untouched.
+`find_learning_rate` reads the project's data and runs the test: the CLI's `lr-find` and the GUI's
+"Find learning rate…" both call it; `lr_curve_png` draws its curve for `lr-find --plot`.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -125,3 +128,93 @@ def lr_finding(lrs: np.ndarray, losses: np.ndarray, suggested: float, current: f
         f"Set the learning rate to {suggested:.2g}.",
         evidence, pane="train", patch={"training.lr": float(f"{suggested:.2g}")}, paper_item="IV-B",
     )
+
+
+@dataclass(frozen=True, eq=False)  # eq=False: arrays do not compare to a single bool
+class LRFinderResult:
+    """A finished range test: the curve, the suggested rate (rounded as it will be set), the current rate, the finding."""
+
+    lrs: np.ndarray
+    losses: np.ndarray
+    suggested: float
+    current: float
+    finding: Finding
+
+    @property
+    def patch(self) -> dict[str, Any]:
+        return dict(self.finding.patch)
+
+
+# Stage names shown to the user while the finder runs (data preparation reports "scan" then "decode").
+STAGE_MESSAGES = {"scan": "Finding images", "decode": "Reading images", "test": "Testing rates"}
+MIN_STEPS = 5
+
+
+def find_learning_rate(
+    config: ProjectConfig,
+    steps: int = 100,
+    start: float = 1e-6,
+    end: float = 1.0,
+    progress: Callable[[int, int, str], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    *,
+    rule: str = "min10",
+    model_factory: ModelFactory | None = None,
+) -> LRFinderResult:
+    """Read the project's dataset and run the range test: the one entry point of the CLI and the GUI.
+
+    `progress(done, total, message)` names the stage ("Reading images", then "Testing rates"). Raises
+    InterruptedError when `should_stop` turns true (a partial curve would mislead), DatasetError when the
+    data cannot be used, and ValueError for impossible settings or a test that diverged at once.
+    """
+    from workbench.core.data.errors import DatasetError
+    from workbench.core.data.pipeline import prepare_data
+
+    if steps < MIN_STEPS:
+        raise ValueError(f"the range test needs at least {MIN_STEPS} steps (got {steps})")
+    if not (0 < start < end):
+        raise ValueError(f"the range test needs 0 < start < end (got start {start:g}, end {end:g})")
+    if not config.data.source.strip():
+        raise DatasetError("the project has no dataset yet; choose one in the Data step (data.source)")
+
+    def stage(name: str, done: int, total: int) -> None:
+        if progress is not None:
+            progress(done, total, STAGE_MESSAGES.get(name, name))
+
+    prepared = prepare_data(config, stage_progress=stage, should_stop=should_stop)
+    if len(prepared.indices("train")) == 0:
+        raise DatasetError("the training split is empty; the range test needs training images")
+    lrs, losses, raw = lr_range_test(
+        config, prepared, model_factory, steps, start, end,
+        progress=lambda done, total: stage("test", done, total), should_stop=should_stop, rule=rule,
+    )
+    if should_stop is not None and should_stop():
+        raise InterruptedError("the learning-rate range test was cancelled")
+    if len(lrs) < 3:
+        raise ValueError(f"the loss diverged within {len(lrs)} step(s) from {start:g}; try a smaller start rate")
+    suggested = float(f"{raw:.2g}")  # the value the patch sets, so what is shown is what gets applied
+    current = float(config.training.lr)
+    return LRFinderResult(lrs, losses, suggested, current, lr_finding(lrs, losses, suggested, current))
+
+
+def lr_curve_png(result: LRFinderResult, dpi: int = 110) -> bytes:
+    """The curve as a PNG (log rate axis, the suggested and the current rate marked), drawn without pyplot."""
+    import io
+
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6.4, 3.6))
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    ax.plot(result.lrs, result.losses, color="#2563eb", lw=2, label="smoothed loss")
+    ax.axvline(result.suggested, color="#2f9e6b", ls="--", lw=1.5, label=f"suggested {result.suggested:.2g}")
+    ax.axvline(result.current, color="#d14343", ls=":", lw=1.5, label=f"current {result.current:g}")
+    ax.set_xscale("log")
+    ax.set(xlabel="learning rate (log scale)", ylabel="training loss (smoothed)", title="Learning-rate range test")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(loc="best", fontsize="small")
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    return buffer.getvalue()

@@ -3,6 +3,8 @@
 Every form here is generated from the config's field metadata and the engine's registries of
 strategies, optimisers and schedules; the schedule is drawn as it will run, and for strategies that freeze
 part of the network a table shows which blocks train, when, and at what rate (computed in the background).
+The Optimisation group also holds the learning-rate finder (a short range test run in the background, see
+`workbench.qt.widgets.lr_finder`), whose suggestion can be applied with one click.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from workbench.qt.tasks import TaskFailure
 from workbench.qt.widgets.curve_plot import CurvePlot
 from workbench.qt.widgets.forms import ConfigForm, FieldSpec, registry_choices, section_model
 from workbench.qt.widgets.layer_table import LayerTable
+from workbench.qt.widgets.lr_finder import LRFinderPanel
 from workbench.qt.widgets.step_list import StepState, StepStatus
 
 # Strategies whose trainable layout differs from "everything trains at the training rate".
@@ -72,6 +75,9 @@ class StrategyPane(Pane):
         self.tasks = context.tasks
         self.devices: Any = None
         self._build()
+        # The finder trains on the same device; it waits while a run is going.
+        context.runner.running_changed.connect(self.lr_finder.set_training)
+        self.lr_finder.set_training(context.runner.is_running)
         self._plot_timer = QTimer(self)
         self._plot_timer.setSingleShot(True)
         self._plot_timer.setInterval(80)
@@ -119,7 +125,8 @@ class StrategyPane(Pane):
 
         self.optim_form = ConfigForm(self.project, "training", optimisation_fields())
         self.lr_hint = hint("")
-        grid.addWidget(group(self.tr("Optimisation"), self.optim_form, self.lr_hint, stretch=True), 2, 0)
+        self.lr_finder = LRFinderPanel(self.project, self.tasks)
+        grid.addWidget(group(self.tr("Optimisation"), self.optim_form, self.lr_hint, self.lr_finder, stretch=True), 2, 0)
 
         self.schedule_form = ConfigForm(self.project, "training", schedule_fields())
         self.schedule_plot = CurvePlot(self.tr("Learning rate by epoch"), self.tr("learning rate"))
@@ -127,7 +134,8 @@ class StrategyPane(Pane):
         self.schedule_plot.setMaximumHeight(240)
         self.schedule_plot.legend.hide()
         self.schedule_plot.add_series("lr", self.tr("learning rate"), "purple", width=2.0)
-        grid.addWidget(group(self.tr("Learning-rate schedule"), self.schedule_form, self.schedule_plot), 2, 1)
+        # Stretch: when the finder's curve makes the row taller, the schedule stays at the top of its box.
+        grid.addWidget(group(self.tr("Learning-rate schedule"), self.schedule_form, self.schedule_plot, stretch=True), 2, 1)
 
         self.loss_form = ConfigForm(self.project, "training", ["class_weighting", "label_smoothing",
                                                                 "early_stopping_patience", "monitor"])

@@ -1,4 +1,4 @@
-"""The `workbench` command: the GUI by default, and train, demo, eval, predict and runs headless.
+"""The `workbench` command: the GUI by default, and train, demo, eval, predict, runs, lr-find and doctor headless.
 
 Every command calls the same engine functions as the GUI. Errors print one readable message and
 exit with status 2; nothing prints a traceback at the user.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -81,6 +82,36 @@ def build_parser() -> argparse.ArgumentParser:
     init = sub.add_parser("init", help="write a project file for a dataset folder")
     init.add_argument("dataset", type=Path)
     init.add_argument("-o", "--output", type=Path, default=Path("project.toml"))
+
+    lr_find = sub.add_parser(
+        "lr-find", help="learning-rate range test: train briefly at growing rates and suggest a learning rate",
+        description="Trains a fresh copy of the project's model for a few steps while the learning rate grows "
+                    "exponentially, prints the loss at each rate and suggests a rate (a tenth of the rate at the "
+                    "lowest loss). Nothing is written unless --apply or --plot is given.")
+    lr_find.add_argument("project", type=Path, help="project file (.toml)")
+    lr_find.add_argument("--steps", type=int, default=100, help="training steps of the test (default: 100)")
+    lr_find.add_argument("--start", type=float, default=1e-6, help="first learning rate tested (default: 1e-6)")
+    lr_find.add_argument("--end", type=float, default=1.0, help="last learning rate tested (default: 1)")
+    lr_find.add_argument("--apply", action="store_true", help="write the suggested rate into the project file")
+    lr_find.add_argument("--plot", metavar="FILE.png", type=Path, help="also save the loss curve as a PNG image")
+
+    doctor = sub.add_parser(
+        "doctor", help="check the project's dataset for pitfalls (duplicates across splits, imbalance, ...)",
+        description="Runs the pitfall doctor's data checks on the project's dataset and prints each finding, worst "
+                    "first, with its fix. Exit status 0 when no finding is a problem, 1 otherwise.")
+    doctor.add_argument("project", type=Path, help="project file (.toml)")
+    doctor.add_argument("--json", metavar="FILE", type=Path, help="also write the findings to this JSON file")
+
+    attributions = sub.add_parser(
+        "attributions", help="per-class attribution maps on validation images, and the shortcut check (test set untouched)",
+        description="Loads the run's best model and its validation images, averages attribution maps per class and flags "
+                    "classes whose predictions rest on a fixed small region or the border (paper, section II-E). Writes "
+                    "RUN/diagnostics/attribution_maps.{npy,txt,png}. Exit status 1 when a shortcut is a problem.")
+    attributions.add_argument("run", type=Path, help="run folder")
+    attributions.add_argument("--method", choices=("auto", "occlusion", "gradcam", "integrated_gradients"), default="auto",
+                              help="attribution method (default: occlusion up to 64 px, else Grad-CAM or integrated gradients)")
+    attributions.add_argument("--per-class", type=int, default=16, metavar="N",
+                              help="correctly predicted validation images averaged per class (default: 16)")
     return parser
 
 
@@ -108,7 +139,8 @@ def main(argv: list[str] | None = None) -> int:
         return gui_main([])
     handlers = {"demo": cmd_demo, "train": cmd_train, "eval": cmd_eval, "predict": cmd_predict, "runs": cmd_runs,
                 "export": cmd_export, "report": cmd_report, "compare": cmd_compare,
-                "init": cmd_init}
+                "init": cmd_init, "lr-find": cmd_lr_find, "doctor": cmd_doctor,
+                "attributions": cmd_attributions}
     try:
         return handlers[command](args)
     except KeyboardInterrupt:
@@ -297,6 +329,146 @@ def cmd_init(args: argparse.Namespace) -> int:
     print(f"{len(scan.samples)} images in {len(scan.classes)} classes ({counts}); project written to {args.output}")
     return 0
 
+
+class _StageLines:
+    """Progress as one stderr line per stage ("Reading images ...") rather than a bar: readable in logs too."""
+
+    def __init__(self) -> None:
+        self.stage = ""
+
+    def __call__(self, done: int, total: int, message: str) -> None:
+        if message != self.stage:
+            self.stage = message
+            print(f"{message} ...", file=sys.stderr, flush=True)
+
+
+def lr_table_lines(lrs, losses, suggested: float, current: float, rows: int = 12, width: int = 32) -> list[str]:
+    """An ASCII view of loss against rate: `rows` rates spread evenly over the test, each with a bar."""
+    import numpy as np
+
+    lrs, losses = np.asarray(lrs, dtype=float), np.asarray(losses, dtype=float)
+    picks = sorted({round(float(i)) for i in np.linspace(0, len(lrs) - 1, min(rows, len(lrs)))})
+    low, high = float(np.min(losses)), float(np.max(losses))
+    span = high - low or 1.0
+    # Mark the shown row nearest (on the log axis) to each rate of interest.
+    log_shown = np.log10(lrs[picks])
+    marks: dict[int, list[str]] = {}
+    for name, rate in (("suggested", suggested), ("current", current)):
+        if lrs[0] / 2 <= rate <= lrs[-1] * 2:
+            marks.setdefault(picks[int(np.argmin(np.abs(log_shown - np.log10(rate))))], []).append(f"{name} {rate:g}")
+    lines = [f"  {'rate':>9}  {'loss':>7}  (the lower the loss, the shorter the bar)"]
+    for i in picks:
+        bar = "#" * (1 + round(float(losses[i] - low) / span * (width - 1)))
+        note = f"  <- {' and '.join(marks[i])}" if i in marks else ""
+        lines.append(f"  {lrs[i]:>9.2e}  {losses[i]:>7.4f}  {bar:<{width}}{note}".rstrip())
+    return lines
+
+
+def _write_patch(path: Path, patch: dict) -> None:
+    """Set the patch's keys in the project file, keeping its relative paths relative (load_config would resolve them)."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:
+        import tomli as tomllib
+
+    from workbench.core.config import config_from_dict, save_config
+    from workbench.core.diagnostics.findings import apply_patch
+
+    raw = tomllib.loads(path.read_text(encoding="utf-8-sig"))
+    save_config(apply_patch(config_from_dict(raw, source=str(path)), patch), path)  # save_config is atomic
+
+
+def cmd_lr_find(args: argparse.Namespace) -> int:
+    from workbench.core.config import load_config
+    from workbench.core.diagnostics.lr_finder import find_learning_rate, lr_curve_png
+
+    config = load_config(args.project)
+    result = find_learning_rate(config, steps=args.steps, start=args.start, end=args.end, progress=_StageLines())
+    print(f"Learning-rate range test: {len(result.lrs)} steps from {result.lrs[0]:.1e} to {result.lrs[-1]:.1e}")
+    print("\n".join(lr_table_lines(result.lrs, result.losses, result.suggested, result.current)))
+    finding = result.finding
+    print(f"\nSuggested learning rate: {result.suggested:g}   (current: {result.current:g})")
+    print(_wrap(finding.explanation))
+    if args.plot is not None:
+        args.plot.parent.mkdir(parents=True, exist_ok=True)
+        args.plot.write_bytes(lr_curve_png(result))
+        print(f"Curve saved to {args.plot}")
+    if args.apply:
+        _write_patch(args.project, finding.patch)
+        print(f"training.lr set to {finding.patch['training.lr']:g} in {args.project}")
+    else:
+        print(f"To use it: workbench lr-find {args.project} --apply  (or set training.lr = {result.suggested:g})")
+    return 0
+
+
+def _wrap(text: str, first: str = "", rest: str | None = None) -> str:
+    """Text wrapped at 100 columns, never inside a hyphenated word ("lower-capacity")."""
+    return textwrap.fill(text, width=100, initial_indent=first, subsequent_indent=first if rest is None else rest,
+                         break_on_hyphens=False)
+
+
+def _setting(value: object) -> str:
+    """A patch value as it reads in a TOML file (true, 0.5, "zscore")."""
+    import json
+
+    return json.dumps(value)
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    import json
+
+    from workbench.core.config import load_config
+    from workbench.core.data.pipeline import prepare_data
+    from workbench.core.diagnostics import PROBLEM, run_data_checks
+    from workbench.core.diagnostics.findings import plain, severity_rank
+
+    config = load_config(args.project)
+    stages = _StageLines()
+    names = {"scan": "Finding images", "decode": "Reading images"}
+    prepared = prepare_data(config, stage_progress=lambda stage, done, total: stages(done, total, names.get(stage, stage)))
+    findings = run_data_checks(prepared, config, progress=lambda done, total: stages(done, total, "Checking the data"))
+    findings = sorted(findings, key=lambda f: -severity_rank(f.severity))  # worst first (stable)
+    counts = {s: sum(f.severity == s for f in findings) for s in ("problem", "warning", "info")}
+    print(f"Data checks of {args.project} ({len(prepared.splits)} images): "
+          f"{counts['problem']} problem(s), {counts['warning']} warning(s), {counts['info']} note(s)")
+    for finding in findings:
+        print(f"\n[{finding.severity.upper()}] {finding.title}")
+        print(_wrap(finding.explanation, "    "))
+        if finding.fix:
+            print(_wrap(f"Fix: {finding.fix}", "    ", "         "))
+        for key, value in finding.patch.items():
+            print(f"    set {key} = {_setting(value)}")
+    if not findings:
+        print("No pitfalls found in the data.")
+    if args.json is not None:
+        rows = [{"code": f.code, "severity": f.severity, "title": f.title, "explanation": f.explanation, "fix": f.fix,
+                 "evidence": plain(dict(f.evidence)), "pane": f.pane, "patch": plain(dict(f.patch)),
+                 "paper_item": f.paper_item} for f in findings]
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"project": str(args.project), "findings": rows}, indent=2), encoding="utf-8")
+        print(f"\nFindings written to {args.json}")
+    return 1 if any(f.severity == PROBLEM for f in findings) else 0
+
+
+
+def cmd_attributions(args: argparse.Namespace) -> int:
+    from workbench.core.diagnostics import PROBLEM, attribution_maps_for_run
+
+    stages = _StageLines()
+    result = attribution_maps_for_run(args.run, method=args.method, max_per_class=args.per_class,
+                                      progress=lambda stage, done, total: stages(done, total, stage))
+    print(f"Attribution maps ({result.method}) of {len(result.class_names)} class(es) on validation images, "
+          f"saved in {result.folder}")
+    if result.skipped:
+        print(f"No map for {', '.join(result.skipped)}: fewer than 3 correctly predicted validation images.")
+    for finding in result.findings:
+        print(f"\n[{finding.severity.upper()}] {finding.title}")
+        print(_wrap(finding.explanation, "    "))
+        if finding.fix:
+            print(_wrap(f"Fix: {finding.fix}", "    ", "         "))
+    if not result.findings:
+        print("No class rests on a fixed small region or the border.")
+    return 1 if any(f.severity == PROBLEM for f in result.findings) else 0
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -13,6 +13,12 @@ from workbench.core.diagnostics.label_issues import label_issue_findings, pixel_
 from workbench.core.diagnostics.lr_finder import lr_finding, lr_range_test
 from workbench.core.diagnostics.pairing import check_output_pairing
 from workbench.core.diagnostics.registry import DIAGNOSTICS, DiagnosticInfo, register_diagnostic
+from workbench.core.diagnostics.run_attributions import (
+    AttributionResult,
+    attribution_maps_for_run,
+    load_attribution_maps,
+    load_attribution_result,
+)
 from workbench.core.diagnostics.run_monitors import diagnostic_monitors
 from workbench.core.diagnostics.settings import DiagnosticsSettings, settings_from_config
 from workbench.core.diagnostics.shortcut import ShortcutReport, shortcut_check, shortcut_check_for_run
@@ -21,8 +27,9 @@ from workbench.core.training.monitors import register_monitor_factory
 register_monitor_factory(diagnostic_monitors)
 
 __all__ = [
-    "DIAGNOSTICS", "INFO", "PROBLEM", "SEVERITIES", "WARNING", "DiagnosticInfo", "DiagnosticsSettings", "Finding",
-    "ShortcutReport", "apply_patch", "at_least", "check_output_pairing", "diagnostic_monitors", "label_issue_findings",
-    "lr_finding", "lr_range_test", "pixel_out_of_sample_probs", "register_diagnostic", "run_data_checks",
-    "settings_from_config", "shortcut_check", "shortcut_check_for_run",
+    "DIAGNOSTICS", "INFO", "PROBLEM", "SEVERITIES", "WARNING", "AttributionResult", "DiagnosticInfo",
+    "DiagnosticsSettings", "Finding", "ShortcutReport", "apply_patch", "at_least", "attribution_maps_for_run",
+    "check_output_pairing", "diagnostic_monitors", "label_issue_findings", "load_attribution_maps",
+    "load_attribution_result", "lr_finding", "lr_range_test", "pixel_out_of_sample_probs", "register_diagnostic",
+    "run_data_checks", "settings_from_config", "shortcut_check", "shortcut_check_for_run",
 ]

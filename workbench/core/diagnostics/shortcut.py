@@ -33,6 +33,7 @@ class ShortcutReport:
     stats: dict[str, dict] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
     maps_path: str = ""
+    class_rows: dict[str, np.ndarray] = field(default_factory=dict)  # class -> positions in `images` behind its map
 
 
 def _choose_method(model: nn.Module, size: int, method: str) -> str:
@@ -40,7 +41,10 @@ def _choose_method(model: nn.Module, size: int, method: str) -> str:
         return method
     if size <= 64:
         return "occlusion"
-    return "gradcam" if any(isinstance(m, nn.Conv2d) for m in model.modules()) else "integrated_gradients"
+    from workbench.core.evaluation.saliency import last_conv_layer
+
+    # Not for attention models: their only convolution embeds patches, and Grad-CAM on it says little.
+    return "gradcam" if last_conv_layer(model) is not None else "integrated_gradients"
 
 
 def attribution_maps(model: nn.Module, x: torch.Tensor, target: int, method: str = "occlusion") -> np.ndarray:
@@ -108,22 +112,24 @@ def shortcut_check(
     evidence_dir: str | Path | None = None,
     should_stop: Callable[[], bool] | None = None,
     seed: int = 0,
+    progress: Callable[[int, int], None] | None = None,
 ) -> ShortcutReport:
     """Per-class mean attribution maps of correctly predicted `images` (normalised N×C×H×W), and findings.
 
     `probe_images` (default: `images`) of other classes receive the suspicious region in the attack test.
+    `progress(done, total)` counts the classes checked.
     """
     was_training = model.training
     model.eval()
     try:
         return _check(model, images, np.asarray(labels), class_names, probe_images, probe_labels, method,
-                      max_per_class, evidence_dir, should_stop, seed)
+                      max_per_class, evidence_dir, should_stop, seed, progress)
     finally:
         model.train(was_training)
 
 
 def _check(model, images, labels, class_names, probe_images, probe_labels, method, max_per_class, evidence_dir,
-           should_stop, seed) -> ShortcutReport:
+           should_stop, seed, progress=None) -> ShortcutReport:
     height, width = images.shape[-2:]
     method = _choose_method(model, max(height, width), method)
     report = ShortcutReport(method)
@@ -134,13 +140,17 @@ def _check(model, images, labels, class_names, probe_images, probe_labels, metho
     border = _border_mask(height, width)
     rng = np.random.default_rng(seed)
     area = height * width
-    for c in np.unique(labels):
+    classes = np.unique(labels)
+    for done, c in enumerate(classes, start=1):
         if should_stop is not None and should_stop():
             raise InterruptedError("shortcut check cancelled")
+        if progress is not None:  # before the class, as the `continue`s below skip the loop's end
+            progress(done - 1, len(classes))
         name = class_names[int(c)]
         chosen = np.flatnonzero((labels == c) & (predicted == c))[:max_per_class]
         if len(chosen) < 3:
             continue
+        report.class_rows[name] = chosen
         donors = images[torch.as_tensor(chosen, device=images.device)]
         maps = attribution_maps(model, donors, int(c), method)
         mean = maps.mean(0)
@@ -172,6 +182,8 @@ def _check(model, images, labels, class_names, probe_images, probe_labels, metho
             if finding is not None:
                 report.findings.append(finding)
         report.stats[name] = stats
+    if progress is not None and len(classes):
+        progress(len(classes), len(classes))
     if evidence_dir is not None and report.class_maps:
         _save_maps(report, Path(evidence_dir))
     return report

@@ -3,8 +3,10 @@
 Besides the headline metrics, the pane shows the confusion matrix (counts or row shares), one-vs-rest
 ROC and precision-recall curves, the reliability diagram, the most confident errors with saliency
 overlays, test-time augmentation beside the plain prediction, the robustness check, and external
-validation on a folder of labelled images, reported apart from the internal test. Every evaluation runs
-as a background task; the functions at the top are what those tasks run (the engine is imported inside).
+validation on a folder of labelled images, reported apart from the internal test, and what the model
+looks at: per-class mean attribution maps on validation images with the shortcut check (section II-E).
+Every evaluation runs as a background task; the functions at the top are what those tasks run (the
+engine is imported inside).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from workbench.qt import dialogs
 from workbench.qt.panes.base import Pane, group, hint
 from workbench.qt.project_model import key_affects
 from workbench.qt.tasks import TaskFailure
+from workbench.qt.widgets.attribution_maps import AttributionMapsView
 from workbench.qt.widgets.calibration_plot import ReliabilityPlot
 from workbench.qt.widgets.confusion_heatmap import ConfusionHeatmap
 from workbench.qt.widgets.forms import Choice, ConfigForm, FieldSpec
@@ -106,6 +109,43 @@ def run_external_evaluation(run_dir: str, folder: str, tta: list[str], tta_rule:
 
     return evaluate_external(run_dir, folder, tta=tta, tta_rule=tta_rule,
                              progress=lambda done, total: context.progress(done, total, "Reading the images"))
+
+
+METHOD_NAMES = {"occlusion": "Occlusion", "gradcam": "Grad-CAM", "integrated_gradients": "Integrated gradients"}
+
+
+def _attribution_payload(result: Any) -> dict[str, Any]:
+    """An engine AttributionResult as plain data for the GUI thread: arrays, finding dicts and a caption."""
+    findings = [{"class": f.evidence.get("class", ""), "severity": f.severity, "title": f.title,
+                 "explanation": f.explanation, "fix": f.fix} for f in result.findings]
+    counts = [int(s.get("images", 0)) for s in result.stats.values() if isinstance(s, dict) and s.get("images")]
+    method = METHOD_NAMES.get(result.method, result.method)
+    if result.split == "train":
+        caption = "Computed at the end of training, on training images; recompute to see the validation images."
+    else:
+        images = (f"{min(counts)}–{max(counts)}" if min(counts) != max(counts) else str(counts[0])) if counts else "some"
+        caption = f"{method or 'Attributions'} on {images} correctly predicted validation images per class."
+    if result.skipped:
+        caption += f" No map for {', '.join(result.skipped)}: fewer than 3 of their images were predicted correctly."
+    return {"class_names": list(result.class_names), "maps": result.maps, "mean_images": result.mean_images,
+            "findings": findings, "caption": caption, "split": result.split, "method": result.method}
+
+
+def stored_attribution_maps(run_dir: str) -> dict[str, Any] | None:
+    """The attribution maps saved in the run's diagnostics folder (by the training monitor or on request), if any."""
+    from workbench.core.diagnostics.run_attributions import load_attribution_result
+
+    result = load_attribution_result(run_dir)
+    return _attribution_payload(result) if result is not None else None
+
+
+def compute_attribution_maps(run_dir: str, context: TaskContext) -> dict[str, Any]:
+    """Per-class mean attribution maps and the shortcut check on the run's validation images (saved with the run)."""
+    from workbench.core.diagnostics.run_attributions import attribution_maps_for_run
+
+    result = attribution_maps_for_run(run_dir, progress=lambda stage, done, total: context.progress(done, total, stage),
+                                      should_stop=context.should_stop)
+    return _attribution_payload(result)
 
 
 # --- widgets ----------------------------------------------------------------------------------------
@@ -227,6 +267,9 @@ class EvaluatePane(Pane):
         self.warning = ""
         self.evaluating = False
         self.external_running = False
+        self.attributions: dict[str, Any] | None = None  # what the maps view shows (see `_attribution_payload`)
+        self.attributions_running = False
+        self.attributions_error = ""
         self._build()
         self.runs.changed.connect(self._update_state)
         self.runs.current_changed.connect(self._on_current_run)
@@ -277,7 +320,10 @@ class EvaluatePane(Pane):
         self.robustness_tab = self.tabs.addTab(self._padded(self.robustness), self.tr("Robustness"))
         self.results = self.tabs
         self.body_layout.addWidget(self.tabs, 1)
+        self.body_layout.addWidget(self._build_attributions())
         self.body_layout.addWidget(self._build_external())
+        # Takes the spare height only while the tabs (stretch 1) are hidden, so the groups keep their size.
+        self.body_layout.addStretch(0)
 
     def _build_options(self) -> QWidget:
         """Test-time augmentation, robustness and gallery size, written to the project's evaluation settings."""
@@ -357,6 +403,28 @@ class EvaluatePane(Pane):
         self.external_panel.hide()
         return group(self.tr("External validation"), row, self.external_panel)
 
+    def _build_attributions(self) -> QWidget:
+        self.attribution_button = QPushButton(self.tr("Compute attribution maps"))
+        self.attribution_button.setObjectName("attributionButton")
+        self.attribution_button.clicked.connect(self.compute_attributions)
+        self.attribution_note = hint(self.tr(
+            "For each class, where the model looked in correctly predicted validation images (the test set stays "
+            "locked). A class whose map is one small bright spot, or the border, rather than the object may rest on a "
+            "shortcut such as a marker or a watermark."))
+        self.attribution_progress = hint("")
+        self.attribution_error = QLabel()
+        self.attribution_error.setObjectName("fieldError")
+        self.attribution_error.setWordWrap(True)
+        self.attribution_error.hide()
+        row = QHBoxLayout()
+        row.addWidget(self.attribution_note, 1)
+        row.addWidget(self.attribution_progress, 0, Qt.AlignmentFlag.AlignTop)
+        row.addWidget(self.attribution_button, 0, Qt.AlignmentFlag.AlignTop)
+        self.attribution_view = AttributionMapsView()
+        self.attribution_view.hide()
+        return group(self.tr("What the model looks at (validation images)"), row, self.attribution_error,
+                     self.attribution_view)
+
     @staticmethod
     def _padded(widget: QWidget, stretch: bool = False) -> QWidget:
         page = QWidget()
@@ -415,6 +483,59 @@ class EvaluatePane(Pane):
                           list(settings.tta_augmentations), settings.tta_rule,
                           label=self.tr("Evaluating on the external set"), on_result=self._on_external,
                           on_error=self._on_error, on_progress=self._on_progress, expected=EXPECTED_ERRORS)
+
+    def compute_attributions(self) -> None:
+        """Compute the current run's attribution maps on its validation images, in the background."""
+        run_dir = self.runs.current
+        if not run_dir:
+            return
+        self.attributions_running = True
+        self.attributions_error = ""
+        self.attribution_progress.setText(self.tr("Starting…"))
+        self._update_attribution_state()
+        self.tasks.submit("attribution-maps", compute_attribution_maps, run_dir,
+                          label=self.tr("Computing attribution maps"), on_result=self._on_attributions,
+                          on_error=self._on_attribution_error, on_progress=self._on_attribution_progress,
+                          expected=EXPECTED_ERRORS)
+
+    def _on_attributions(self, payload: dict[str, Any]) -> None:
+        self.attributions_running = False
+        self._show_attributions(payload)
+
+    def _on_stored_attributions(self, payload: dict[str, Any] | None) -> None:
+        if payload is not None and not self.attributions_running:  # a computation under way will replace them
+            self._show_attributions(payload)
+
+    def _show_attributions(self, payload: dict[str, Any]) -> None:
+        self.attributions = payload
+        self.attributions_error = ""
+        self.attribution_view.set_maps(payload["class_names"], payload["maps"], payload.get("mean_images"),
+                                       payload.get("findings", []), payload.get("caption", ""))
+        self._update_attribution_state()
+
+    def _on_attribution_error(self, failure: TaskFailure) -> None:
+        self.attributions_running = False
+        self.attributions_error = failure.message
+        self._update_attribution_state()
+
+    def _on_attribution_progress(self, done: int, total: int, message: str) -> None:
+        self.attribution_progress.setText(f"{message} {done}/{total}" if total else message)
+
+    def _update_attribution_state(self) -> None:
+        has_run = bool(self.runs.current)
+        self.attribution_button.setEnabled(has_run and not self.attributions_running)
+        if self.attributions_running:
+            self.attribution_button.setText(self.tr("Computing…"))
+        elif self.attributions is not None and self.attributions.get("split") == "val":
+            self.attribution_button.setText(self.tr("Recompute"))
+        else:
+            self.attribution_button.setText(self.tr("Compute attribution maps"))
+        if not self.attributions_running:
+            self.attribution_progress.setText("")
+        self.attribution_error.setText(self.tr("Could not compute the attribution maps: {0}").format(
+            self.attributions_error) if self.attributions_error else "")
+        self.attribution_error.setVisible(bool(self.attributions_error))
+        self.attribution_view.setVisible(self.attributions is not None)
 
     def _choose_external(self) -> None:
         folder = dialogs.choose_folder(self, self.tr("Choose a folder of labelled images"))
@@ -484,9 +605,18 @@ class EvaluatePane(Pane):
         self.error = ""
         self.warning = ""
         self._clear_results()
+        self.tasks.cancel("attribution-maps")  # maps of the previous run must not land on this one
+        self.attributions = None
+        self.attributions_running = False
+        self.attributions_error = ""
+        self.attribution_view.clear()
         if run_dir:
             self.tasks.submit("stored-evaluation", stored_test_evaluation, run_dir, label=self.tr("Reading results"),
                               on_result=lambda r: self._on_result(r, stored=True) if r else None)
+            self.tasks.submit("stored-attributions", stored_attribution_maps, run_dir,
+                              label=self.tr("Reading attribution maps"), on_result=self._on_stored_attributions)
+        else:
+            self.tasks.cancel("stored-attributions")
         self._update_state()
 
     def _clear_results(self) -> None:
@@ -510,6 +640,7 @@ class EvaluatePane(Pane):
         self.busy.setVisible(busy)
         if not busy:
             self.busy_label.setText("")
+        self._update_attribution_state()
         self.results.setVisible(self.result is not None)
         if not has_run:
             self.show_notice(self.tr("This step needs a trained model: finish (or stop) a run in the Train step "

@@ -150,6 +150,24 @@ def test_full_evaluation_writes_every_part(eval_run: Path) -> None:
     assert len(list(gallery.glob("error_*.png"))) == len(result["gallery"]) <= 3
 
 
+def test_a_stop_before_scoring_records_nothing(eval_run: Path) -> None:
+    with pytest.raises(InterruptedError, match="nothing was recorded"):
+        evaluate_run(eval_run, "test", robustness=True, gallery=3, bootstrap_samples=50, should_stop=lambda: True)
+    assert read_json_uses(eval_run) == []
+    assert not storage.predictions_path(eval_run, "test").exists()
+
+
+def test_a_stop_after_scoring_keeps_the_metrics_and_skips_the_extras(eval_run: Path) -> None:
+    # The stop arrives once the images are scored (their predictions are on disk), during the robustness check.
+    scored = storage.predictions_path(eval_run, "test")
+    result = evaluate_run(eval_run, "test", tta=["hflip"], robustness=True, gallery=3, bootstrap_samples=50,
+                          should_stop=lambda: scored.exists())
+    assert result["skipped"] == ["test-time augmentation", "robustness check", "misclassified gallery"]
+    assert 0.0 <= result["accuracy"] <= 1.0 and "tta" not in result and "robustness" not in result
+    assert not storage.robustness_path(eval_run, "test").exists()
+    assert result["test_uses"] == 1 and len(read_json_uses(eval_run)) == 1  # the metrics were computed: a use
+
+
 # --- external validation ---------------------------------------------------------------------------
 
 

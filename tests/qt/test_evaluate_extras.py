@@ -105,3 +105,59 @@ def test_evaluation_shows_curves_gallery_tta_robustness_and_warns_on_second_look
     area = pane.body.parentWidget().parentWidget()
     area.ensureWidgetVisible(pane.external_panel)
     shot(window, "evaluate_7_external")
+
+
+def gate_after(monkeypatch, module, name: str) -> tuple:
+    """Make the engine pause right after `module.name` runs, until the test opens the gate."""
+    import threading
+
+    reached, gate = threading.Event(), threading.Event()
+    original = getattr(module, name)
+
+    def paused(*args, **kwargs):
+        value = original(*args, **kwargs)
+        reached.set()
+        gate.wait(30)
+        return value
+
+    monkeypatch.setattr(module, name, paused)
+    return reached, gate
+
+
+def test_cancel_before_the_test_images_are_scored_records_nothing(qtbot, window_with_run, monkeypatch) -> None:
+    import workbench.core.evaluation.evaluate as engine
+    from workbench.core.evaluation.test_lock import read_ledger
+
+    window, run_dir, _ = window_with_run
+    window.show_step("evaluate")
+    pane = window.panes["evaluate"]
+    reached, gate = gate_after(monkeypatch, engine, "prepare_data")
+    pane.evaluate_button.click()
+    assert pane.cancel_button.isVisibleTo(pane) and pane.cancel_button.isEnabled()
+    qtbot.waitUntil(reached.is_set, timeout=TIMEOUT)
+    pane.cancel_button.click()
+    assert not pane.cancel_button.isEnabled() and "Cancelling" in pane.busy_label.text()
+    gate.set()
+    qtbot.waitUntil(lambda: not pane.evaluating, timeout=TIMEOUT)
+    assert pane.result is None and pane.error == ""
+    assert "not used" in pane.banner.text.text() and not pane.cancel_button.isVisibleTo(pane)
+    assert read_ledger(run_dir.parent) == []
+
+
+def test_cancel_after_scoring_keeps_the_metrics_and_skips_the_extras(qtbot, window_with_run, monkeypatch) -> None:
+    from workbench.core.evaluation import storage
+
+    window, run_dir, _ = window_with_run
+    window.project.update("evaluation.robustness", True)
+    window.show_step("evaluate")
+    pane = window.panes["evaluate"]
+    reached, gate = gate_after(monkeypatch, storage, "save_predictions")
+    pane.evaluate_button.click()
+    qtbot.waitUntil(reached.is_set, timeout=TIMEOUT)
+    pane.cancel_button.click()
+    gate.set()
+    qtbot.waitUntil(lambda: not pane.evaluating, timeout=TIMEOUT)
+    assert pane.result is not None and "robustness check" in pane.result["skipped"]
+    assert "cancelled, not done: robustness check" in pane.test_panel.caption.text()
+    assert pane.result["test_uses"] == 1 and storage.predictions_path(run_dir, "test").exists()
+    assert not pane.tabs.isTabVisible(pane.robustness_tab) and not storage.robustness_path(run_dir, "test").exists()

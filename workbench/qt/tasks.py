@@ -75,8 +75,10 @@ class _Runnable(QRunnable):
             if task.wants_context:
                 kwargs["context"] = TaskContext(task.id, self._bridge, task.cancelled)
             value = task.fn(*task.args, **kwargs)
-        except InterruptedError:
-            pass  # cancelled; nobody wants the result
+        except InterruptedError as error:
+            if not task.cancelled.is_set():  # stopped by its own means (e.g. a Cancel button): say so
+                self._bridge.error.emit(task.id, TaskFailure(task.label, str(error) or "cancelled", "", error))
+            # else: cancelled through the manager; nobody wants the result
         except BaseException as error:
             message = str(error) or type(error).__name__
             failure = TaskFailure(task.label, message, traceback.format_exc(), error)

@@ -7,8 +7,9 @@ robustness check and the misclassified gallery, all in one recorded use of the t
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -110,6 +111,39 @@ def _setting(config: ProjectConfig, name: str, default: Any) -> Any:
     return getattr(config.evaluation, name, default)
 
 
+class _ExtraCancelled(Exception):
+    """Raised from a progress callback to abandon an optional part of an evaluation."""
+
+
+class _Extras:
+    """Runs the optional parts of an evaluation until a stop is requested; remembers what was skipped."""
+
+    def __init__(self, should_stop: Callable[[], bool] | None) -> None:
+        self.should_stop = should_stop
+        self.skipped: list[str] = []
+
+    def stopped(self) -> bool:
+        return self.should_stop is not None and self.should_stop()
+
+    def go(self, name: str) -> bool:
+        if self.stopped():
+            self.skipped.append(name)
+            return False
+        return True
+
+    @contextlib.contextmanager
+    def guard(self, name: str) -> Iterator[Callable[[int, int], None]]:
+        """A progress callback that aborts the block when a stop is requested; the block is then skipped."""
+        def check(_done: int, _total: int) -> None:
+            if self.stopped():
+                raise _ExtraCancelled
+
+        try:
+            yield check
+        except _ExtraCancelled:
+            self.skipped.append(name)
+
+
 def evaluate_run(
     run_dir: str | Path,
     split: str = "test",
@@ -121,12 +155,17 @@ def evaluate_run(
     robustness: bool | None = None,
     gallery: int | None = None,
     bootstrap_samples: int | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> dict[str, Any]:
     """Metrics of the run's best model on `split`; using the test split is recorded in run.json and counted.
 
     `tta` (augmentation names) adds a plain-versus-TTA comparison, `robustness` the perturbation table and
     plot, `gallery` the number of worst errors to show with saliency overlays. Unset options come from the
     run's config (evaluation section), else: no TTA, no robustness check, a gallery of 12.
+
+    `should_stop` cancels cooperatively. Before the images are scored it raises InterruptedError and nothing
+    is recorded. Once they are scored the metrics exist, so the use is recorded; the extras still to come
+    are skipped and listed under "skipped".
     """
     run = load_run(run_dir)
     if run.kind == "bundle":
@@ -139,8 +178,13 @@ def evaluate_run(
     gallery = int(_setting(cfg, "gallery_size", 12)) if gallery is None else gallery
     samples = cfg.evaluation.bootstrap_samples if bootstrap_samples is None else bootstrap_samples
     if data is None:
-        data = prepare_data(cfg, manifest=run.run_dir / "split.csv", class_names=run.class_names,
-                            stats=run.stats, progress=progress)
+        try:
+            data = prepare_data(cfg, manifest=run.run_dir / "split.csv", class_names=run.class_names,
+                                stats=run.stats, progress=progress, should_stop=should_stop)
+        except InterruptedError:
+            data = None
+    if data is None or (should_stop is not None and should_stop()):
+        raise InterruptedError(f"evaluation cancelled before the {split} images were scored; nothing was recorded")
     images = eval_set_from_data(data, split)
     if len(images) == 0:
         raise ConfigError(f"the {split} split of run {run.run_dir.name} is empty; set a {split} share above 0")
@@ -159,28 +203,33 @@ def evaluate_run(
         "bootstrap_samples": samples,
     }
     storage.save_predictions(run.run_dir, split, out["probs"], images.labels, images.rows)
-    if tta:
+    extras = _Extras(should_stop)
+    if tta and extras.go("test-time augmentation"):
         from workbench.core.evaluation.tta_eval import compare_tta
 
-        comparison = compare_tta(run, images, tta, tta_rule)
-        comparison.pop("probs")
-        write_json(storage.tta_path(run.run_dir, split), comparison)
-        result["tta"] = comparison
-    if robustness:
+        with extras.guard("test-time augmentation") as check:
+            comparison = compare_tta(run, images, tta, tta_rule, progress=check)
+            comparison.pop("probs")
+            write_json(storage.tta_path(run.run_dir, split), comparison)
+            result["tta"] = comparison
+    if robustness and extras.go("robustness check"):
         from workbench.core.evaluation.robustness import evaluate_robustness, plot_robustness
 
-        table = evaluate_robustness(run, images, seed=cfg.training.seed, clean_pred=out["pred"])
-        plot_path = storage.robustness_path(run.run_dir, split).with_suffix(".png")
-        plot_robustness(table, plot_path)
-        table["plot"] = plot_path.name
-        write_json(storage.robustness_path(run.run_dir, split), table)
-        result["robustness"] = {"summary": table["summary"], "flagged": table["flagged"]}
-    if gallery > 0:
+        with extras.guard("robustness check") as check:
+            table = evaluate_robustness(run, images, seed=cfg.training.seed, clean_pred=out["pred"], progress=check)
+            plot_path = storage.robustness_path(run.run_dir, split).with_suffix(".png")
+            plot_robustness(table, plot_path)
+            table["plot"] = plot_path.name
+            write_json(storage.robustness_path(run.run_dir, split), table)
+            result["robustness"] = {"summary": table["summary"], "flagged": table["flagged"]}
+    if gallery > 0 and extras.go("misclassified gallery"):
         from workbench.core.evaluation.gallery import misclassified_gallery, save_gallery
 
         items = misclassified_gallery(run, images, out["probs"], gallery)
         save_gallery(items, storage.gallery_dir(run.run_dir, split))
         result["gallery"] = [item.to_dict() for item in items]
+    if extras.skipped:
+        result["skipped"] = extras.skipped
     if split == "test":
         from workbench.core.evaluation.test_lock import record_test_use
 

@@ -11,6 +11,7 @@ engine is imported inside).
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -55,7 +56,7 @@ HEADLINE = (("accuracy", "Accuracy"), ("balanced_accuracy", "Balanced accuracy")
 
 TTA_CHOICES = (("hflip", "Horizontal flip"), ("vflip", "Vertical flip"), ("rot90", "90° rotations"),
                ("shift", "Small shifts"), ("rotate", "Small rotations"), ("zoom", "Zoom"))
-EXPECTED_ERRORS = (ConfigError, DatasetError, FileNotFoundError, ValueError)
+EXPECTED_ERRORS = (ConfigError, DatasetError, FileNotFoundError, ValueError, InterruptedError)
 
 
 # --- background work (runs on a worker thread) ------------------------------------------------------
@@ -86,12 +87,14 @@ def _with_pictures(run_dir: str, result: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_test_evaluation(run_dir: str, tta: list[str], tta_rule: str, robustness: bool, gallery: int,
-                        context: TaskContext) -> dict[str, Any]:
-    """One recorded use of the test set with the chosen extras; see `evaluate_run`."""
+                        stop: threading.Event, context: TaskContext) -> dict[str, Any]:
+    """One recorded use of the test set with the chosen extras; see `evaluate_run`. Setting `stop` cancels:
+    before scoring with InterruptedError (nothing recorded), after it by skipping the extras still to come."""
     from workbench.core.evaluation.evaluate import evaluate_run
 
     result = evaluate_run(run_dir, "test", tta=tta, tta_rule=tta_rule, robustness=robustness, gallery=gallery,
-                          progress=lambda done, total: context.progress(done, total, "Reading the test images"))
+                          progress=lambda done, total: context.progress(done, total, "Reading the test images"),
+                          should_stop=lambda: stop.is_set() or context.should_stop())
     return _with_pictures(run_dir, result)
 
 
@@ -264,6 +267,7 @@ class EvaluatePane(Pane):
         self.result: dict[str, Any] | None = None
         self.external: dict[str, Any] | None = None
         self.error = ""
+        self.cancelled = ""  # why the last evaluation ended without a result, when it was cancelled
         self.warning = ""
         self.evaluating = False
         self.external_running = False
@@ -293,11 +297,18 @@ class EvaluatePane(Pane):
         self.busy.setTextVisible(False)
         self.busy.hide()
         self.busy_label = hint("")
+        self.cancel_button = QPushButton(self.tr("Cancel"))
+        self.cancel_button.setToolTip(self.tr("Stop the evaluation. Before the test images are scored nothing is "
+                                              "recorded; after that the metrics are kept and the extras skipped."))
+        self.cancel_button.clicked.connect(self.cancel_evaluation)
+        self.cancel_button.hide()
+        self._stop = threading.Event()
         row = QHBoxLayout()
         row.addWidget(QLabel(self.tr("Run")))
         row.addWidget(self.picker, 1)
         row.addWidget(self.busy_label)
         row.addWidget(self.busy)
+        row.addWidget(self.cancel_button)
         row.addWidget(self.evaluate_button)
         self.result_note = hint(self.tr("The test images are locked away during training. Each evaluation is "
                                         "recorded with the run, so the number of looks at the test set is known."))
@@ -464,11 +475,20 @@ class EvaluatePane(Pane):
         settings = self.project.config.evaluation
         self.evaluating = True
         self.error = ""
+        self.cancelled = ""
+        self._stop = threading.Event()  # a fresh one: a late cancel of the last evaluation must not reach this one
         self._update_state()
         self.tasks.submit("evaluate", run_test_evaluation, run_dir, list(settings.tta_augmentations), settings.tta_rule,
-                          bool(settings.robustness), int(settings.gallery_size),
+                          bool(settings.robustness), int(settings.gallery_size), self._stop,
                           label=self.tr("Evaluating on the test set"), on_result=self._on_result,
                           on_error=self._on_error, on_progress=self._on_progress, expected=EXPECTED_ERRORS)
+
+    def cancel_evaluation(self) -> None:
+        """Ask the running evaluation to stop; what it has finished is still shown (see run_test_evaluation)."""
+        if self.evaluating:
+            self._stop.set()
+            self.cancel_button.setEnabled(False)
+            self.busy_label.setText(self.tr("Cancelling…"))
 
     def evaluate_external(self, folder: str) -> None:
         """Evaluate the current run on a labelled folder (external validation)."""
@@ -558,6 +578,8 @@ class EvaluatePane(Pane):
             caption += self.tr(" · look {0} at this test set").format(uses)
         if stored:
             caption += self.tr(" · stored result")
+        if result.get("skipped"):
+            caption += self.tr(" · cancelled, not done: {0}").format(", ".join(result["skipped"]))
         self.test_panel.set_metrics(result, caption)
         self.val_panel.set_metrics(result.get("best_val_metrics", {}), self.tr("the epoch the run kept as best"))
         self._show_confusion()
@@ -596,13 +618,18 @@ class EvaluatePane(Pane):
     def _on_error(self, failure: TaskFailure) -> None:
         self.evaluating = False
         self.external_running = False
-        self.error = failure.message
+        if isinstance(failure.exception, InterruptedError):
+            self.cancelled = self.tr("Evaluation cancelled before the test images were scored: the test set was not "
+                                     "used and nothing was recorded.")
+        else:
+            self.error = failure.message
         self._update_state()
 
     def _on_current_run(self, run_dir: str) -> None:
         self.result = None
         self.external = None
         self.error = ""
+        self.cancelled = ""
         self.warning = ""
         self._clear_results()
         self.tasks.cancel("attribution-maps")  # maps of the previous run must not land on this one
@@ -638,6 +665,8 @@ class EvaluatePane(Pane):
         self.external_button.setEnabled(has_run and not busy)
         self.evaluate_button.setText(self.tr("Evaluating…") if self.evaluating else self.tr("Evaluate on test set"))
         self.busy.setVisible(busy)
+        self.cancel_button.setVisible(self.evaluating)
+        self.cancel_button.setEnabled(self.evaluating and not self._stop.is_set())
         if not busy:
             self.busy_label.setText("")
         self._update_attribution_state()
@@ -647,6 +676,8 @@ class EvaluatePane(Pane):
                                      "first."), target="train")
         elif self.error:
             self.show_notice(self.tr("Evaluation failed: {0}").format(self.error), "error")
+        elif self.cancelled and self.result is None:
+            self.show_notice(self.cancelled, "info")
         elif self.result is not None and self.warning:
             self.show_notice(self.warning, "attention")
         else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import numpy as np
@@ -55,3 +56,14 @@ def tiny_config(dataset: Path, runs_dir: Path, **training: object) -> ProjectCon
     for key, value in training.items():
         setattr(config.training, key, value)
     return config
+
+
+def without_validation(run_dir: Path) -> None:
+    """Rewrite a run's split.csv so its validation images count as training images (a run with no val split)."""
+    manifest = run_dir / "split.csv"
+    with manifest.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    with manifest.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows({**r, "split": "train" if r["split"] == "val" else r["split"]} for r in rows)

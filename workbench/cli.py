@@ -414,6 +414,16 @@ def _setting(value: object) -> str:
     return json.dumps(value)
 
 
+def _print_finding(finding) -> None:
+    """A finding as the CLI shows it: severity and title, the explanation, the fix and its one-click settings."""
+    print(f"\n[{finding.severity.upper()}] {finding.title}")
+    print(_wrap(finding.explanation, "    "))
+    if finding.fix:
+        print(_wrap(f"Fix: {finding.fix}", "    ", "         "))
+    for key, value in finding.patch.items():
+        print(f"    set {key} = {_setting(value)}")
+
+
 def cmd_doctor(args: argparse.Namespace) -> int:
     import json
 
@@ -432,12 +442,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     print(f"Data checks of {args.project} ({len(prepared.splits)} images): "
           f"{counts['problem']} problem(s), {counts['warning']} warning(s), {counts['info']} note(s)")
     for finding in findings:
-        print(f"\n[{finding.severity.upper()}] {finding.title}")
-        print(_wrap(finding.explanation, "    "))
-        if finding.fix:
-            print(_wrap(f"Fix: {finding.fix}", "    ", "         "))
-        for key, value in finding.patch.items():
-            print(f"    set {key} = {_setting(value)}")
+        _print_finding(finding)
     if not findings:
         print("No pitfalls found in the data.")
     if args.json is not None:
@@ -448,7 +453,6 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         args.json.write_text(json.dumps({"project": str(args.project), "findings": rows}, indent=2), encoding="utf-8")
         print(f"\nFindings written to {args.json}")
     return 1 if any(f.severity == PROBLEM for f in findings) else 0
-
 
 
 def cmd_attributions(args: argparse.Namespace) -> int:
@@ -462,10 +466,7 @@ def cmd_attributions(args: argparse.Namespace) -> int:
     if result.skipped:
         print(f"No map for {', '.join(result.skipped)}: fewer than 3 correctly predicted validation images.")
     for finding in result.findings:
-        print(f"\n[{finding.severity.upper()}] {finding.title}")
-        print(_wrap(finding.explanation, "    "))
-        if finding.fix:
-            print(_wrap(f"Fix: {finding.fix}", "    ", "         "))
+        _print_finding(finding)
     if not result.findings:
         print("No class rests on a fixed small region or the border.")
     return 1 if any(f.severity == PROBLEM for f in result.findings) else 0

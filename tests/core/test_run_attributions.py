@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from tests.core.diag_fixtures import noise, small_config, write_classes
+from tests.helpers import without_validation
 from workbench.core.diagnostics import attribution_maps_for_run, load_attribution_maps, load_attribution_result
 from workbench.core.evaluation.test_lock import read_ledger, summarize_test_uses
 
@@ -118,13 +119,7 @@ def test_monitor_files_load_with_their_findings_from_findings_json(run_dir: Path
 def test_a_run_without_validation_images_is_refused(run_dir: Path) -> None:
     from workbench.core.config import ConfigError
 
-    manifest = run_dir / "split.csv"
-    with manifest.open(encoding="utf-8", newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    with manifest.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows({**r, "split": "train" if r["split"] == "val" else r["split"]} for r in rows)
+    without_validation(run_dir)
     with pytest.raises(ConfigError, match="no validation images"):
         attribution_maps_for_run(run_dir)
 

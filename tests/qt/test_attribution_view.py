@@ -7,12 +7,12 @@ Set WORKBENCH_SHOTS to a folder to also save a picture of the pane with maps sho
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import numpy as np
 
 from tests.core.eval_fixtures import template_runs
+from tests.helpers import without_validation
 from tests.qt.test_evaluate_extras import indexed_run, shot
 
 TIMEOUT = 90_000
@@ -33,16 +33,6 @@ def save_monitor_maps(run_dir: Path) -> None:
         {"code": "shortcut-border", "severity": "warning", "title": "Predictions of 'hbar' rest on the border",
          "explanation": "Much of what drives the 'hbar' predictions lies in the image border.", "fix": "Crop it.",
          "evidence": {"class": "hbar"}, "pane": "evaluate"}]})
-
-
-def without_validation(run_dir: Path) -> None:
-    manifest = run_dir / "split.csv"
-    with manifest.open(encoding="utf-8", newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    with manifest.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows({**r, "split": "train" if r["split"] == "val" else r["split"]} for r in rows)
 
 
 def test_saved_maps_show_and_compute_fills_a_run_without(make_window, qtbot, tmp_path, tmp_path_factory):

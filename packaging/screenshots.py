@@ -5,8 +5,9 @@
 It writes the bundled digits demo dataset to a temporary folder, loads it, trains a small CNN for a
 few epochs, evaluates and exports the run, and saves one picture per step: 01-data.png … 07-export.png.
 It also renders the first-run welcome (00-welcome.png), the Samples pane with its help panel open
-(08-help.png), the Train pane's live feature projection on its own (09-projection.png) and the pitfall
-checklist (10-checklist.png).
+(08-help.png), the Train pane's live feature projection on its own (09-projection.png), the pitfall
+checklist (10-checklist.png), the learning-rate finder (11-lr-finder.png), the per-class attribution maps
+(12-attributions.png) and a 3-fold cross-validation (13-cross-validation.png).
 Waiting is done by running the Qt event loop until a condition holds (never processEvents, never sleep).
 """
 
@@ -59,6 +60,15 @@ def configure(window: MainWindow, dataset: Path, runs_dir: Path) -> None:
     window.panes["data"].set_source(str(dataset))
 
 
+def scroll_to(pane, widget) -> None:
+    """Scroll a pane so that `widget` is in view (a window grab shows only the visible part of a pane)."""
+    from PySide6.QtWidgets import QScrollArea
+
+    area = pane.findChild(QScrollArea)
+    if area is not None:
+        area.ensureWidgetVisible(widget, 0, 0)
+
+
 def save(widget, path: Path, saved: list[Path]) -> None:
     widget.grab().save(str(path))
     saved.append(path)
@@ -95,6 +105,12 @@ def render(out: Path) -> list[Path]:
 
     for number, key in enumerate(("data", "samples", "model", "strategy"), start=1):
         shot(key, number)
+    strategy = window.panes["strategy"]
+    strategy.lr_finder.start()
+    wait_until(lambda: not strategy.lr_finder.running, 300, "learning-rate finder")
+    scroll_to(strategy, strategy.lr_finder)
+    settle(window)
+    save(window, out / "11-lr-finder.png", saved)
     window.show_step("samples")
     window.set_help_visible(True)
     settle(window)
@@ -124,6 +140,10 @@ def render(out: Path) -> list[Path]:
     if evaluate.result is None:
         raise SystemExit(f"evaluation failed: {evaluate.error}")
     shot("evaluate", 6)
+    wait_until(lambda: evaluate.attribution_view.isVisibleTo(evaluate), 120, "attribution maps")
+    scroll_to(evaluate, evaluate.attribution_view)
+    settle(window)
+    save(window, out / "12-attributions.png", saved)
 
     export = window.panes["export"]
     export.dest_edit.setText(str(work / "export"))
@@ -132,6 +152,15 @@ def render(out: Path) -> list[Path]:
     if not export.written:
         raise SystemExit(f"export failed: {export.error}")
     shot("export", 7)
+
+    window.project.update_many({"training.epochs": 3, "data.k_folds": 3})
+    window.show_step("train")
+    if not train.start_k_fold():
+        raise SystemExit("cross-validation did not start")
+    wait_until(lambda: not window.runner.is_running, 900, "cross-validation")
+    shot("train", 13)
+    (out / "13-train.png").rename(out / "13-cross-validation.png")
+    saved[-1] = out / "13-cross-validation.png"
 
     window._close_approved = True
     window.close()

@@ -88,3 +88,17 @@ def test_suspected_label_errors_show_as_thumbnails_with_given_and_predicted_labe
     assert captions == ["given cat\n→ dog (93%)"] * 3
     pictures = [label for label in card.findChildren(QLabel) if label.toolTip() in paths]
     assert len(pictures) == 3 and all(not label.pixmap().isNull() for label in pictures)
+
+
+def test_a_check_reported_by_the_data_checks_and_the_run_is_listed_once(window) -> None:
+    store = window.findings
+    pixels = FindingRaised("label-issues", "warning", "12 image(s) may be mislabelled", "From a pixel model.", "", {},
+                           "samples")
+    network = FindingRaised("label-issues", "info", "3 image(s) may be mislabelled", "From the trained network.", "",
+                            {}, "samples")
+    store.add(network, "run")
+    store.add(pixels, "data")  # the data checks may finish after the run began
+    assert [f.title for f in store.all()] == ["3 image(s) may be mislabelled"]
+    assert [card.finding.title for card in window.panes["samples"].findings.cards] == ["3 image(s) may be mislabelled"]
+    store.clear("run")
+    assert [f.title for f in store.all()] == ["12 image(s) may be mislabelled"]

@@ -28,6 +28,7 @@ THUMB_SIDE = 96
 EXAMPLE_SIDE = 64
 EXAMPLES_SHOWN = 8
 _HIDDEN_EVIDENCE = ("patch", "paper_item")
+SOURCE_ORDER = ("data", "run")  # where one code is in several sources, the later one is shown
 
 
 @dataclass(frozen=True)
@@ -103,8 +104,12 @@ class FindingStore(QObject):
         self.changed.emit()
 
     def all(self) -> list[ShownFinding]:
-        found = [f for group in self._by_source.values() for f in group.values()]
-        return sorted(found, key=lambda f: -f.rank)
+        """Worst first; a check that reported in several sources is listed once, from the latest source (a run
+        repeats the data checks, and judges labels with the trained network rather than the pixels)."""
+        merged: dict[str, ShownFinding] = {}
+        for source in sorted(self._by_source, key=lambda s: SOURCE_ORDER.index(s) if s in SOURCE_ORDER else 0):
+            merged.update(self._by_source[source])
+        return sorted(merged.values(), key=lambda f: -f.rank)
 
     def for_pane(self, pane: str) -> list[ShownFinding]:
         return [f for f in self.all() if f.pane == pane]

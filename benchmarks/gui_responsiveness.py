@@ -33,7 +33,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeline", action="store_true", help="list each stall over 40 ms beside the engine events")
     args = parser.parse_args(argv)
 
-    import workbench.core.training.engine  # noqa: F401  (import torch before measuring)
+    from workbench.qt.jobs import warm_up
+
+    warm_up()  # what the application imports in the background after its window shows
     from workbench.core.demo import write_digits_dataset
     from workbench.qt.app import MainWindow, create_application
     from workbench.qt.probe import StallProbe, wait_until

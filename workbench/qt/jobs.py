@@ -163,6 +163,19 @@ def export_run(run_dir: str, dest_dir: str, onnx: bool, context: TaskContext) ->
                         progress=lambda step: context.progress(next(steps), 0, step.capitalize()))
 
 
+# Imported lazily by the diagnostics at the start and end of a run. Importing a large extension package holds
+# the GIL for up to a few hundred milliseconds, which froze the window just as the live curves began.
+WARM_UP_MODULES = ("workbench.core.training.engine", "workbench.core.diagnostics", "workbench.core.projection",
+                   "cleanlab.filter", "captum.attr", "openTSNE")
+
+
 def warm_up() -> None:
-    """Import torch and the training engine ahead of time, so the first run starts promptly."""
-    import workbench.core.training.engine  # noqa: F401
+    """Import torch, the training engine and what the diagnostics load lazily, so the first run starts promptly
+    and smoothly."""
+    import importlib
+
+    for name in WARM_UP_MODULES:
+        try:
+            importlib.import_module(name)
+        except ImportError:  # a missing optional package is reported where it is used, with what to install
+            continue

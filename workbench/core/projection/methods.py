@@ -62,6 +62,17 @@ def project_pca(features: np.ndarray, *, seed: int = 0, init: np.ndarray | None 
     return _align(x @ components.T, init)
 
 
+def _probe_packages_without_importing() -> None:
+    """openTSNE asks whether pynndescent is installed by importing it, and that import JIT-compiles with numba
+    for about half a second while holding the GIL: the window freezes. Finding the package answers the same
+    question without running it (and our dense euclidean features never need pynndescent)."""
+    import importlib.util
+
+    import openTSNE.affinity as affinity
+
+    affinity.is_package_installed = lambda name: importlib.util.find_spec(name) is not None
+
+
 def project_tsne(features: np.ndarray, *, seed: int = 0, init: np.ndarray | None = None,
                  on_partial: OnPartial | None = None, should_stop: ShouldStop | None = None,
                  partial_every: int = 25, n_iter: int = 500) -> np.ndarray:
@@ -69,6 +80,7 @@ def project_tsne(features: np.ndarray, *, seed: int = 0, init: np.ndarray | None
     from openTSNE import TSNE
     from openTSNE.initialization import rescale
 
+    _probe_packages_without_importing()
     x = prepare_features(features, seed=seed)
     n = len(x)
     if n < 8:

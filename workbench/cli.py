@@ -384,7 +384,8 @@ def cmd_lr_find(args: argparse.Namespace) -> int:
 
     config = load_config(args.project)
     result = find_learning_rate(config, steps=args.steps, start=args.start, end=args.end, progress=_StageLines())
-    print(f"Learning-rate range test: {len(result.lrs)} steps from {result.lrs[0]:.1e} to {result.lrs[-1]:.1e}")
+    print(f"Learning-rate range test: {len(result.lrs)} steps from {result.lrs[0]:.1e} to {result.lrs[-1]:.1e}, "
+          f"training the {result.trained_parameters:,} parameters that follow training.lr ({config.strategy.name})")
     print("\n".join(lr_table_lines(result.lrs, result.losses, result.suggested, result.current)))
     finding = result.finding
     print(f"\nSuggested learning rate: {result.suggested:g}   (current: {result.current:g})")

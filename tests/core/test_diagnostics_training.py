@@ -288,3 +288,26 @@ def test_a_failing_diagnostic_never_breaks_training(tmp_path: Path) -> None:
     callback = CollectingCallback()
     result = train(config, callback, monitors=[monitor])
     assert result.status == "completed" and monitor.broken
+
+
+def test_the_range_test_trains_what_the_strategy_trains(tmp_path: Path) -> None:
+    """Transfer learning freezes the source run's backbone: the test ramps only the new head; a strategy that fits
+    its own classifier has no rate to find."""
+    from workbench.core.diagnostics.lr_finder import find_learning_rate
+
+    source = bars_dataset(tmp_path / "data")
+    scratch = small_config(source, tmp_path / "runs", epochs=1)
+    earlier = train(scratch)
+    assert earlier.status == "completed", earlier.reason
+    full = find_learning_rate(scratch, steps=12)
+    transfer = apply_patch(scratch, {"strategy.name": "transfer", "strategy.weights": "run",
+                                     "strategy.weights_path": str(earlier.run_dir)})
+    head = find_learning_rate(transfer, steps=12)
+    model = torch.load(earlier.run_dir / "checkpoints" / "best.pt", weights_only=True)["model"]
+    total = sum(v.numel() for k, v in model.items() if v.dtype.is_floating_point and "running" not in k)
+    assert full.trained_parameters == total
+    assert 0 < head.trained_parameters < full.trained_parameters / 4  # the classifier only
+    assert len(head.lrs) >= 3 and head.suggested > 0
+    extraction = apply_patch(transfer, {"strategy.name": "feature_extraction"})
+    with pytest.raises(ValueError, match="no rate to find"):
+        find_learning_rate(extraction, steps=12)

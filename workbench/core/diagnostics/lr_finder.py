@@ -5,13 +5,20 @@ suggested rate is a tenth of the rate at the minimum of the smoothed loss ("min/
 the smoothed loss falls fastest ("steepest"). A fresh model is built, so a running training is untouched.
 `find_learning_rate` reads the project's data and runs the test: the CLI's `lr-find` and the GUI's
 "Find learning rate…" both call it; `lr_curve_png` draws its curve for `lr-find --plot`.
+
+The model is set up by the project's strategy, as the engine does: transfer learning and fine-tuning load
+their source weights and freeze what they freeze, and only the parameter groups that follow
+`training.lr` (the head, or everything from scratch) ramp; fine-tuned blocks keep their own rates.
+Pretraining strategies are tested on the downstream model without running the pretraining.
 """
 
 from __future__ import annotations
 
 import math
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -44,6 +51,37 @@ def suggest_lr(lrs: np.ndarray, smoothed: np.ndarray, rule: str = "min10") -> fl
     return float(max(lrs[best] / 10, lrs[0]))
 
 
+def _strategy_model(config: ProjectConfig, prepared: PreparedData, device: torch.device, work_dir: Path
+                     ) -> tuple[nn.Module, list[dict[str, Any]]]:
+    """The model and optimizer groups of the strategy's first epoch; each group notes whether it follows training.lr."""
+    from workbench.core.models.factory import build_model
+    from workbench.core.strategies import STRATEGIES, load_strategy
+    from workbench.core.strategies.base import StrategyContext
+    from workbench.core.training.control import RunControl
+
+    strategy = load_strategy(config.strategy.name)
+    if strategy.replaces_training():
+        raise ValueError(f"the {STRATEGIES[config.strategy.name].label} strategy does not train with this learning rate "
+                         "(it fits its own classifier), so there is no rate to find")
+    context = StrategyContext(config, prepared, device, work_dir, lambda _event: None, RunControl())
+    model = strategy.build_model(context) or build_model(config, prepared.in_channels, len(prepared.class_names))
+    strategy.prepare_model(model, context, False)
+    plan = getattr(strategy, "plan", None)
+    if plan is not None and hasattr(plan, "apply"):  # the blocks that train in the first epoch
+        plan.apply(model, 1, context)
+    base = config.training.lr
+    groups = []
+    for group in strategy.param_groups(model, context):
+        group = dict(group) if isinstance(group, dict) else {"params": [group]}
+        group["follows"] = abs(float(group.get("lr", base)) - base) <= 1e-12 * max(base, 1.0)
+        groups.append(group)
+    merged = [g for g in groups if not g["follows"]]
+    following = [p for g in groups if g["follows"] for p in g["params"]]
+    if following:
+        merged.insert(0, {"params": following, "follows": True})
+    return model.to(device).train(), merged
+
+
 def lr_range_test(
     config: ProjectConfig,
     prepared: PreparedData,
@@ -57,26 +95,39 @@ def lr_range_test(
     rule: str = "min10",
     beta: float = 0.9,
     device: torch.device | str | None = None,
+    report: dict[str, Any] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """(learning rates, smoothed losses, suggested rate) of an exponential ramp from `start` to `end`.
 
     Stops early when the smoothed loss exceeds four times its minimum (the rate is then far too high)
-    or when `should_stop` returns True; the arrays then hold the steps done so far.
+    or when `should_stop` returns True; the arrays then hold the steps done so far. Without a
+    `model_factory` the strategy sets the model up (see the module docstring). `report`, when given,
+    receives the number of parameters the test trained.
     """
     from workbench.core.data.stats import NormStats
     from workbench.core.devices import select_device
-    from workbench.core.models.factory import build_model
     from workbench.core.training.loop import BatchSource
     from workbench.core.training.optim import build_optimizer
 
     if not (0 < start < end):
         raise ValueError("the range test needs 0 < start < end")
-    factory = model_factory or build_model
     tcfg = config.training
     dev = torch.device(device) if device is not None else torch.device(select_device(tcfg.device))
     torch.manual_seed(tcfg.seed)
-    model = factory(config, prepared.in_channels, len(prepared.class_names)).to(dev).train()
-    optimizer = build_optimizer(model.parameters(), tcfg.model_copy(update={"lr": start}))
+    with tempfile.TemporaryDirectory(prefix="workbench-lr-") as work:
+        if model_factory is not None:
+            model = model_factory(config, prepared.in_channels, len(prepared.class_names)).to(dev).train()
+            groups: list[dict[str, Any]] = [{"params": list(model.parameters()), "follows": True}]
+        else:
+            model, groups = _strategy_model(config, prepared, dev, Path(work))
+    follows = [g.pop("follows") for g in groups]
+    for group, ramps in zip(groups, follows, strict=True):
+        if ramps:
+            group["lr"] = start
+    optimizer = build_optimizer(groups, tcfg.model_copy(update={"lr": start}))
+    if report is not None:
+        report["trained_parameters"] = sum(p.numel() for g, ramps in zip(groups, follows, strict=True) if ramps
+                                           for p in g["params"] if p.requires_grad)
     stats: NormStats = prepared.stats
     source = BatchSource(prepared, prepared.indices("train"), tcfg.batch_size, dev, stats)
     loss_fn = nn.CrossEntropyLoss()
@@ -91,8 +142,9 @@ def lr_range_test(
         if not batches:
             batches = source.batches(source.epoch_order(i, tcfg.seed))
         lr = start * growth**i
-        for group in optimizer.param_groups:
-            group["lr"] = lr
+        for group, ramps in zip(optimizer.param_groups, follows, strict=True):
+            if ramps:
+                group["lr"] = lr
         x, y = source.load(batches.pop(0), augment=False)
         loss = loss_fn(model(x), y)
         value = float(loss.detach())
@@ -139,6 +191,7 @@ class LRFinderResult:
     suggested: float
     current: float
     finding: Finding
+    trained_parameters: int = 0  # what the test trained: the strategy's parameters that follow training.lr
 
     @property
     def patch(self) -> dict[str, Any]:
@@ -184,9 +237,10 @@ def find_learning_rate(
     prepared = prepare_data(config, stage_progress=stage, should_stop=should_stop)
     if len(prepared.indices("train")) == 0:
         raise DatasetError("the training split is empty; the range test needs training images")
+    report: dict[str, Any] = {}
     lrs, losses, raw = lr_range_test(
         config, prepared, model_factory, steps, start, end,
-        progress=lambda done, total: stage("test", done, total), should_stop=should_stop, rule=rule,
+        progress=lambda done, total: stage("test", done, total), should_stop=should_stop, rule=rule, report=report,
     )
     if should_stop is not None and should_stop():
         raise InterruptedError("the learning-rate range test was cancelled")
@@ -194,7 +248,8 @@ def find_learning_rate(
         raise ValueError(f"the loss diverged within {len(lrs)} step(s) from {start:g}; try a smaller start rate")
     suggested = float(f"{raw:.2g}")  # the value the patch sets, so what is shown is what gets applied
     current = float(config.training.lr)
-    return LRFinderResult(lrs, losses, suggested, current, lr_finding(lrs, losses, suggested, current))
+    return LRFinderResult(lrs, losses, suggested, current, lr_finding(lrs, losses, suggested, current),
+                          int(report.get("trained_parameters", 0)))
 
 
 def lr_curve_png(result: LRFinderResult, dpi: int = 110) -> bytes:

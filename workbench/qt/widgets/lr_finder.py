@@ -204,8 +204,9 @@ class LRFinderPanel(QWidget):
         self._place_label(self.suggested_line, result.suggested, top=True)
         self._show_current()
         self.result_box.show()
-        self._show_idle(self.tr("Tested {0} rates from {1} to {2}.").format(
-            len(lrs), format_rate(float(lrs[0])), format_rate(float(lrs[-1]))))
+        self._show_idle(self.tr("Tested {0} rates from {1} to {2}, training the {3:,} parameters that follow the "
+                                "learning rate in this strategy.").format(
+            len(lrs), format_rate(float(lrs[0])), format_rate(float(lrs[-1])), int(result.trained_parameters)))
 
     def _on_error(self, failure: TaskFailure) -> None:
         self._running = False

@@ -40,7 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = sub.add_parser("train", help="train the model described by a project file")
     train.add_argument("project", nargs="?", type=Path, help="project file (.toml)")
-    train.add_argument("--resume", metavar="RUN", type=Path, help="continue an interrupted or stopped run folder")
+    train.add_argument("--resume", metavar="RUN", type=Path,
+                       help="continue an interrupted or stopped run folder, or a stopped cross-validation (its kfold-*.json)")
     train.add_argument("--epochs", type=int, help="override the number of epochs")
     train.add_argument("--evaluate", action="store_true", help="evaluate on the locked test split afterwards")
     train.add_argument("--k-fold", type=int, nargs="?", const=-1, metavar="K",
@@ -184,19 +185,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         config = load_config(args.project)
         if args.epochs:
             config = config.model_copy(update={"training": config.training.model_copy(update={"epochs": args.epochs})})
-    if args.k_fold is not None:
-        if config is None:
-            return _err("--k-fold needs a project file")
-        from workbench.core.strategies.kfold import run_k_fold
-        from workbench.progress import ConsoleProgress
-
-        k = args.k_fold if args.k_fold > 0 else (config.data.k_folds or 5)
-        config = config.model_copy(update={"data": config.data.model_copy(update={"k_folds": k})})
-        folds = run_k_fold(config, ConsoleProgress())
-        if folds.status == "failed":
-            return _err(folds.reason)
-        print(f"\nk-fold: {folds.summary()}; summary in {folds.summary_path}")
-        return 0
+    resume_folds = args.resume if args.resume is not None and args.resume.suffix == ".json" else None
+    if args.k_fold is not None or resume_folds is not None:
+        return _cross_validate(config, args.k_fold, resume_folds)
     result = _train(config, args.resume)
     if not _is_main_rank():
         return 0 if result.status != "failed" else 1
@@ -207,6 +198,23 @@ def cmd_train(args: argparse.Namespace) -> int:
         from workbench.core.evaluation.evaluate import evaluate_run
 
         _print_metrics("Test set (locked; this use is recorded):", evaluate_run(result.run_dir))
+    return 0
+
+
+def _cross_validate(config, k: int | None, resume: Path | None) -> int:
+    """`train --k-fold [K]`, or `train --resume kfold-….json` to continue a stopped cross-validation."""
+    from workbench.core.strategies.kfold import run_k_fold
+    from workbench.progress import ConsoleProgress
+
+    if resume is None:
+        if config is None:
+            return _err("--k-fold needs a project file")
+        k = k if k and k > 0 else (config.data.k_folds or 5)
+        config = config.model_copy(update={"data": config.data.model_copy(update={"k_folds": k})})
+    folds = run_k_fold(None if resume is not None else config, ConsoleProgress(), resume=resume)
+    if folds.status == "failed":
+        return _err(folds.reason)
+    print(f"\nk-fold: {folds.summary()}; summary in {folds.summary_path}")
     return 0
 
 

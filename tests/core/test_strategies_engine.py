@@ -369,3 +369,54 @@ def test_k_fold_runs_each_fold_and_never_touches_the_test_set(shapes_dataset: Pa
     assert vals[0] | vals[1] | vals[2] == set(paths) - tests[0]
     summary = json.loads(result.summary_path.read_text())
     assert [f["fold"] for f in summary["folds"]] == [0, 1, 2] and "accuracy" in summary["metrics"]
+
+
+def test_cli_cross_validates_a_project_file(shapes_dataset: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+                                            ) -> None:
+    from workbench.cli import main
+    from workbench.core.config import save_config
+
+    project = tmp_path / "project.toml"
+    save_config(tiny_config(shapes_dataset, tmp_path / "runs", epochs=1), project)
+    assert main(["train", str(project), "--k-fold", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "2 of 2 folds: accuracy" in out and "±" in out
+    assert len(list((tmp_path / "runs").glob("kfold-*.json"))) == 1
+
+
+def test_a_stopped_k_fold_continues_where_it_stopped(shapes_dataset: Path, tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    from workbench.core.events import BatchEnded, RunStarted
+    from workbench.core.strategies.kfold import run_k_fold
+    from workbench.core.training.control import RunControl
+
+    class StopInSecondFold(Callback):
+        def __init__(self, control: RunControl) -> None:
+            self.control, self.started = control, 0
+
+        def on_event(self, event) -> None:
+            self.started += isinstance(event, RunStarted)
+            if self.started == 2 and isinstance(event, BatchEnded):
+                self.control.request_stop()
+
+    config = tiny_config(shapes_dataset, tmp_path / "runs", epochs=2)
+    config.data.k_folds = 3
+    control = RunControl()
+    stopped = run_k_fold(config, StopInSecondFold(control), control)
+    assert stopped.status == "stopped" and [f.status for f in stopped.folds] == ["completed", "stopped"]
+    assert "1 of 3 folds" in stopped.summary()
+
+    from workbench.cli import main
+
+    assert main(["train", "--resume", str(stopped.summary_path)]) == 0  # the CLI continues it
+    assert "3 of 3 folds" in capsys.readouterr().out
+    resumed = run_k_fold(None, resume=stopped.summary_path)  # all folds done: kept as they are
+    assert resumed.status == "completed" and resumed.summary_path == stopped.summary_path
+    assert [f.run_id for f in resumed.folds[:2]] == [f.run_id for f in stopped.folds]  # kept, and continued
+    assert resumed.folds[1].status == "completed" and resumed.folds[1].best_epoch >= 1
+    assert resumed.folds[2].run_id not in {f.run_id for f in stopped.folds}
+    vals = [{s.path for s, part in zip(*read_manifest(f.run_dir / "split.csv"), strict=True) if part == "val"}
+            for f in resumed.folds]
+    assert not (vals[0] & vals[1]) and not (vals[1] & vals[2]) and not (vals[0] & vals[2])
+    summary = json.loads(resumed.summary_path.read_text())
+    assert summary["status"] == "completed" and len(summary["folds"]) == 3 and "accuracy" in summary["metrics"]

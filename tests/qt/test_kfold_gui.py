@@ -79,3 +79,16 @@ def test_stopping_a_cross_validation_stops_after_the_current_fold(qtbot, make_wi
     assert train.kfold_table.cell_text(0, 2) == "stopped"
     assert train.kfold_table.cell_text(1, 2) == "waiting"
     assert "0 of 5 folds" in train.kfold_note.text()
+
+    # Resume continues the stopped fold from its checkpoint, then runs the other four.
+    qtbot.waitUntil(lambda: not window.runner.is_running, timeout=TIMEOUT)
+    assert train.resume_button.isEnabled()
+    with qtbot.waitSignal(window.runner.result, timeout=5 * TIMEOUT) as returned:
+        train.resume_button.click()
+    resumed = returned.args[0]
+    assert resumed.status == "completed" and len(resumed.folds) == 5
+    assert resumed.folds[0].run_id == result.folds[0].run_id and resumed.summary_path == result.summary_path
+    assert [train.kfold_table.cell_text(row, 2) for row in range(5)] == ["completed"] * 5
+    assert train.kfold_table.rowCount() == 6 and "5 of 5 folds" in train.kfold_table.cell_text(5, 1)
+    qtbot.waitUntil(lambda: not window.runner.is_running, timeout=TIMEOUT)
+    assert not train.resume_button.isEnabled()

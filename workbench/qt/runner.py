@@ -73,7 +73,7 @@ class _TrainWorker(QObject):
             if self._k_fold:
                 from workbench.core.strategies.kfold import run_k_fold
 
-                result = run_k_fold(self._config, callback, self._control)
+                result = run_k_fold(self._config, callback, self._control, resume=self._resume)
             else:
                 from workbench.core.training.engine import train
 
@@ -147,7 +147,8 @@ class TrainingRunner(QObject):
 
     def start(self, config: ProjectConfig, resume: str | Path | None = None, k_fold: bool = False) -> bool:
         """Start a run (or continue the stopped run at `resume`, or cross-validate with `k_fold`: one run per
-        fold of `config.data.k_folds`); refuses while another run is going."""
+        fold of `config.data.k_folds`, where `resume` is a stopped cross-validation's kfold-*.json); refuses
+        while another run is going."""
         if self.is_running:
             self.refused.emit(self.tr(
                 "A training run is already in progress. Stop it (or wait for it to finish) before starting another."

@@ -2,9 +2,12 @@
 
 The test split is set aside before the folds are cut (data/splits.py) and no fold run touches it. The
 folds' best validation metrics are summarised as mean ± standard deviation (sample std, n − 1) and
-written to `kfold-<first run id>.json` in the runs folder. When the folds saved their validation
-predictions (the label check of the diagnostics), cleanlab judges every label of the training pool by
-the fold that held it out, and the finding is emitted and saved with the summary.
+written to `kfold-<first run id>.json` in the runs folder. A stopped cross-validation continues from that
+file (`resume`): finished folds are kept, the stopped fold continues from its checkpoint, the rest run.
+
+When the folds saved their validation predictions (the label check of the diagnostics), cleanlab judges
+every label of the training pool by the fold that held it out; the finding is emitted and saved with the
+summary.
 """
 
 from __future__ import annotations
@@ -60,11 +63,41 @@ def mean_std(values: list[float]) -> tuple[float, float]:
     return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
 
 
-def run_k_fold(config: ProjectConfig, callback: Callback | None = None, control: RunControl | None = None) -> KFoldResult:
-    """Train `config` once per fold (data.fold = 0 … k − 1); stops early when a fold is stopped or fails."""
+def _earlier_folds(summary_path: Path) -> tuple[ProjectConfig, list[Any]]:
+    """The project settings and fold results a stopped cross-validation saved (see `KFoldResult.to_dict`)."""
+    from workbench.core.config import load_config
+    from workbench.core.runs import read_json
+    from workbench.core.training.engine import TrainResult
+
+    saved = read_json(summary_path, None)
+    if not isinstance(saved, dict) or not saved.get("folds"):
+        raise ConfigError(f"{summary_path} is not the summary of a k-fold cross-validation (kfold-*.json)")
+    folds = [TrainResult(f["run_id"], Path(f["run_dir"]) if f.get("run_dir") else None, f["status"],
+                         int(f.get("best_epoch") or 0), dict(f.get("best_metrics") or {})) for f in saved["folds"]]
+    first = folds[0].run_dir
+    if first is None or not (first / "config.toml").is_file():
+        raise ConfigError(f"the first fold's run folder ({first}) is missing; the cross-validation cannot continue")
+    config = load_config(first / "config.toml")
+    config = config.model_copy(update={"runs_dir": str(first.parent),
+                                       "data": config.data.model_copy(update={"k_folds": int(saved["k"])})})
+    return config, folds
+
+
+def run_k_fold(config: ProjectConfig | None, callback: Callback | None = None, control: RunControl | None = None,
+               *, resume: str | Path | None = None) -> KFoldResult:
+    """Train `config` once per fold (data.fold = 0 … k − 1); stops early when a fold is stopped or fails.
+
+    With `resume` (the kfold-*.json of a stopped cross-validation; `config` may then be None) the finished
+    folds are kept, a stopped fold continues from its checkpoint and a failed one starts again.
+    """
     from workbench.core.runs import write_json
     from workbench.core.training.engine import train
 
+    earlier: list[Any] = []
+    if resume is not None:
+        config, earlier = _earlier_folds(Path(resume))
+    if config is None:
+        raise ConfigError("no project configuration given")
     k = config.data.k_folds
     if k < 2:
         raise ConfigError(f"k-fold cross-validation needs data.k_folds of 2 or more (it is {k})")
@@ -75,10 +108,17 @@ def run_k_fold(config: ProjectConfig, callback: Callback | None = None, control:
         if control.stop_requested:
             status = "stopped"
             break
+        before = earlier[fold] if fold < len(earlier) else None
+        if before is not None and before.status in ("completed", "early_stopped"):
+            folds.append(before)
+            continue
         if callback is not None:
             callback.on_event(LogMessage("info", f"k-fold: fold {fold + 1} of {k}"))
         fold_config = config.model_copy(update={"data": config.data.model_copy(update={"fold": fold})})
-        result = train(fold_config, callback, control)
+        if before is not None and before.status == "stopped" and before.run_dir is not None:
+            result = train(None, callback, control, resume=before.run_dir)
+        else:
+            result = train(fold_config, callback, control)
         folds.append(result)
         if result.status in ("failed", "stopped"):
             status, reason = result.status, result.reason
@@ -94,7 +134,10 @@ def run_k_fold(config: ProjectConfig, callback: Callback | None = None, control:
         for finding in result.findings:
             if callback is not None:
                 callback.on_event(finding.to_event())
-    if folds and config.runs_dir:
+    if resume is not None:
+        result.summary_path = Path(resume)
+        write_json(result.summary_path, result.to_dict())
+    elif folds and config.runs_dir:
         name = f"kfold-{folds[0].run_id or time.strftime('%Y%m%d-%H%M%S')}.json"
         result.summary_path = Path(config.runs_dir) / name
         write_json(result.summary_path, result.to_dict())

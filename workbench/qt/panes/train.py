@@ -60,6 +60,7 @@ class TrainPane(Pane):
         self._run_clock = 0.0
         self.fold = -1  # index of the fold being trained during a cross-validation, else -1
         self.k_fold_summary = ""
+        self.k_fold_resume = ""  # kfold-*.json of a stopped cross-validation, which Resume continues
         self._build()
         runner = self.runner
         runner.running_changed.connect(self._update_buttons)
@@ -191,6 +192,7 @@ class TrainPane(Pane):
             return False
         self._clear_curves()
         self.failure = ""
+        self.k_fold_resume = ""  # a new run replaces a stopped cross-validation as what Resume continues
         self.phase = "preparing"
         config = self.project.effective_config()
         self.append_log(self.tr("Starting a new run ({0}, {1} epochs, batch size {2}, learning rate {3:g})").format(
@@ -216,6 +218,7 @@ class TrainPane(Pane):
         self.phase = "preparing"
         self.fold = -1
         self.k_fold_summary = ""
+        self.k_fold_resume = ""
         self.kfold_table.begin(k)
         self.kfold_note.setText(self.tr("{0} runs with the same settings, each validated on a different 1/{0} of the "
                                         "training pool; the locked test split is not used.").format(k))
@@ -227,9 +230,12 @@ class TrainPane(Pane):
         return started
 
     def resume(self) -> None:
-        """Resume a paused run, or continue a stopped run from its checkpoint."""
+        """Resume a paused run, or continue a stopped run (or cross-validation) from its checkpoint."""
         if self.runner.is_running:
             self.runner.resume()
+            return
+        if self.k_fold_resume:
+            self._resume_k_fold()
             return
         run_dir = self.resumable_run()
         if not run_dir:
@@ -246,6 +252,15 @@ class TrainPane(Pane):
             self.append_log(self.tr("Stopping after the current batch; a checkpoint will be saved"))
             self.runner.stop()
             self._refresh_phase()
+
+    def _resume_k_fold(self) -> None:
+        summary, self.k_fold_resume = self.k_fold_resume, ""
+        self.failure = ""
+        self.phase = "preparing"
+        self.fold = self.kfold_table.reopen() - 1  # the next RunStarted is the first unfinished fold
+        self.append_log(self.tr("Continuing the cross-validation from {0}").format(summary))
+        self.runner.start(self.project.effective_config(), resume=summary, k_fold=True)
+        self._refresh_phase()
 
     def resumable_run(self) -> str:
         """The folder of the stopped run that Resume continues, or ""."""
@@ -367,6 +382,7 @@ class TrainPane(Pane):
         done = sum(1 for f in result.folds if f.status in ("completed", "early_stopped"))
         self.kfold_table.set_summary(dict(result.metrics), done)
         self.k_fold_summary = result.summary()
+        self.k_fold_resume = str(result.summary_path) if result.status == "stopped" and result.summary_path else ""
         where = self.tr(" Summary saved in {0}.").format(result.summary_path) if result.summary_path else ""
         self.kfold_note.setText(self.tr("Cross-validation {0}: {1}.{2}").format(
             result.status, self.k_fold_summary, where))
@@ -417,6 +433,7 @@ class TrainPane(Pane):
             self.phase = "idle"
             self.failure = ""
             self.k_fold_summary = ""
+            self.k_fold_resume = ""
             self.kfold_group.hide()
             self._clear_curves()
             self.progress.setRange(0, 1)
@@ -506,9 +523,12 @@ class TrainPane(Pane):
         self.start_button.setEnabled(not running)
         self.kfold_button.setEnabled(not running)
         self.pause_button.setEnabled(running and not paused and self.phase != "stopping")
-        self.resume_button.setEnabled((running and paused) or (not running and bool(self.resumable_run())))
+        self.resume_button.setEnabled((running and paused) or (not running and bool(self.k_fold_resume or
+                                                                                  self.resumable_run())))
         self.stop_button.setEnabled(running and self.phase != "stopping")
         self.resume_button.setToolTip(self.tr("Continue the paused run") if running else
+                                      self.tr("Continue the stopped cross-validation: the stopped fold from its "
+                                              "checkpoint, then the folds still to run") if self.k_fold_resume else
                                       self.tr("Continue the stopped run from its checkpoint"))
         if not running and self.phase in ("preparing", "training", "paused", "stopping"):
             self.phase = "idle"  # the thread ended without a final event (a crash); nothing is running any more

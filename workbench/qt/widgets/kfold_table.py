@@ -51,6 +51,19 @@ class KFoldTable(QTableWidget):
             self._set_row(fold, [str(fold + 1), "", self.tr("waiting")] + [""] * (1 + len(METRIC_COLUMNS)))
         self._fit_height()
 
+    def reopen(self) -> int:
+        """A stopped cross-validation continues: drop the summary row, mark unfinished folds as waiting, and
+        return the index of the first fold still to train."""
+        self.setRowCount(self.k)
+        first = self.k
+        for fold in range(self.k):
+            if self.cell_text(fold, 2) not in ("completed", "early stopped"):
+                first = min(first, fold)
+                if self.cell_text(fold, 2) != "stopped":
+                    self._set_row(fold, [str(fold + 1), "", self.tr("waiting")] + [""] * (1 + len(METRIC_COLUMNS)))
+        self._fit_height()
+        return first
+
     def fold_started(self, fold: int, run_id: str) -> None:
         if 0 <= fold < self.rowCount():
             self._set_row(fold, [str(fold + 1), run_id, self.tr("training")] + [""] * (1 + len(METRIC_COLUMNS)))

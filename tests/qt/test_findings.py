@@ -69,7 +69,7 @@ def test_a_reopened_run_shows_its_stored_findings(qtbot, window, tmp_path) -> No
     assert "No class structure" in _texts(pane.findings)
 
 
-def test_suspected_label_errors_show_as_thumbnails_with_given_and_predicted_labels(window, tmp_path) -> None:
+def test_suspected_label_errors_show_as_thumbnails_with_given_and_predicted_labels(qtbot, window, tmp_path) -> None:
     from PIL import Image
 
     paths = []
@@ -84,6 +84,8 @@ def test_suspected_label_errors_show_as_thumbnails_with_given_and_predicted_labe
         "Review the listed images.", {"suspects": suspects, "count": 3}, "samples"))
     [card] = window.panes["samples"].findings.cards
     assert [path for path, _ in card.examples] == paths
+    qtbot.waitUntil(lambda: all(label.pixmap() is not None and not label.pixmap().isNull() for label in card.pictures),
+                    timeout=10_000)  # read in the background
     captions = [label.text() for label in card.findChildren(QLabel) if "→" in label.text()]
     assert captions == ["given cat\n→ dog (93%)"] * 3
     pictures = [label for label in card.findChildren(QLabel) if label.toolTip() in paths]

@@ -123,7 +123,7 @@ class Pane(QWidget):
         self.banner.action.connect(self._on_banner_action)
         self._banner_target = ""
         outer.addWidget(self.banner)
-        self.findings = FindingsList(self.key, context.project)
+        self.findings = FindingsList(self.key, context.project, context.tasks)
         outer.addWidget(self.findings)
         self.body = QWidget()
         self.body.setObjectName("paneBody")

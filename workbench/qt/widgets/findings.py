@@ -17,10 +17,11 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtGui import QImage, QImageReader, QPixmap
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QToolButton, QVBoxLayout, QWidget
 
 from workbench.qt.project_model import ProjectModel
+from workbench.qt.tasks import TaskManager
 
 SEVERITY_ORDER = ("info", "warning", "problem")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
@@ -150,28 +151,42 @@ def evidence_examples(evidence: dict[str, Any]) -> list[tuple[str, str]]:
     return examples[:EXAMPLES_SHOWN]
 
 
-def _example_tile(path: str, caption: str) -> QWidget:
+def read_thumbnails(paths: list[str], side: int) -> dict[str, QImage]:
+    """Worker thread: small pictures of image files (QImage, which unlike QPixmap may be made off the GUI
+    thread), decoded at thumbnail size where the format allows (JPEG). Unreadable files are left out."""
+    images: dict[str, QImage] = {}
+    for path in dict.fromkeys(paths):
+        if not Path(path).is_file():
+            continue
+        reader = QImageReader(path)
+        size = reader.size()
+        if size.isValid() and (size.width() > side or size.height() > side):
+            reader.setScaledSize(size.scaled(side, side, Qt.AspectRatioMode.KeepAspectRatio))
+        image = reader.read()
+        if not image.isNull():
+            # nearest neighbour when enlarging: small scans stay sharp instead of blurring
+            images[path] = image.scaled(side, side, Qt.AspectRatioMode.KeepAspectRatio,
+                                        Qt.TransformationMode.FastTransformation)
+    return images
+
+
+def _example_tile(path: str, caption: str) -> tuple[QWidget, QLabel]:
+    """A captioned tile whose picture arrives later (`FindingCard.show_thumbnails`)."""
     tile = QWidget()
     tile.setObjectName("findingExample")
     column = QVBoxLayout(tile)
     column.setContentsMargins(0, 0, 0, 0)
     column.setSpacing(2)
-    picture = QLabel()
+    picture = QLabel("…")
     picture.setFixedSize(EXAMPLE_SIDE, EXAMPLE_SIDE)
     picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
-    pixmap = QPixmap(path) if Path(path).is_file() else QPixmap()
-    if pixmap.isNull():
-        picture.setText("?")
-    else:  # nearest neighbour: small scans stay sharp instead of blurring
-        picture.setPixmap(pixmap.scaled(EXAMPLE_SIDE, EXAMPLE_SIDE, Qt.AspectRatioMode.KeepAspectRatio,
-                                        Qt.TransformationMode.FastTransformation))
     picture.setToolTip(path)
     text = QLabel(caption)
     text.setObjectName("hint")
     text.setAlignment(Qt.AlignmentFlag.AlignHCenter)
     column.addWidget(picture, 0, Qt.AlignmentFlag.AlignHCenter)
     column.addWidget(text)
-    return tile
+    return tile, picture
 
 
 def _array_pixmap(value: Any) -> QPixmap | None:
@@ -259,11 +274,14 @@ class FindingCard(QFrame):
             row.addStretch(1)
             layout.addLayout(row)
         self.examples = evidence_examples(finding.evidence)
+        self.pictures: list[QLabel] = []
         if self.examples:
             row = QHBoxLayout()
             row.setSpacing(10)
             for path, caption in self.examples:
-                row.addWidget(_example_tile(path, caption))
+                tile, picture = _example_tile(path, caption)
+                self.pictures.append(picture)
+                row.addWidget(tile)
             row.addStretch(1)
             layout.addLayout(row)
         fix_row = QHBoxLayout()
@@ -282,6 +300,15 @@ class FindingCard(QFrame):
         layout.addLayout(fix_row)
         if patch and all(self._is_set(k, v) for k, v in patch.items()):
             self._mark_applied()
+
+    def show_thumbnails(self, images: dict[str, QImage]) -> None:
+        """Fill the example tiles with the pictures read in the background ("?" for an unreadable file)."""
+        for (path, _caption), picture in zip(self.examples, self.pictures, strict=True):
+            image = images.get(path)
+            if image is None:
+                picture.setText("?")
+            else:
+                picture.setPixmap(QPixmap.fromImage(image))
 
     def _is_set(self, key: str, value: Any) -> bool:
         try:
@@ -308,10 +335,12 @@ class FindingCard(QFrame):
 class FindingsList(QFrame):
     """The findings about one pane, under a header that folds them away; hidden while there are none."""
 
-    def __init__(self, pane: str, project: ProjectModel, parent: QWidget | None = None) -> None:
+    def __init__(self, pane: str, project: ProjectModel, tasks: TaskManager | None = None,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.pane = pane
         self.project = project
+        self.tasks = tasks  # reads the example thumbnails in the background (without it: here, at once)
         self.setObjectName("findingsList")
         self.cards: list[FindingCard] = []
         layout = QVBoxLayout(self)
@@ -339,11 +368,21 @@ class FindingsList(QFrame):
         self.cards = [FindingCard(f, self.project) for f in findings[:12]]
         for card in self.cards:
             self.cards_layout.addWidget(card)
+        paths = [path for card in self.cards for path, _ in card.examples]
+        if paths and self.tasks is not None:  # the same key: a newer list supersedes a read still running
+            self.tasks.submit(f"finding-thumbnails-{self.pane}", read_thumbnails, paths, EXAMPLE_SIDE,
+                              label=self.tr("Reading example images"), on_result=self._show_thumbnails)
+        elif paths:
+            self._show_thumbnails(read_thumbnails(paths, EXAMPLE_SIDE))
         problems = sum(f.severity == "problem" for f in findings)
         warnings = sum(f.severity == "warning" for f in findings)
         self.header.setText(self.tr("Pitfall doctor: {0} finding(s) — {1} problem(s), {2} warning(s)").format(
             len(findings), problems, warnings))
         self.setVisible(bool(findings))
+
+    def _show_thumbnails(self, images: dict[str, QImage]) -> None:
+        for card in self.cards:
+            card.show_thumbnails(images)
 
     def _fold(self, open_: bool) -> None:
         self.cards_box.setVisible(open_)

@@ -291,8 +291,8 @@ def test_a_failing_diagnostic_never_breaks_training(tmp_path: Path) -> None:
 
 
 def test_the_range_test_trains_what_the_strategy_trains(tmp_path: Path) -> None:
-    """Transfer learning freezes the source run's backbone: the test ramps only the new head; a strategy that fits
-    its own classifier has no rate to find."""
+    """Transfer learning freezes the source run's backbone: the test ramps only the new head; a strategy with its
+    own training procedure is refused with a reason."""
     from workbench.core.diagnostics.lr_finder import find_learning_rate
 
     source = bars_dataset(tmp_path / "data")
@@ -309,5 +309,5 @@ def test_the_range_test_trains_what_the_strategy_trains(tmp_path: Path) -> None:
     assert 0 < head.trained_parameters < full.trained_parameters / 4  # the classifier only
     assert len(head.lrs) >= 3 and head.suggested > 0
     extraction = apply_patch(transfer, {"strategy.name": "feature_extraction"})
-    with pytest.raises(ValueError, match="no rate to find"):
+    with pytest.raises(ValueError, match="cannot suggest its rate"):
         find_learning_rate(extraction, steps=12)

@@ -61,8 +61,8 @@ def _strategy_model(config: ProjectConfig, prepared: PreparedData, device: torch
 
     strategy = load_strategy(config.strategy.name)
     if strategy.replaces_training():
-        raise ValueError(f"the {STRATEGIES[config.strategy.name].label} strategy does not train with this learning rate "
-                         "(it fits its own classifier), so there is no rate to find")
+        raise ValueError(f"the {STRATEGIES[config.strategy.name].label} strategy trains by its own procedure, not the "
+                         "cross-entropy loop this test imitates, so the test cannot suggest its rate")
     context = StrategyContext(config, prepared, device, work_dir, lambda _event: None, RunControl())
     model = strategy.build_model(context) or build_model(config, prepared.in_channels, len(prepared.class_names))
     strategy.prepare_model(model, context, False)

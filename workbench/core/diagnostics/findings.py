@@ -7,6 +7,7 @@ explanation, the fix in words and, where the fix is a setting, a machine-applica
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -44,6 +45,10 @@ class Finding:
         if self.paper_item:
             evidence["paper_item"] = self.paper_item
         return FindingRaised(self.code, self.severity, self.title, self.explanation, self.fix, evidence, self.pane)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The event's fields as plain JSON values (as findings.json stores them)."""
+        return dataclasses.asdict(self.to_event())
 
 
 def severity_rank(severity: str) -> int:

@@ -126,18 +126,12 @@ def attribution_maps_for_run(
     np.save(folder / IMAGES_FILE, means)
     _write_report(folder, {
         "method": report.method, "split": "val", "classes": names, "skipped": skipped, "stats": report.stats,
-        "findings": [_finding_dict(f) for f in report.findings],
+        "findings": [f.to_dict() for f in report.findings],
         "images": [images.paths[int(i)] for i in np.union1d(donors, probes)],
         "checkpoint_epoch": run.checkpoint_epoch,
     })
     return AttributionResult(names, maps, means, list(report.findings), report.method, "val", skipped,
                              dict(report.stats), folder)
-
-
-def _finding_dict(finding: Finding) -> dict[str, Any]:
-    event = finding.to_event()  # plain JSON values only
-    return {"code": event.code, "severity": event.severity, "title": event.title, "explanation": event.explanation,
-            "fix": event.fix, "evidence": event.evidence, "pane": event.pane}
 
 
 def _finding_from_dict(raw: dict[str, Any]) -> Finding | None:

@@ -12,7 +12,6 @@ summary.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import time
 from dataclasses import dataclass, field
@@ -49,7 +48,7 @@ class KFoldResult:
             "folds": [{"fold": i, "run_id": f.run_id, "run_dir": str(f.run_dir or ""), "status": f.status,
                        "best_epoch": f.best_epoch, "best_metrics": f.best_metrics} for i, f in enumerate(self.folds)],
             "summary": self.summary(),
-            "findings": [dataclasses.asdict(f.to_event()) for f in self.findings],
+            "findings": [f.to_dict() for f in self.findings],
         }
 
 

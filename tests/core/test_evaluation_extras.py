@@ -16,13 +16,14 @@ from tests.helpers import write_shapes_dataset
 from workbench.core.data.errors import DatasetError
 from workbench.core.evaluation import storage
 from workbench.core.evaluation.compare import compare_runs, flatten
-from workbench.core.evaluation.evaluate import evaluate_run, load_run, load_split
+from workbench.core.evaluation.evaluate import evaluate_run, load_split
 from workbench.core.evaluation.external import evaluate_external
 from workbench.core.evaluation.gallery import misclassified_gallery, worst_errors
 from workbench.core.evaluation.inference import predict_set
 from workbench.core.evaluation.perturbations import PERTURBATIONS, perturb
 from workbench.core.evaluation.predict import predict_folder
 from workbench.core.evaluation.robustness import evaluate_robustness, plot_robustness
+from workbench.core.evaluation.run_loading import load_run
 from workbench.core.evaluation.saliency import saliency_maps
 from workbench.core.evaluation.tta import TTA_AUGMENTATIONS, combine, make_views
 from workbench.core.evaluation.tta_eval import compare_tta

@@ -13,9 +13,10 @@ import pytest
 import torch
 
 from tests.core.eval_fixtures import *  # noqa: F403
-from workbench.core.evaluation.evaluate import evaluate_run, load_run, load_split
+from workbench.core.evaluation.evaluate import evaluate_run, load_split
 from workbench.core.evaluation.inference import predict_set
 from workbench.core.evaluation.predict import predict_folder
+from workbench.core.evaluation.run_loading import load_run
 from workbench.core.export.bundle import WEIGHTS, bundle_model_card, load_bundle, write_bundle
 from workbench.core.export.bundle_safety import BundleError, looks_like_pickle
 from workbench.core.export.deploy import PARITY_TOLERANCE, export_onnx, export_torchscript, sample_images

@@ -88,7 +88,7 @@ def test_transfer_from_an_earlier_run_trains_only_the_new_head(shapes_dataset: P
     assert not torch.equal(source["classifier.weight"], trained["classifier.weight"])
     assert result.best_metrics["accuracy"] >= 0.8
 
-    from workbench.core.evaluation.evaluate import load_run
+    from workbench.core.evaluation.run_loading import load_run
 
     assert load_run(result.run_dir).model is not None, "evaluation rebuilds the transferred network as is"
 
@@ -189,15 +189,10 @@ def test_feature_extraction_with_each_classifier(shapes_dataset: Path, trained_r
     assert accuracy == pytest.approx(result.best_metrics["accuracy"]), "the checkpoint alone reproduces the model"
 
 
-def test_feature_extraction_run_is_evaluated_like_a_network(shapes_dataset: Path, trained_run: Path, tmp_path: Path,
-                                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    """With the proposed one-line wiring of load_run (build_inference_model → build_run_model)."""
+def test_feature_extraction_run_is_evaluated_like_a_network(shapes_dataset: Path, trained_run: Path, tmp_path: Path) -> None:
+    """Evaluation rebuilds the strategy's own structure (backbone + fitted head) from the run folder."""
     from workbench.core.evaluation import evaluate
 
-    def wired(config: ProjectConfig, channels: str, num_classes: int) -> torch.nn.Module:
-        return build_run_model(config, 1 if channels == "grayscale" else 3, num_classes)
-
-    monkeypatch.setattr(evaluate, "build_inference_model", wired)
     config = strategy_config(shapes_dataset, tmp_path / "runs", "feature_extraction", weights="run",
                              weights_path=str(trained_run))
     result = train(config)

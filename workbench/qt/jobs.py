@@ -63,7 +63,7 @@ def resplit(scan: DatasetScan, data_cfg: DataConfig) -> DatasetOverview:
 
 def norm_stats(config: ProjectConfig, context: TaskContext) -> Any:
     """Normalisation statistics of the training split (decodes the dataset)."""
-    from workbench.core.data.stats import training_split_statistics
+    from workbench.core.data.pipeline import training_split_statistics
 
     return training_split_statistics(
         config,

@@ -123,3 +123,12 @@ def prepare_data(
     if stats is None:
         stats = compute_norm_stats(images.array, train_idx, config.preprocessing.normalization, images.value_scale)
     return PreparedData(names, kept, labels, splits, images, stats, layout, skipped, warnings)
+
+
+def training_split_statistics(
+    config: ProjectConfig,
+    progress: Callable[[int, int], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> NormStats:
+    """Scan, split and decode the project's dataset, then compute statistics on the training split."""
+    return prepare_data(config, progress=progress, should_stop=should_stop).stats

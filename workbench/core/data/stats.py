@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,7 +15,6 @@ from workbench.core.config import atomic_write_bytes
 if TYPE_CHECKING:
     import torch
 
-    from workbench.core.config import ProjectConfig
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -109,14 +108,3 @@ def denormalize(batch: torch.Tensor, stats: NormStats) -> torch.Tensor:
     m = torch.tensor(mean, dtype=batch.dtype).view(1, channels, 1, 1)
     s = torch.tensor(std, dtype=batch.dtype).view(1, channels, 1, 1)
     return batch * s + m
-
-
-def training_split_statistics(
-    config: ProjectConfig,
-    progress: Callable[[int, int], None] | None = None,
-    should_stop: Callable[[], bool] | None = None,
-) -> NormStats:
-    """Scan, split and decode the project's dataset, then compute statistics on the training split."""
-    from workbench.core.data.pipeline import prepare_data
-
-    return prepare_data(config, progress=progress, should_stop=should_stop).stats

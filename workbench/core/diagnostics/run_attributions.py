@@ -85,8 +85,8 @@ def attribution_maps_for_run(
     from workbench.core.data.stats import normalize
     from workbench.core.diagnostics.context import stratified_sample
     from workbench.core.diagnostics.shortcut import shortcut_check
-    from workbench.core.evaluation.evaluate import load_run
     from workbench.core.evaluation.inference import eval_set_from_data
+    from workbench.core.evaluation.run_loading import load_run
 
     run = load_run(run_dir)
     if run.kind == "bundle":

@@ -10,87 +10,22 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
-from torch import nn
 
-from workbench.core.config import ConfigError, ProjectConfig, load_config
+from workbench.core.config import ConfigError, ProjectConfig
 from workbench.core.data.pipeline import PreparedData, prepare_data
-from workbench.core.data.stats import NormStats
-from workbench.core.devices import select_device
 from workbench.core.evaluation import storage
 from workbench.core.evaluation.inference import EvalSet, eval_set_from_data, predict_set
+from workbench.core.evaluation.loaded_run import LoadedRun
 from workbench.core.evaluation.metrics import full_metrics, headline
-from workbench.core.models.factory import build_model
+from workbench.core.evaluation.run_loading import load_run
 from workbench.core.runs import read_json, write_json
-from workbench.core.training.checkpoints import load_checkpoint
 from workbench.core.training.loop import BatchSource, predict
 
 Progress = Callable[[int, int], None]
-
-
-@dataclass
-class LoadedRun:
-    """A trained model with everything inference needs; from a run folder or a `.wbmodel` bundle."""
-
-    run_dir: Path  # the run folder, or the bundle file
-    config: ProjectConfig
-    class_names: list[str]
-    stats: NormStats
-    model: nn.Module
-    device: torch.device
-    checkpoint_epoch: int
-    channels: str = "rgb"  # "grayscale" or "rgb": what the network was trained on
-    kind: str = "run"  # "run" or "bundle"
-    metrics: dict[str, Any] = field(default_factory=dict)  # stored metrics (bundles carry them)
-    checkpoint_path: Path | None = None
-
-    @property
-    def in_channels(self) -> int:
-        return 1 if self.channels == "grayscale" else 3
-
-
-def build_inference_model(config: ProjectConfig, channels: str, num_classes: int) -> nn.Module:
-    """The run's architecture with random weights (never downloads: the weights come from the run)."""
-    offline = config.model_copy(update={"model": config.model.model_copy(update={"pretrained": False})})
-    in_channels = 1 if channels == "grayscale" else 3
-    try:  # strategies such as feature extraction train their own structure (backbone + fitted head)
-        from workbench.core.strategies.inference import build_run_model
-    except ImportError:
-        return build_model(offline, in_channels, num_classes)
-    return build_run_model(offline, in_channels, num_classes)
-
-
-def load_run(run_dir: str | Path, which: str = "best", device: str = "auto") -> LoadedRun:
-    """The run's config, statistics and trained model (weights from `which`: 'best' or 'last')."""
-    run_dir = Path(run_dir).expanduser().resolve()
-    if run_dir.is_file() and run_dir.suffix == ".wbmodel":
-        from workbench.core.export.bundle import load_bundle
-
-        return load_bundle(run_dir, device=device)
-    if not (run_dir / "config.toml").exists():
-        raise ConfigError(f"{run_dir} is not a Workbench run folder (it has no config.toml)")
-    config = load_config(run_dir / "config.toml")
-    class_names = read_json(run_dir / "classes.json")
-    stats_data = read_json(run_dir / "norm_stats.json")
-    if not class_names or not stats_data:
-        raise ConfigError(f"run {run_dir.name} has no class list or statistics; it did not get past data preparation")
-    path = run_dir / "checkpoints" / f"{which}.pt"
-    if not path.exists():
-        path = run_dir / "checkpoints" / "last.pt"
-    saved = load_checkpoint(path)
-    stats = NormStats.from_dict(stats_data)
-    channels = read_json(run_dir / "data_report.json", {}).get("channels", "rgb")
-    model = build_inference_model(config, channels, len(class_names))
-    model.load_state_dict(saved["model"])
-    chosen = torch.device(select_device(device if device != "auto" else config.training.device))
-    status = read_json(run_dir / "run.json", {}) or {}
-    return LoadedRun(run_dir, config, class_names, stats, model.to(chosen).eval(), chosen, int(saved.get("epoch", 0)),
-                     channels, "run", {"best_val_metrics": status.get("best_metrics", {})}, path)
 
 
 def run_predictions(run: LoadedRun, data: PreparedData, split: str) -> dict[str, np.ndarray]:

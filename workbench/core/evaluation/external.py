@@ -20,9 +20,10 @@ from workbench.core.data.cache import decode_dataset
 from workbench.core.data.discovery import scan_dataset
 from workbench.core.data.errors import DatasetError
 from workbench.core.evaluation import storage
-from workbench.core.evaluation.evaluate import LoadedRun, load_run
 from workbench.core.evaluation.inference import EvalSet, predict_set
+from workbench.core.evaluation.loaded_run import LoadedRun
 from workbench.core.evaluation.metrics import full_metrics, headline
+from workbench.core.evaluation.run_loading import load_run
 from workbench.core.runs import write_json
 
 Progress = Callable[[int, int], None]

@@ -14,8 +14,8 @@ from workbench.core.evaluation.saliency import overlay, saliency_maps
 from workbench.core.runs import write_json
 
 if TYPE_CHECKING:
-    from workbench.core.evaluation.evaluate import LoadedRun
     from workbench.core.evaluation.inference import EvalSet
+    from workbench.core.evaluation.loaded_run import LoadedRun
 
 
 @dataclass

@@ -18,7 +18,7 @@ from workbench.core.evaluation.tta import check_tta, combine, make_views
 
 if TYPE_CHECKING:
     from workbench.core.data.pipeline import PreparedData
-    from workbench.core.evaluation.evaluate import LoadedRun
+    from workbench.core.evaluation.loaded_run import LoadedRun
 
 Progress = Callable[[int, int], None]
 Transform = Callable[[torch.Tensor], torch.Tensor]

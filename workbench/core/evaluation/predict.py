@@ -12,8 +12,9 @@ import numpy as np
 from workbench.core.data.cache import decode_dataset
 from workbench.core.data.discovery import Sample, _walk_files, check_image_header
 from workbench.core.data.errors import DatasetError
-from workbench.core.evaluation.evaluate import LoadedRun, load_run
 from workbench.core.evaluation.inference import EvalSet, predict_set
+from workbench.core.evaluation.loaded_run import LoadedRun
+from workbench.core.evaluation.run_loading import load_run
 
 Progress = Callable[[int, int], None]
 

@@ -17,7 +17,7 @@ from workbench.core.evaluation.metrics import classification_metrics
 from workbench.core.evaluation.perturbations import MILD_LEVELS, PERTURBATIONS, perturb
 
 if TYPE_CHECKING:
-    from workbench.core.evaluation.evaluate import LoadedRun
+    from workbench.core.evaluation.loaded_run import LoadedRun
 
 DEFAULT_THRESHOLD = 0.10  # a drop of ten points at a mild strength is flagged
 

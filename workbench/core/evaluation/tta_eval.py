@@ -12,7 +12,7 @@ from workbench.core.evaluation.metrics import classification_metrics, headline
 from workbench.core.evaluation.tta import COMBINE_RULES, TTA_AUGMENTATIONS
 
 if TYPE_CHECKING:
-    from workbench.core.evaluation.evaluate import LoadedRun
+    from workbench.core.evaluation.loaded_run import LoadedRun
 
 
 def compare_tta(

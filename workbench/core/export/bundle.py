@@ -23,7 +23,7 @@ import torch
 from workbench.core.config import ConfigError, atomic_write_bytes, config_from_dict
 from workbench.core.data.stats import NormStats
 from workbench.core.devices import select_device
-from workbench.core.evaluation.evaluate import LoadedRun, build_inference_model, load_run
+from workbench.core.evaluation.loaded_run import LoadedRun, build_inference_model, load_run_folder
 from workbench.core.export.bundle_safety import MAX_TEXT_BYTES, BundleError, check_content, check_members
 
 try:
@@ -91,7 +91,7 @@ def write_bundle(run_or_dir: LoadedRun | str | Path, dest: str | Path | None = N
     from workbench.core.config import config_to_toml
     from workbench.core.export.model_card import model_card_markdown
 
-    run = run_or_dir if isinstance(run_or_dir, LoadedRun) else load_run(run_or_dir, device="cpu")
+    run = run_or_dir if isinstance(run_or_dir, LoadedRun) else load_run_folder(run_or_dir, device="cpu")
     name = f"{run.config.name}-{run.run_dir.stem}{SUFFIX}".replace(" ", "_")
     if dest is None:
         path = run.run_dir / "exports" / name

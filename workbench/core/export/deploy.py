@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from workbench.core.data.stats import IMAGENET_MEAN, IMAGENET_STD, NormStats, normalize
-from workbench.core.evaluation.evaluate import LoadedRun
+from workbench.core.evaluation.loaded_run import LoadedRun
 
 ONNX_OPSET = 17
 PARITY_TOLERANCE = 1e-4

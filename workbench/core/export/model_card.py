@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from workbench.core.runs import read_json
 
 if TYPE_CHECKING:
-    from workbench.core.evaluation.evaluate import LoadedRun
+    from workbench.core.evaluation.loaded_run import LoadedRun
 
 
 def _fmt(value: Any, digits: int = 4) -> str:

@@ -49,7 +49,7 @@ def export_model(run_dir: str | Path, dest_dir: str | Path, *, onnx: bool | None
                  progress: Progress | None = None) -> dict[str, Any]:
     """Write the bundle, TorchScript and ONNX files (each checked against PyTorch), the model card, metrics.csv
     and curves.png into `dest_dir`; returns a summary that is also saved as export.json there and in the run."""
-    from workbench.core.evaluation.evaluate import load_run
+    from workbench.core.evaluation.run_loading import load_run
     from workbench.core.export.bundle import bundle_metrics, write_bundle
     from workbench.core.export.deploy import PARITY_TOLERANCE, export_onnx, export_torchscript, sample_images
     from workbench.core.export.model_card import model_card_markdown

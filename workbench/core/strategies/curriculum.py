@@ -74,7 +74,7 @@ def bootstrap_difficulty(context: StrategyContext, indices: np.ndarray) -> np.nd
 
 def teacher_difficulty(context: StrategyContext, indices: np.ndarray) -> np.ndarray:
     """The loss of an earlier run (the teacher) on each training image, with the teacher's own preprocessing."""
-    from workbench.core.evaluation.evaluate import load_run
+    from workbench.core.evaluation.run_loading import load_run
 
     path = context.config.strategy.teacher_run
     if not path:

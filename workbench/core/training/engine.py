@@ -461,7 +461,8 @@ def _run_epochs(
             lr = optimizer.param_groups[0]["lr"]
             headline = {k: v for k, v in metrics.items() if isinstance(v, float)}
             state["history"].append({"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss,
-                                     "train_accuracy": result.accuracy, "lr": lr, **headline})
+                                     "train_accuracy": result.accuracy, "lr": lr,
+                                     "seconds": result.seconds, **headline})  # sums to the whole run's time
             if is_best:
                 state.update(best_value=value, best_epoch=epoch, stale_epochs=0,
                              best_metrics={"val_loss": val_loss, **headline})

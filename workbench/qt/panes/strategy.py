@@ -64,6 +64,15 @@ def strategy_fields() -> list[FieldSpec]:
     return [FieldSpec(n, visible_when=lambda c, n=n: n in STRATEGIES[c.strategy.name].params) for n in names]
 
 
+SCHEDULE_POINTS = 2000  # the preview's resolution; a 200-epoch × 3,125-step schedule would be 625,000 points
+
+
+def preview_steps(epochs: int, steps_per_epoch: int) -> int:
+    """Steps per epoch to sample the schedule at, so the preview has at most about SCHEDULE_POINTS points. The
+    schedule is a function of the fraction of training done, so a coarser step only lowers the resolution."""
+    return max(1, min(steps_per_epoch, SCHEDULE_POINTS // max(epochs, 1)))
+
+
 class StrategyPane(Pane):
     key = "strategy"
     title = "Strategy"
@@ -129,10 +138,10 @@ class StrategyPane(Pane):
         grid.addWidget(group(self.tr("Optimisation"), self.optim_form, self.lr_hint, self.lr_finder, stretch=True), 2, 0)
 
         self.schedule_form = ConfigForm(self.project, "training", schedule_fields())
-        self.schedule_plot = CurvePlot(self.tr("Learning rate by epoch"), self.tr("learning rate"))
+        self.schedule_plot = CurvePlot(self.tr("Learning rate by epoch"), self.tr("learning rate"),
+                                       show_legend=False)
         self.schedule_plot.setMinimumHeight(170)
         self.schedule_plot.setMaximumHeight(240)
-        self.schedule_plot.legend.hide()
         self.schedule_plot.add_series("lr", self.tr("learning rate"), "purple", width=2.0)
         # Stretch: when the finder's curve makes the row taller, the schedule stays at the top of its box.
         grid.addWidget(group(self.tr("Learning-rate schedule"), self.schedule_form, self.schedule_plot, stretch=True), 2, 1)
@@ -183,9 +192,10 @@ class StrategyPane(Pane):
         return max(1, -(-train // batch)) if train else 10
 
     def _draw_schedule(self) -> None:
-        points = schedule_curve(self.project.config.training, self.steps_per_epoch())
-        if len(points) > 4000:  # keep the preview light for long schedules
-            points = points[:: len(points) // 2000 + 1]
+        points = schedule_curve(self.project.config.training, preview_steps(self.project.config.training.epochs,
+                                                                            self.steps_per_epoch()))
+        if len(points) > SCHEDULE_POINTS:  # more epochs than points: keep every n-th epoch
+            points = points[:: len(points) // SCHEDULE_POINTS + 1]
         xs = [p[0] for p in points]
         ys = [p[1] for p in points]
         self.schedule_plot.set_series("lr", xs, ys)

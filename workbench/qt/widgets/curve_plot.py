@@ -1,5 +1,7 @@
 """A live line plot: named series backed by growing numpy buffers, redrawn with `setData`.
 
+The legend sits below the axes, in the plot's own layout, so it never covers a curve.
+
 Appending only marks a series as changed. A shared scheduler then redraws one changed, visible plot
 per tick, so a fast stream of points never keeps the GUI thread busy for long: each pause of the
 event loop is a single plot's repaint, never all of them at once.
@@ -113,7 +115,7 @@ class CurvePlot(pg.PlotWidget):
     """A titled plot with a legend; `append(key, x, y)` adds a point to a series and redraws it."""
 
     def __init__(self, title: str, y_label: str, x_label: str = "epoch", parent: QWidget | None = None,
-                 legend_corner: str = "top-right") -> None:
+                 show_legend: bool = True, legend_columns: int = 2) -> None:
         configure_pyqtgraph()
         super().__init__(parent=parent, enableMenu=False)  # no context menus: faster to build
         self.setMinimumHeight(180)
@@ -123,8 +125,14 @@ class CurvePlot(pg.PlotWidget):
         item.setLabel("left", y_label)
         item.setLabel("bottom", x_label)
         item.showGrid(x=True, y=True, alpha=0.15)
-        offset = {"top-right": (-10, 10), "bottom-right": (-10, -10), "top-left": (10, 10)}[legend_corner]
-        self.legend = item.addLegend(offset=offset)
+        # Below the bottom axis (row 4 of PlotItem's grid), outside the data area; PlotItem adds each named
+        # curve to `item.legend`. A plot without a legend keeps one, unattached, for the theme to restyle.
+        self.legend = pg.LegendItem(colCount=legend_columns)
+        if show_legend:
+            item.layout.addItem(self.legend, 4, 1)
+            item.legend = self.legend
+        else:
+            self.legend.hide()
         style_legend(self.legend)
         cache_static_parts(item)
         self._series: dict[str, tuple[SeriesBuffer, pg.PlotDataItem]] = {}

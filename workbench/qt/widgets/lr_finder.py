@@ -112,10 +112,10 @@ class LRFinderPanel(QWidget):
         box = QVBoxLayout(self.result_box)
         box.setContentsMargins(0, 0, 0, 0)
         box.setSpacing(6)
-        self.plot = CurvePlot(self.tr("Loss by learning rate"), self.tr("smoothed loss"), self.tr("learning rate (log scale)"))
+        self.plot = CurvePlot(self.tr("Loss by learning rate"), self.tr("smoothed loss"), self.tr("learning rate (log scale)"),
+                              show_legend=False)
         self.plot.setMinimumHeight(220)
         self.plot.setMaximumHeight(280)  # a readable curve without making the whole row very tall
-        self.plot.legend.hide()
         self.plot.add_series("loss", self.tr("smoothed loss"), "blue", width=2.0)
         self.plot.getPlotItem().setLogMode(x=True, y=False)
         # Lines sit in view coordinates, which on a log axis are log10 of the rate.

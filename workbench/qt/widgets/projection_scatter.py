@@ -132,6 +132,12 @@ class ProjectionView(QWidget):
         self.epoch_label.setText(self.tr("No projection yet"))
         self.scores_label.setText("")
 
+    def set_waiting(self, text: str) -> None:
+        """What the empty panel says until the first projection arrives (when it will come)."""
+        self.waiting_text = text
+        if not self.projections:
+            self.epoch_label.setText(text)
+
     def add(self, event: Any) -> None:
         """A ProjectionReady: replaces the projection of the same epoch, else is inserted in epoch order."""
         at_end = self.current == len(self.projections) - 1

@@ -50,7 +50,7 @@ def test_saved_maps_show_and_compute_fills_a_run_without(make_window, qtbot, tmp
     pane = window.panes["evaluate"]
 
     # A run with saved maps: they load in the background, one cell per class, the flagged class marked.
-    qtbot.waitUntil(lambda: pane.attributions is not None, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: pane.attribution_panel.attributions is not None, timeout=TIMEOUT)
     view = pane.attribution_view
     assert view.isVisibleTo(pane) and view.class_names == NAMES
     assert [cell.caption.text().count(name) for cell, name in zip(view.cells, NAMES, strict=True)] == [1, 1, 1]
@@ -58,26 +58,26 @@ def test_saved_maps_show_and_compute_fills_a_run_without(make_window, qtbot, tmp
     assert view.findings.isVisibleTo(pane) and "rest on the border" in view.findings.text()
     assert "training images" in view.legend.text()  # the monitor's maps say where they come from
     assert not view.underlay.isVisibleTo(pane)  # the monitor saved no mean images to lay the maps over
-    assert pane.attribution_button.isEnabled() and pane.attribution_button.text() == "Compute attribution maps"
+    assert pane.attribution_panel.button.isEnabled() and pane.attribution_panel.button.text() == "Compute attribution maps"
 
     # Switching to a run without maps clears them; Compute produces them in the background.
     window.runs.set_current(str(fresh))
-    assert pane.attributions is None and view.cells == [] and not view.isVisibleTo(pane)
+    assert pane.attribution_panel.attributions is None and view.cells == [] and not view.isVisibleTo(pane)
     qtbot.waitUntil(lambda: not window.tasks.is_running("stored-attributions"), timeout=TIMEOUT)
-    assert pane.attributions is None
-    pane.attribution_button.click()
-    assert pane.attributions_running and not pane.attribution_button.isEnabled()
-    qtbot.waitUntil(lambda: not pane.attributions_running, timeout=TIMEOUT)
-    assert not pane.attributions_error and pane.attributions is not None
-    assert pane.attributions["split"] == "val" and pane.attribution_button.text() == "Recompute"
-    assert view.class_names == pane.attributions["class_names"] and 1 <= len(view.cells) <= 3
+    assert pane.attribution_panel.attributions is None
+    pane.attribution_panel.button.click()
+    assert pane.attribution_panel.running and not pane.attribution_panel.button.isEnabled()
+    qtbot.waitUntil(lambda: not pane.attribution_panel.running, timeout=TIMEOUT)
+    assert not pane.attribution_panel.error and pane.attribution_panel.attributions is not None
+    assert pane.attribution_panel.attributions.split == "val" and pane.attribution_panel.button.text() == "Recompute"
+    assert view.class_names == pane.attribution_panel.attributions.class_names and 1 <= len(view.cells) <= 3
     assert view.underlay.isVisibleTo(pane) and "validation images" in view.legend.text()
     assert (fresh / "diagnostics" / "attribution_maps.npy").is_file()
     assert np.load(fresh / "diagnostics" / "attribution_maps.npy").shape == (len(view.cells), 16, 16)
     pixmaps = [cell.picture.pixmap() for cell in view.cells]
     assert all(p.width() == p.height() == 96 for p in pixmaps)  # 16 px maps enlarged to full cells
     view.underlay.setChecked(False)  # plain heat maps: the cells are redrawn, not lost
-    assert view.class_names == pane.attributions["class_names"] and "mean image" not in view.legend.text()
+    assert view.class_names == pane.attribution_panel.attributions.class_names and "mean image" not in view.legend.text()
     view.underlay.setChecked(True)
     area = pane.body.parentWidget().parentWidget()
     area.ensureWidgetVisible(view)
@@ -86,12 +86,12 @@ def test_saved_maps_show_and_compute_fills_a_run_without(make_window, qtbot, tmp
     # A run that cannot give maps says why, inline; going back to a run with maps shows them again.
     window.runs.set_current(str(broken))
     qtbot.waitUntil(lambda: not window.tasks.is_running("stored-attributions"), timeout=TIMEOUT)
-    pane.attribution_button.click()
-    qtbot.waitUntil(lambda: not pane.attributions_running, timeout=TIMEOUT)
-    assert "no validation images" in pane.attributions_error
-    assert pane.attribution_error.isVisibleTo(pane) and "no validation images" in pane.attribution_error.text()
-    assert pane.attributions is None and not view.isVisibleTo(pane)
+    pane.attribution_panel.button.click()
+    qtbot.waitUntil(lambda: not pane.attribution_panel.running, timeout=TIMEOUT)
+    assert "no validation images" in pane.attribution_panel.error
+    assert pane.attribution_panel.error_label.isVisibleTo(pane) and "no validation images" in pane.attribution_panel.error_label.text()
+    assert pane.attribution_panel.attributions is None and not view.isVisibleTo(pane)
     window.runs.set_current(str(fresh))
-    assert not pane.attribution_error.isVisibleTo(pane)
-    qtbot.waitUntil(lambda: pane.attributions is not None, timeout=TIMEOUT)
-    assert pane.attributions["split"] == "val" and view.cells
+    assert not pane.attribution_panel.error_label.isVisibleTo(pane)
+    qtbot.waitUntil(lambda: pane.attribution_panel.attributions is not None, timeout=TIMEOUT)
+    assert pane.attribution_panel.attributions.split == "val" and view.cells

@@ -72,16 +72,16 @@ def test_evaluation_shows_curves_gallery_tta_robustness_and_warns_on_second_look
     qtbot.waitUntil(lambda: pane.result is not None, timeout=TIMEOUT)
     result = pane.result
     assert not pane.busy.isVisibleTo(pane)
-    assert set(pane.curves.auc) == set(result["class_names"])
+    assert set(pane.curves.auc) == set(result.class_names)
     assert all(0.0 <= auc <= 1.0 for auc in pane.curves.auc.values())
-    assert pane.calibration.ece == pytest.approx(result["ece"]) and "ECE" in pane.calibration.summary.text()
-    errors = int(sum(result["confusion_matrix"][i][j] for i in range(3) for j in range(3) if i != j))
+    assert pane.calibration.ece == pytest.approx(result.get("ece")) and "ECE" in pane.calibration.summary.text()
+    errors = int(sum(result.get("confusion_matrix")[i][j] for i in range(3) for j in range(3) if i != j))
     assert len(pane.gallery.tiles) == min(4, errors)
-    assert all(item["strip"].ndim == 3 for item in result["gallery"])
+    assert result.gallery is not None and all(p.strip.ndim == 3 for p in result.gallery)
     assert pane.tabs.isTabVisible(pane.tta_tab) and pane.tta_view.table.rowCount() >= 4
-    assert "fixed" in pane.tta_view.summary.text() and result["tta"]["rule"] == "vote"
+    assert "fixed" in pane.tta_view.summary.text() and result.tta["rule"] == "vote"
     assert pane.tabs.isTabVisible(pane.robustness_tab) and pane.robustness.table.rowCount() == len(
-        result["robustness_table"]["rows"]) > 0
+        result.robustness_table["rows"]) > 0
     assert not pane.warning and window.steps.status("evaluate").state == StepState.READY
     pane.normalise.setChecked(True)
     assert all(sum(row) in range(98, 103) for row in pane.heatmap.matrix.tolist() if sum(row))
@@ -92,7 +92,7 @@ def test_evaluation_shows_curves_gallery_tta_robustness_and_warns_on_second_look
 
     pane.evaluate_button.click()  # a second look at the test set is recorded and flagged
     qtbot.waitUntil(lambda: not pane.evaluating, timeout=TIMEOUT)
-    assert pane.result["test_uses"] == 2 and pane.warning
+    assert pane.result.test_uses == 2 and pane.warning
     assert pane.banner.isVisibleTo(pane) and pane.banner.text.text() == pane.warning
     assert window.steps.status("evaluate").state == StepState.ATTENTION
 
@@ -101,7 +101,7 @@ def test_evaluation_shows_curves_gallery_tta_robustness_and_warns_on_second_look
     assert pane.external_panel.isVisibleTo(pane)
     assert pane.external_panel.metrics.values["accuracy"].text().endswith("%")
     assert "internal test" in pane.external_panel.comparison.text()
-    assert pane.result["test_uses"] == 2  # external validation is not a look at the test set
+    assert pane.result.test_uses == 2  # external validation is not a look at the test set
     area = pane.body.parentWidget().parentWidget()
     area.ensureWidgetVisible(pane.external_panel)
     shot(window, "evaluate_7_external")
@@ -157,7 +157,7 @@ def test_cancel_after_scoring_keeps_the_metrics_and_skips_the_extras(qtbot, wind
     pane.cancel_button.click()
     gate.set()
     qtbot.waitUntil(lambda: not pane.evaluating, timeout=TIMEOUT)
-    assert pane.result is not None and "robustness check" in pane.result["skipped"]
+    assert pane.result is not None and "robustness check" in pane.result.skipped
     assert "cancelled, not done: robustness check" in pane.test_panel.caption.text()
-    assert pane.result["test_uses"] == 1 and storage.predictions_path(run_dir, "test").exists()
+    assert pane.result.test_uses == 1 and storage.predictions_path(run_dir, "test").exists()
     assert not pane.tabs.isTabVisible(pane.robustness_tab) and not storage.robustness_path(run_dir, "test").exists()

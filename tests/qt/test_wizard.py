@@ -110,7 +110,7 @@ def evaluate_and_export(qtbot, window, tmp_path: Path) -> None:
     evaluate.evaluate_button.click()
     qtbot.waitUntil(lambda: evaluate.result is not None, timeout=TIMEOUT)
     assert evaluate.heatmap.matrix.shape == (3, 3)
-    assert evaluate.heatmap.matrix.sum() == evaluate.result["support"]
+    assert evaluate.heatmap.matrix.sum() == evaluate.result.images
     assert evaluate.class_table.rowCount() == 3
     assert evaluate.test_panel.values["accuracy"].text().endswith("%")
     assert evaluate.val_panel.values["accuracy"].text().endswith("%")

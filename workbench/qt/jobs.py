@@ -8,6 +8,7 @@ when asked (see `workbench.qt.tasks.TaskContext`).
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
 
     from workbench.core.config import DataConfig, PreprocessingConfig, ProjectConfig
     from workbench.core.data.discovery import DatasetScan
+    from workbench.qt.eval_results import AttributionMaps, ExternalEvaluation, TestEvaluation
     from workbench.qt.tasks import TaskContext
 
 
@@ -140,19 +142,6 @@ def run_summary(run_dir: str) -> dict:
     return {**summary, "history": run_history(folder)}
 
 
-def stored_test_metrics(run_dir: str) -> dict | None:
-    """The last test-set evaluation saved in the run folder, or None (reading it does not count as a use)."""
-    from workbench.core.evaluation.storage import load_metrics
-
-    return load_metrics(Path(run_dir), "test")
-
-
-def evaluate_run(run_dir: str, split: str = "test") -> dict:
-    from workbench.core.evaluation.evaluate import evaluate_run as engine_evaluate
-
-    return engine_evaluate(run_dir, split=split)
-
-
 def export_run(run_dir: str, dest_dir: str, onnx: bool, context: TaskContext) -> dict:
     """Write the model bundle, TorchScript (and ONNX), model card, metrics.csv and curves.png; returns the summary
     with the written files under "files" and the parity checks of the exported models."""
@@ -161,6 +150,106 @@ def export_run(run_dir: str, dest_dir: str, onnx: bool, context: TaskContext) ->
     steps = iter(range(1, 100))
     return export_model(run_dir, dest_dir, onnx=onnx,
                         progress=lambda step: context.progress(next(steps), 0, step.capitalize()))
+
+
+# --- evaluation (the Evaluate pane) -------------------------------------------------------------------
+
+
+def _with_pictures(run_dir: str, metrics: dict[str, Any], stored: bool = False) -> TestEvaluation:
+    """The evaluation with what it saved beside its metrics: the gallery pictures and the full robustness table."""
+    import numpy as np
+    from PIL import Image
+
+    from workbench.core.evaluation import storage
+    from workbench.core.runs import read_json
+    from workbench.qt.eval_results import GalleryPicture, TestEvaluation
+
+    folder = Path(run_dir)
+    table = None
+    if metrics.get("robustness"):
+        table = read_json(storage.robustness_path(folder, "test"), None) or metrics["robustness"]
+    pictures = None
+    if metrics.get("gallery") is not None:
+        pictures = []
+        for item in metrics.get("gallery") or []:
+            path = storage.gallery_dir(folder, "test") / item.get("png", "")
+            try:
+                with Image.open(path) as image:
+                    strip = np.asarray(image.convert("RGB"))
+            except OSError:
+                strip = np.zeros((0, 0, 3), np.uint8)
+            pictures.append(GalleryPicture(dict(item), strip))
+        pictures = tuple(pictures)
+    return TestEvaluation(dict(metrics), pictures, table, stored)
+
+
+def run_test_evaluation(run_dir: str, tta: list[str], tta_rule: str, robustness: bool, gallery: int,
+                        stop: threading.Event, context: TaskContext) -> TestEvaluation:
+    """One recorded use of the test set with the chosen extras; see `evaluate_run`. Setting `stop` cancels:
+    before scoring with InterruptedError (nothing recorded), after it by skipping the extras still to come."""
+    from workbench.core.evaluation.evaluate import evaluate_run
+
+    result = evaluate_run(run_dir, "test", tta=tta, tta_rule=tta_rule, robustness=robustness, gallery=gallery,
+                          progress=lambda done, total: context.progress(done, total, "Reading the test images"),
+                          should_stop=lambda: stop.is_set() or context.should_stop())
+    return _with_pictures(run_dir, result)
+
+
+def stored_test_evaluation(run_dir: str) -> TestEvaluation | None:
+    """The last saved test evaluation with its pictures (reading it is not a use of the test set)."""
+    from workbench.core.evaluation.storage import load_metrics
+
+    stored = load_metrics(Path(run_dir), "test")
+    return _with_pictures(run_dir, stored, stored=True) if stored else None
+
+
+def run_external_evaluation(run_dir: str, folder: str, tta: list[str], tta_rule: str,
+                            context: TaskContext) -> ExternalEvaluation:
+    from workbench.core.evaluation.external import evaluate_external
+    from workbench.qt.eval_results import ExternalEvaluation
+
+    return ExternalEvaluation(evaluate_external(
+        run_dir, folder, tta=tta, tta_rule=tta_rule,
+        progress=lambda done, total: context.progress(done, total, "Reading the images")))
+
+
+METHOD_NAMES = {"occlusion": "Occlusion", "gradcam": "Grad-CAM", "integrated_gradients": "Integrated gradients"}
+
+
+def _attribution_maps(result: Any) -> AttributionMaps:
+    """An engine AttributionResult as plain data for the GUI thread: arrays, findings and a caption."""
+    from workbench.qt.eval_results import AttributionFinding, AttributionMaps
+
+    findings = tuple(AttributionFinding(f.evidence.get("class", ""), f.severity, f.title, f.explanation, f.fix)
+                     for f in result.findings)
+    counts = [int(s.get("images", 0)) for s in result.stats.values() if isinstance(s, dict) and s.get("images")]
+    method = METHOD_NAMES.get(result.method, result.method)
+    if result.split == "train":
+        caption = "Computed at the end of training, on training images; recompute to see the validation images."
+    else:
+        images = (f"{min(counts)}–{max(counts)}" if min(counts) != max(counts) else str(counts[0])) if counts else "some"
+        caption = f"{method or 'Attributions'} on {images} correctly predicted validation images per class."
+    if result.skipped:
+        caption += f" No map for {', '.join(result.skipped)}: fewer than 3 of their images were predicted correctly."
+    return AttributionMaps(list(result.class_names), result.maps, result.mean_images, findings, caption,
+                           result.split, result.method)
+
+
+def stored_attribution_maps(run_dir: str) -> AttributionMaps | None:
+    """The attribution maps saved in the run's diagnostics folder (by the training monitor or on request), if any."""
+    from workbench.core.diagnostics.run_attributions import load_attribution_result
+
+    result = load_attribution_result(run_dir)
+    return _attribution_maps(result) if result is not None else None
+
+
+def compute_attribution_maps(run_dir: str, context: TaskContext) -> AttributionMaps:
+    """Per-class mean attribution maps and the shortcut check on the run's validation images (saved with the run)."""
+    from workbench.core.diagnostics.run_attributions import attribution_maps_for_run
+
+    result = attribution_maps_for_run(run_dir, progress=lambda stage, done, total: context.progress(done, total, stage),
+                                      should_stop=context.should_stop)
+    return _attribution_maps(result)
 
 
 # Imported lazily by the diagnostics at the start and end of a run. Importing a large extension package holds

@@ -19,24 +19,21 @@ import sys
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QLibraryInfo, QLocale, QSettings, Qt, QTimer, QTranslator
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QFont, QGuiApplication, QKeySequence, QShowEvent
+from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtGui import QCloseEvent, QShowEvent
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
     QHBoxLayout,
-    QLabel,
     QMainWindow,
-    QMenu,
     QMessageBox,
-    QProgressBar,
     QStackedWidget,
     QWidget,
 )
 
 import workbench
-from workbench.core.config import ConfigError
 from workbench.qt import dialogs, doctor, jobs
+from workbench.qt.application import create_application
 from workbench.qt.autosave import Autosaver
 from workbench.qt.context import PaneContext
 from workbench.qt.dataset_state import DatasetState
@@ -49,28 +46,29 @@ from workbench.qt.panes.samples import SamplesPane
 from workbench.qt.panes.strategy import StrategyPane
 from workbench.qt.panes.train import TrainPane
 from workbench.qt.project_model import ProjectModel
-from workbench.qt.recent import add_recent_project, app_settings, load_geometry, recent_projects, save_geometry
-from workbench.qt.resources import app_icon, resources_dir
+from workbench.qt.recent import app_settings, load_geometry, save_geometry
+from workbench.qt.resources import app_icon
 from workbench.qt.run_history import RunHistory
-from workbench.qt.runner import SWITCH_INTERVAL_S, TrainingRunner
-from workbench.qt.statusbar import DeviceStatus
+from workbench.qt.runner import TrainingRunner
 from workbench.qt.tasks import TaskFailure, TaskManager
-from workbench.qt.theme import ThemeController
-from workbench.qt.welcome import WelcomeDialog, is_first_run, mark_welcomed
+from workbench.qt.welcome import WelcomeDialog, is_first_run
 from workbench.qt.widgets.activity_log import ActivityLog
 from workbench.qt.widgets.checklist import ChecklistDialog
 from workbench.qt.widgets.findings import FindingStore
 from workbench.qt.widgets.step_list import StepList
+from workbench.qt.window_files import ProjectFilesMixin
+from workbench.qt.window_menus import WindowMenusMixin
 
 PANE_CLASSES: tuple[type[Pane], ...] = (DataPane, SamplesPane, ModelPane, StrategyPane, TrainPane, EvaluatePane,
                                         ExportPane)
-DATASET_SUFFIXES = (".csv", ".tsv")
 PROBE_ENV = "WORKBENCH_STARTUP_PROBE"
 DATA_CHECK_DELAY_MS = 1500
 
 
-class MainWindow(QMainWindow):
+class MainWindow(ProjectFilesMixin, WindowMenusMixin, QMainWindow):
     """The Workbench window: step list on the left, the current step's pane on the right."""
+
+    pane_classes = PANE_CLASSES
 
     def __init__(self, settings: QSettings | None = None, autosave_dir: Path | None = None,
                  warm_up: bool = True, demo_dir: Path | None = None, check_data: bool = True) -> None:
@@ -171,73 +169,6 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.log_dock)
         self.log_dock.hide()
 
-    def _action(self, text: str, slot, shortcut=None, menu: QMenu | None = None) -> QAction:
-        action = QAction(text, self)
-        if shortcut is not None:
-            action.setShortcut(QKeySequence(shortcut))
-        action.triggered.connect(slot)
-        if menu is not None:
-            menu.addAction(action)
-        return action
-
-    def _build_menus(self) -> None:
-        bar = self.menuBar()
-        file_menu = bar.addMenu(self.tr("&File"))
-        key = QKeySequence.StandardKey
-        self.new_action = self._action(self.tr("&New project"), self.new_project, key.New, file_menu)
-        self.open_action = self._action(self.tr("&Open project…"), self.open_project_dialog, key.Open, file_menu)
-        self.recent_menu = file_menu.addMenu(self.tr("Open &recent"))
-        self.recent_menu.setObjectName("recentMenu")
-        file_menu.addSeparator()
-        self.save_action = self._action(self.tr("&Save"), self.save_project, key.Save, file_menu)
-        self.save_as_action = self._action(self.tr("Save &as…"), self.save_project_as, key.SaveAs, file_menu)
-        file_menu.addSeparator()
-        self._action(self.tr("Open dataset &folder…"), lambda: self.panes["data"]._choose_folder(),
-                     "Ctrl+Shift+O", file_menu)
-        file_menu.addSeparator()
-        self._action(self.tr("&Quit"), self.close, key.Quit, file_menu)
-
-        view_menu = bar.addMenu(self.tr("&View"))
-        for number, cls in enumerate(PANE_CLASSES, start=1):
-            self._action(self.tr(cls.title), lambda _=False, k=cls.key: self.show_step(k), f"Ctrl+{number}", view_menu)
-        view_menu.addSeparator()
-        self.checklist_action = self._action(self.tr("Pitfall &checklist…"), self.show_checklist, "Ctrl+K", view_menu)
-        self._action(self.tr("&Runs…"), self.show_runs, "Ctrl+Shift+R", view_menu)
-        self.help_action = self._action(self.tr("&Help panel"), lambda on: self.set_help_visible(on), None, view_menu)
-        self.help_action.setCheckable(True)
-        toggle = self.log_dock.toggleViewAction()
-        toggle.setText(self.tr("Activity &log"))
-        toggle.setShortcut(QKeySequence("Ctrl+L"))
-        view_menu.addAction(toggle)
-
-        train_menu = bar.addMenu(self.tr("&Training"))
-        train = self.panes["train"]
-        self._action(self.tr("&Start"), lambda: (self.show_step("train"), train.start()), None, train_menu)
-        self._action(self.tr("&Pause"), self.runner.pause, None, train_menu)
-        self._action(self.tr("&Resume"), train.resume, None, train_menu)
-        self._action(self.tr("S&top"), train.stop, "Ctrl+.", train_menu)
-
-        help_menu = bar.addMenu(self.tr("&Help"))
-        self._action(self.tr("&Welcome…"), self.show_welcome, None, help_menu)
-        self._action(self.tr("&About Workbench"), self._about, None, help_menu)
-        self._refresh_recent_menu()
-
-    def _build_status_bar(self) -> None:
-        bar = self.statusBar()
-        self.busy_label = QLabel()
-        self.busy_label.setObjectName("busyLabel")
-        self.busy_bar = QProgressBar()
-        self.busy_bar.setObjectName("busyIndicator")
-        self.busy_bar.setRange(0, 0)
-        self.busy_bar.setFixedWidth(120)
-        self.busy_bar.setMaximumHeight(12)
-        self.busy_bar.setTextVisible(False)
-        self.busy_bar.hide()
-        self.device_status = DeviceStatus()
-        bar.addPermanentWidget(self.busy_label)
-        bar.addPermanentWidget(self.busy_bar)
-        bar.addPermanentWidget(self.device_status)
-
     def _connect(self) -> None:
         self.steps.step_selected.connect(self._on_step_selected)
         self.tasks.busy_changed.connect(self._update_busy)
@@ -261,44 +192,6 @@ class MainWindow(QMainWindow):
         self._data_check_timer.setInterval(DATA_CHECK_DELAY_MS)
         self._data_check_timer.timeout.connect(self.run_data_checks)
         self.dataset.changed.connect(self._on_dataset_changed)
-
-    # --- first run: welcome and sample data -------------------------------------------------------
-
-    def show_welcome(self) -> WelcomeDialog:
-        """The welcome dialog (opened window-modal, without a nested event loop)."""
-        if self.welcome is None:
-            self.welcome = WelcomeDialog(self)
-            self.welcome.chosen.connect(self._on_welcome_choice)
-            self.welcome.finished.connect(lambda _: mark_welcomed(self.settings, not self.welcome.again.isChecked()))
-        self.welcome.again.setChecked(False)
-        self.welcome.open()
-        return self.welcome
-
-    def _on_welcome_choice(self, choice: str) -> None:
-        if choice == "sample":
-            self.start_with_sample_data()
-        elif choice == "open":
-            self.show_step("data")
-            self.panes["data"]._choose_folder()
-
-    def start_with_sample_data(self) -> None:
-        """Write the bundled digits (in the background), then load them with the demo's settings."""
-        if not self._confirm_discard():
-            return
-        self.statusBar().showMessage(self.tr("Preparing the sample data…"))
-        self.tasks.submit("demo-data", _write_demo, self.demo_dir, label=self.tr("Writing the sample data"),
-                          on_result=self._load_demo)
-
-    def _load_demo(self, dataset: Path) -> None:
-        from workbench.core.demo import demo_config
-
-        runs_dir = self.project.config.runs_dir
-        config = demo_config(dataset, Path(runs_dir) if runs_dir else Path("runs"))
-        config.runs_dir = runs_dir  # keep where this window stores runs (empty: beside the project file)
-        self.project.set_config(config, None, dirty=True)
-        self.show_step("data")
-        self.statusBar().showMessage(self.tr("Sample data loaded: handwritten digits, 10 classes"), 6000)
-        self.log("info", self.tr("Loaded the sample data {0} with the demo settings").format(dataset))
 
     # --- help, findings and checklist -------------------------------------------------------------
 
@@ -374,127 +267,6 @@ class MainWindow(QMainWindow):
     def current_pane(self) -> Pane:
         return self.stack.currentWidget()
 
-    # --- project files ----------------------------------------------------------------------------
-
-    def _confirm_discard(self) -> bool:
-        """True when it is fine to replace the current project (saved, discarded, or nothing to lose)."""
-        if not self.project.dirty:
-            return True
-        answer = dialogs.ask_save_changes(self)
-        if answer == "save":
-            return self.save_project()
-        return answer == "discard"
-
-    def new_project(self) -> bool:
-        if not self._confirm_discard():
-            return False
-        self.project.new()
-        self.log("info", self.tr("New project"))
-        self.show_step("data")
-        return True
-
-    def open_project_dialog(self) -> bool:
-        if not self._confirm_discard():
-            return False
-        start = str(self.project.path.parent) if self.project.path else ""
-        path = dialogs.choose_project_to_open(self, start)
-        return self.open_project(path, confirm=False) if path else False
-
-    def open_project(self, path: str | Path, confirm: bool = True) -> bool:
-        if confirm and not self._confirm_discard():
-            return False
-        try:
-            self.project.open(path)
-        except ConfigError as error:
-            self._error_dialog(self.tr("Cannot open project"), str(error))
-            return False
-        add_recent_project(self.settings, path)
-        self._refresh_recent_menu()
-        self.log("info", self.tr("Opened {0}").format(path))
-        return True
-
-    def save_project(self) -> bool:
-        if self.project.path is None:
-            return self.save_project_as()
-        return self._save_to(self.project.path)
-
-    def save_project_as(self) -> bool:
-        start = str(self.project.path) if self.project.path else f"{self.project.config.name}.toml"
-        path = dialogs.choose_project_to_save(self, start)
-        return self._save_to(Path(path)) if path else False
-
-    def _save_to(self, path: Path) -> bool:
-        try:
-            saved = self.project.save(path)
-        except (ConfigError, OSError) as error:
-            self._error_dialog(self.tr("Cannot save project"), str(error))
-            return False
-        add_recent_project(self.settings, saved)
-        self._refresh_recent_menu()
-        self.statusBar().showMessage(self.tr("Saved {0}").format(saved), 4000)
-        self.log("info", self.tr("Saved {0}").format(saved))
-        return True
-
-    def _refresh_recent_menu(self) -> None:
-        self.recent_menu.clear()
-        paths = recent_projects(self.settings)
-        for path in paths:
-            action = self.recent_menu.addAction(Path(path).name)
-            action.setToolTip(path)
-            action.setStatusTip(path)
-            action.triggered.connect(lambda _=False, p=path: self.open_project(p))
-        self.recent_menu.setEnabled(bool(paths))
-
-    def recover(self, recovery) -> None:
-        """Load an automatic backup (left by a crash) as unsaved changes."""
-        self.project.set_config(recovery.config, recovery.project_path, dirty=True)
-        self.log("info", self.tr("Recovered unsaved work from {0}").format(recovery.saved_at))
-
-    def _on_project_changed(self, key: str) -> None:
-        if key in ("", "name"):
-            self._update_title()
-
-    def _update_title(self, *_: object) -> None:
-        path = self.project.path
-        name = path.name if path is not None else self.project.config.name
-        self.setWindowTitle(f"{name}[*] — Workbench")
-        self.setWindowModified(self.project.dirty)
-
-    # --- drag and drop ----------------------------------------------------------------------------
-
-    @staticmethod
-    def _dropped_path(event) -> Path | None:
-        urls = event.mimeData().urls() if event.mimeData().hasUrls() else []
-        if len(urls) != 1 or not urls[0].isLocalFile():
-            return None
-        path = Path(urls[0].toLocalFile())
-        if path.is_dir() or path.suffix.lower() in (*DATASET_SUFFIXES, ".toml"):
-            return path
-        return None
-
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if self._dropped_path(event) is not None:
-            event.acceptProposedAction()
-        else:
-            event.ignore()
-
-    def dropEvent(self, event: QDropEvent) -> None:
-        path = self._dropped_path(event)
-        if path is None:
-            event.ignore()
-            return
-        event.acceptProposedAction()
-        self.load_dropped(path)
-
-    def load_dropped(self, path: Path) -> None:
-        """A folder or CSV becomes the dataset; a .toml file is opened as a project."""
-        if path.suffix.lower() == ".toml":
-            self.open_project(path)
-            return
-        self.panes["data"].set_source(str(path))
-        self.show_step("data")
-        self.log("info", self.tr("Loaded dataset {0}").format(path))
-
     # --- errors, log and busy indicator -----------------------------------------------------------
 
     def log(self, level: str, message: str) -> None:
@@ -562,52 +334,6 @@ class MainWindow(QMainWindow):
 
     def _close_after_stop(self) -> None:
         QTimer.singleShot(0, self.close)
-
-
-def _write_demo(dest: Path | None) -> Path:
-    from workbench.core.demo import write_digits_dataset
-
-    return write_digits_dataset(dest)
-
-
-def install_translator(app: QApplication, locale: QLocale | None = None) -> list[QTranslator]:
-    """Translations for the system locale: Qt's own, and resources/i18n/workbench_<locale>.qm when it exists."""
-    locale = locale or QLocale.system()
-    installed = []
-    for name, folder in (("qtbase", QLibraryInfo.path(QLibraryInfo.LibraryPath.TranslationsPath)),
-                         ("workbench", str(resources_dir() / "i18n"))):
-        translator = QTranslator(app)
-        if translator.load(locale, name, "_", folder):
-            app.installTranslator(translator)
-            installed.append(translator)
-    return installed
-
-
-def create_application(argv: list[str] | None = None) -> QApplication:
-    """The QApplication, with Workbench's names (for QSettings and data folders), theme, font and translations."""
-    app = QApplication.instance()
-    if app is None:
-        # Sharp on fractional scale factors (150 %): pass the exact factor through instead of rounding it.
-        QGuiApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
-        app = QApplication(["workbench", *(argv or [])])
-    app.setOrganizationName("Workbench")
-    app.setOrganizationDomain("workbench.local")
-    app.setApplicationName("Workbench")
-    app.setApplicationDisplayName("Workbench")
-    app.setApplicationVersion(workbench.__version__)
-    app.setStyle("Fusion")
-    # Background threads (engine warm-up, scans, training) run Python code too; a short switch interval
-    # lets the GUI thread take the GIL back within half a millisecond, so the window never waits on them.
-    sys.setswitchinterval(SWITCH_INTERVAL_S)
-    font = QFont(app.font())
-    if font.pointSizeF() < 10:
-        font.setPointSizeF(10)
-    app.setFont(font)
-    if getattr(app, "_workbench_theme", None) is None:
-        app._workbench_theme = ThemeController(app)
-        app._workbench_translators = install_translator(app)
-    app.setWindowIcon(app_icon())
-    return app
 
 
 def main(argv: list[str] | None = None) -> int:

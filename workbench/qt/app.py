@@ -184,6 +184,7 @@ class MainWindow(ProjectFilesMixin, WindowMenusMixin, QMainWindow):
         self.findings.changed.connect(self._show_findings)
         self.runner.finding.connect(lambda event: self.findings.add(event, "run"))
         self.runner.run_started.connect(lambda _: self.findings.clear("run"))
+        self.panes["train"].run_cleared.connect(self._on_run_cleared)
         self.runner.run_finished.connect(lambda _: self.findings.mark_checked("run"))
         self.runner.running_changed.connect(lambda running: self.tasks.cancel("data-checks") if running else None)
         self.runs.current_changed.connect(self._on_current_run)
@@ -231,6 +232,11 @@ class MainWindow(ProjectFilesMixin, WindowMenusMixin, QMainWindow):
                           on_result=lambda found: self.findings.replace("data", found),
                           on_error=lambda f: self.log("warning", self.tr("Data checks failed: {0}").format(f.message)),
                           expected=(Exception,))
+
+    def _on_run_cleared(self) -> None:
+        """A run starts: the last run's findings are not this run's (they come back with its folder)."""
+        self.tasks.cancel("run-findings")
+        self.findings.clear("run")
 
     def _on_current_run(self, run_dir: str) -> None:
         """A re-opened run shows the findings it stored (findings.json)."""

@@ -33,6 +33,7 @@ class DatasetState(QObject):
         self._tasks = tasks
         self.overview: jobs.DatasetOverview | None = None
         self.error = ""
+        self.error_skipped: tuple = ()  # the unreadable files a failed scan's message refers to
         self.scanning = False
         self.stats: Any = None
         self.stats_error = ""
@@ -86,11 +87,12 @@ class DatasetState(QObject):
         self.stats_error = ""
         if not data.source:
             self._tasks.cancel("scan")
-            self.overview, self.error, self.scanning = None, "", False
+            self.overview, self.error, self.error_skipped, self.scanning = None, "", (), False
             self.changed.emit()
             self.stats_changed.emit()
             return
         self.scanning = True
+        self.overview, self.error, self.error_skipped = None, "", ()  # the last source's are not this one's
         self.changed.emit()
         self._tasks.submit(
             "scan", jobs.scan_dataset, data, label=self.tr("Scanning dataset"),
@@ -99,12 +101,13 @@ class DatasetState(QObject):
         )
 
     def _on_scanned(self, overview: jobs.DatasetOverview) -> None:
-        self.overview, self.error, self.scanning = overview, "", False
+        self.overview, self.error, self.error_skipped, self.scanning = overview, "", (), False
         self.changed.emit()
         self.recompute_stats()
 
     def _on_scan_failed(self, failure: TaskFailure) -> None:
         self.overview, self.error, self.scanning = None, failure.message, False
+        self.error_skipped = tuple(getattr(failure.exception, "skipped", ()))
         self.changed.emit()
         self.stats_changed.emit()
 

@@ -269,7 +269,8 @@ def _check_usable(scan: DatasetScan) -> None:
         )
         raise DatasetError(
             f"no usable images found in {where}{hint}. Workbench expects one sub-folder per class holding PNG, "
-            "JPEG, BMP or TIFF images, a CSV manifest with 'path,label' columns, or train/ val/ test/ folders"
+            "JPEG, BMP or TIFF images, a CSV manifest with 'path,label' columns, or train/ val/ test/ folders",
+            skipped=tuple(scan.skipped),
         )
     if len(scan.classes) < 2:
         raise DatasetError(

@@ -201,7 +201,8 @@ class DataPane(Pane):
                                      "label columns) to begin. You can also drop a folder onto the window."), "info")
             self.summary.setText("")
         elif state.error:
-            self.show_notice(self.tr("This dataset cannot be used yet: {0}").format(state.error))
+            self.show_notice(self.tr("This dataset cannot be used yet: {0}").format(
+                state.error.replace("see the skipped list", "the skipped list is below")))
             self.summary.setText("")
         elif state.scanning:
             self.clear_notice()
@@ -209,6 +210,8 @@ class DataPane(Pane):
         else:
             self.clear_notice()
         self._show_overview(overview if not state.scanning else None)
+        if state.error and state.error_skipped:
+            self._show_skipped(state.error_skipped, ())
         self.status_changed.emit()
 
     def _show_overview(self, overview) -> None:
@@ -259,13 +262,18 @@ class DataPane(Pane):
             self.layout_note.setText(self.tr(
                 "Every image is assigned to exactly one split, reproducibly from the seed. The test set stays "
                 "locked until you evaluate."))
-        self.skipped_table.setRowCount(len(scan.skipped))
-        for row, skipped_file in enumerate(scan.skipped):
+        self._show_skipped(scan.skipped, scan.warnings)
+
+    def _show_skipped(self, skipped, warnings) -> None:
+        """The files that were found but not used; also after a failed scan, whose message points here."""
+        self.skipped_table.setRowCount(len(skipped))
+        for row, skipped_file in enumerate(skipped):
             self.skipped_table.setItem(row, 0, table_item(Path(skipped_file.path).name))
             self.skipped_table.item(row, 0).setToolTip(skipped_file.path)
             self.skipped_table.setItem(row, 1, table_item(skipped_file.reason))
-        self.warnings_label.setText("\n".join(scan.warnings))
-        self.warnings_label.setVisible(bool(scan.warnings))
+        self.warnings_label.setText("\n".join(warnings))
+        self.warnings_label.setVisible(bool(warnings))
+        self.skipped_box.setVisible(bool(skipped or warnings))
 
     def status(self) -> StepStatus:
         state = self.dataset

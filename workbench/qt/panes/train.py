@@ -17,9 +17,11 @@ from workbench.qt.panes.base import Pane, group
 from workbench.qt.panes.train_history import StoredRunMixin
 from workbench.qt.panes.train_kfold import KFoldMixin
 from workbench.qt.panes.train_text import (
+    EtaClock,
     epoch_line,
     format_duration,
     phase_words,
+    pointing_to_data,
     projection_schedule,
     stored_run_words,
     train_step_status,
@@ -54,7 +56,7 @@ class TrainPane(KFoldMixin, StoredRunMixin, Pane):
         self.batches = 0
         self.last_epoch = 0
         self.failure = ""
-        self._eta_origin: tuple[float, int] | None = None
+        self._eta = EtaClock()
         self._run_clock = 0.0
         self._earlier_seconds = 0.0  # training time of a resumed run before its stop, so "Took" counts it all
         self.fold = -1  # index of the fold being trained during a cross-validation, else -1
@@ -204,7 +206,7 @@ class TrainPane(KFoldMixin, StoredRunMixin, Pane):
         self.phase = RunPhase.PAUSED if self.runner.is_paused else RunPhase.TRAINING
         self.epochs, self.batches = event.epochs, max(event.batches_per_epoch, 1)
         self.last_epoch = event.resumed_from_epoch
-        self._eta_origin = None
+        self._eta = EtaClock()
         self._run_clock = time.monotonic()
         if event.resumed_from_epoch:  # "Took" counts the whole run: add the epochs trained before the stop
             self.tasks.submit("train-earlier-time", jobs.run_summary, event.run_dir, label=self.tr("Reading run"),
@@ -247,14 +249,7 @@ class TrainPane(KFoldMixin, StoredRunMixin, Pane):
         if self.runner.k_fold and self.fold >= 0:
             text = self.tr("Fold {0}/{1} · ").format(self.fold + 1, self.kfold_table.k) + text
         self.progress.setFormat(text)
-        now = time.monotonic()
-        if self._eta_origin is None:
-            self._eta_origin = (now, done)
-            eta = float("nan")
-        else:
-            t0, d0 = self._eta_origin
-            rate = (done - d0) / max(now - t0, 1e-6)
-            eta = (total - done) / rate if rate > 0 else float("nan")
+        eta = self._eta.remaining(done, total)
         self.speed_label.setText(self.tr("{0:,.0f} images/s · ETA {1}").format(event.images_per_second,
                                                                               format_duration(eta)))
 
@@ -314,7 +309,7 @@ class TrainPane(KFoldMixin, StoredRunMixin, Pane):
         if self.runner.k_fold:
             self.kfold_table.fold_finished(self.fold, "failed", 0, {})
         self.append_log(self.tr("Training failed: {0}").format(event.reason), "error")
-        self.show_notice(self.tr("Training failed: {0}").format(event.reason))
+        self.show_notice(self.tr("Training failed: {0}").format(pointing_to_data(event.reason)))
         if event.run_dir:
             self.runs.refresh()
         self._refresh_phase()
@@ -391,7 +386,7 @@ class TrainPane(KFoldMixin, StoredRunMixin, Pane):
             self.show_notice(self.tr("Training needs a dataset: choose one in the Data step first."), target="data")
         elif self.dataset.error:
             self.show_notice(self.tr("The dataset has a problem that training would hit too: {0}").format(
-                self.dataset.error), target="data")
+                pointing_to_data(self.dataset.error)), target="data")
         elif not self.failure:
             self.clear_notice()
         self.status_changed.emit()

@@ -20,6 +20,10 @@ class StoredRunMixin:
         """Another project was opened (or New): forget the last run's display unless one is still going."""
         if key_affects(key, "data"):
             self._update_kfold_button()
+        if key_affects(key, "data.source") and not self.runner.is_running and self.failure:
+            self.failure = ""  # a failure on the last dataset says nothing about this one
+            self.clear_notice()
+            self._update_notice()
         if key == "" and not self.runner.is_running:
             self.phase = RunPhase.IDLE
             self.failure = ""

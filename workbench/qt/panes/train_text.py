@@ -7,6 +7,7 @@ commands and events.
 from __future__ import annotations
 
 import math
+import time
 from typing import Any
 
 from PySide6.QtCore import QCoreApplication
@@ -34,6 +35,27 @@ def format_duration(seconds: float) -> str:
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+class EtaClock:
+    """Time left from the rate since the first batch seen (the first batch's start-up cost is not counted)."""
+
+    def __init__(self) -> None:
+        self._origin: tuple[float, int] | None = None
+
+    def remaining(self, done: int, total: int) -> float:
+        now = time.monotonic()
+        if self._origin is None:
+            self._origin = (now, done)
+            return math.nan
+        t0, d0 = self._origin
+        rate = (done - d0) / max(now - t0, 1e-6)
+        return (total - done) / rate if rate > 0 else math.nan
+
+
+def pointing_to_data(message: str) -> str:
+    """A dataset message as the Train pane shows it: the skipped list it mentions is in the Data step."""
+    return message.replace("see the skipped list", _tr("the Data step lists them"))
 
 
 def phase_words(phase: RunPhase) -> str:

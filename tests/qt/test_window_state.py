@@ -1,0 +1,104 @@
+"""The window never shows stale state (issue 16): banners, projections, findings and the busy bar follow the
+current dataset and run, and the run log names the metric that picks the best epoch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.qt.helpers import TINY_TRAINING
+from workbench.core.events import EpochEnded, FindingRaised, ProjectionReady
+
+TIMEOUT = 60_000
+
+
+def non_images(root: Path) -> Path:
+    folder = root / "nonimages"
+    for name in ("a", "b"):
+        (folder / name).mkdir(parents=True)
+        (folder / name / "notes.txt").write_text("not an image", encoding="utf-8")
+    return folder
+
+
+def load(qtbot, window, folder: Path) -> None:
+    window.load_dropped(folder)
+    qtbot.waitUntil(lambda: not window.dataset.scanning, timeout=TIMEOUT)
+
+
+def test_banners_clear_when_the_dataset_changes(qtbot, window, tmp_path, shapes_dataset, engine_loaded) -> None:
+    train, data = window.panes["train"], window.panes["data"]
+    load(qtbot, window, non_images(tmp_path))
+    assert "no usable images" in window.dataset.error
+    assert train.banner.isVisibleTo(train) and "no usable images" in train.banner.text.text()
+    assert "the Data step lists them" in train.banner.text.text()  # the skipped list it names is shown there
+    assert data.skipped_box.isVisibleTo(data) and data.skipped_table.rowCount() == 2
+    assert "the skipped list is below" in data.banner.text.text()
+    window.project.update_many(TINY_TRAINING)
+    train.start()  # training the bad dataset fails too, with its own banner
+    qtbot.waitUntil(lambda: train.phase == "failed" and not window.runner.is_running, timeout=TIMEOUT)
+    assert "Training failed" in train.banner.text.text()
+    assert train.progress.maximum() > 0, "the busy bar stops moving once the start has failed"
+    load(qtbot, window, shapes_dataset)
+    assert window.dataset.scan is not None and not window.dataset.error
+    assert not train.banner.isVisibleTo(train), train.banner.text.text()
+    assert not (data.banner.isVisibleTo(data) and "no usable images" in data.banner.text.text())
+
+
+def test_a_new_run_clears_the_old_projection_and_findings(qtbot, window, shapes_dataset, engine_loaded) -> None:
+    train = window.panes["train"]
+    load(qtbot, window, shapes_dataset)
+    window.project.update_many({**TINY_TRAINING, "diagnostics.enabled": True, "diagnostics.projection_every": 5,
+                                "training.epochs": 12})
+    old = ProjectionReady(3, "pca", ((0.0, 0.0), (1.0, 1.0), (0.5, 0.2)), (0, 1, 2))
+    train.projection.add(old)
+    window.findings.add(FindingRaised("old-run", "warning", "From the last run", "stale", "none", {}), "run")
+    assert train.projection.projections and window.findings.for_pane("train") + window.findings.all()
+    train.start()
+    try:
+        assert train.projection.projections == []
+        assert not [f for f in window.findings.all() if f.title == "From the last run"]
+        qtbot.waitUntil(lambda: train.epochs == 12, timeout=TIMEOUT)  # RunStarted: the schedule is known
+        assert train.projection.epoch_label.text() == "Projection every 5 epochs · next after epoch 5"
+    finally:
+        window.runner.stop()
+        qtbot.waitUntil(lambda: not window.runner.is_running, timeout=TIMEOUT)
+
+
+def epoch(number: int, val_loss: float, accuracy: float, balanced: float, best: bool) -> EpochEnded:
+    return EpochEnded(number, 10, 0.5, val_loss, 0.6, {"accuracy": accuracy, "balanced_accuracy": balanced}, 1e-3,
+                      1.0, best)
+
+
+def test_the_log_stars_the_monitored_metric(qtbot, window) -> None:
+    train = window.panes["train"]
+    train.monitor = "val_balanced_accuracy"
+    # Plain accuracy drops from 50.6 % to 36.1 % while balanced accuracy rises: the engine stars epoch 2.
+    train._on_epoch(epoch(1, 1.2, 0.506, 0.30, True))
+    train._on_epoch(epoch(2, 1.3, 0.361, 0.42, True))
+    train._on_epoch(epoch(3, 1.1, 0.60, 0.40, False))
+    lines = train.log_view.toPlainText().splitlines()[-3:]
+    assert "validation balanced accuracy 42.0%" in lines[1]
+    assert lines[1].endswith("★ best validation balanced accuracy so far")
+    assert "★" not in lines[2] and "validation balanced accuracy 40.0%" in lines[2]
+    train.monitor = "val_loss"
+    train._on_epoch(epoch(4, 0.9, 0.61, 0.41, True))
+    last = train.log_view.toPlainText().splitlines()[-1]
+    assert "validation loss 0.9000" in last and last.endswith("★ best validation loss so far")
+
+
+def test_legends_sit_outside_the_data_area(qtbot, window) -> None:
+    window.show_step("train")
+    train = window.panes["train"]
+    window.resize(1400, 1000)
+    for epoch_number in range(1, 6):
+        train.curves.add_epoch(epoch_number, {"train_loss": 1.0 / epoch_number, "val_loss": 1.1 / epoch_number,
+                                              "train_accuracy": 0.2 * epoch_number - 0.05,
+                                              "accuracy": 0.19 * epoch_number, "balanced_accuracy": 0.18 * epoch_number,
+                                              "lr": 1e-3})
+    qtbot.wait(50)
+    for plot in (train.loss_plot, train.acc_plot):
+        plot.flush()
+        item = plot.getPlotItem()
+        legend, data_area = plot.legend.sceneBoundingRect(), item.vb.sceneBoundingRect()
+        assert len(plot.legend.items) >= 3 and legend.height() > 0
+        assert not legend.intersects(data_area), (plot.plain_title, legend, data_area)
+        assert legend.top() >= data_area.bottom()

@@ -27,7 +27,15 @@ def build_model(config: ProjectConfig, in_channels: int, num_classes: int) -> nn
     if "vit" in name or "deit" in name:
         kwargs["img_size"] = config.preprocessing.image_size
     try:
-        return timm.create_model(info.timm_name or name, pretrained=config.model.pretrained,
+        if config.model.pretrained:  # the local cache first; no silent retries when offline
+            from workbench.core.models.offline import WeightsOffline, create_pretrained
+
+            try:
+                return create_pretrained(info.timm_name or name, info.label, num_classes=num_classes,
+                                         in_chans=in_channels, **kwargs)
+            except WeightsOffline as error:
+                raise ModelBuildError(str(error)) from None
+        return timm.create_model(info.timm_name or name, pretrained=False,
                                  num_classes=num_classes, in_chans=in_channels, **kwargs)
     except RuntimeError as error:
         if config.model.pretrained:

@@ -309,7 +309,10 @@ class TrainPane(KFoldMixin, StoredRunMixin, Pane):
         if self.runner.k_fold:
             self.kfold_table.fold_finished(self.fold, "failed", 0, {})
         self.append_log(self.tr("Training failed: {0}").format(event.reason), "error")
-        self.show_notice(self.tr("Training failed: {0}").format(pointing_to_data(event.reason)))
+        if "not on this computer" in event.reason:  # pretrained weights offline: one way on is a local file
+            self.show_notice(event.reason, target="strategy", button=self.tr("Choose a local weights file"))
+        else:
+            self.show_notice(self.tr("Training failed: {0}").format(pointing_to_data(event.reason)))
         if event.run_dir:
             self.runs.refresh()
         self._refresh_phase()

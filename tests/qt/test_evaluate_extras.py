@@ -54,7 +54,7 @@ def window_with_run(make_window, qtbot, tmp_path, tmp_path_factory):
     window = make_window()
     window.resize(1400, 1000)
     run_dir = indexed_run(templates["rgb_run"], tmp_path / "runs")
-    window.runs.refresh()
+    window.runs.refresh(select=str(run_dir))  # another dataset's run: picked by hand, never by default
     qtbot.waitUntil(lambda: window.runs.current == str(run_dir), timeout=TIMEOUT)
     return window, run_dir, templates
 

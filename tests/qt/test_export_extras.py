@@ -33,7 +33,7 @@ def test_export_report_and_try_it(make_window, qtbot, tmp_path, tmp_path_factory
     window = make_window()
     window.resize(1400, 1100)
     run_dir = indexed_run(templates["rgb_run"], tmp_path / "runs")
-    window.runs.refresh()
+    window.runs.refresh(select=str(run_dir))  # another dataset's run: picked by hand, never by default
     qtbot.waitUntil(lambda: window.runs.current == str(run_dir), timeout=TIMEOUT)
     window.show_step("export")
     pane = window.panes["export"]

@@ -138,3 +138,37 @@ def test_offline_pretrained_answers_within_seconds_with_the_ways_on(qtbot, windo
     assert train.banner.button.text() == "Choose a local weights file"
     train.banner.button.click()
     assert window.current_pane().key == "strategy"
+
+
+def test_relaunch_reopens_the_last_project_and_offers_resume(qtbot, make_window, tmp_path, shapes_dataset,
+                                                             engine_loaded, no_blocking_dialogs) -> None:
+    first = make_window("session.ini")
+    load(qtbot, first, shapes_dataset)
+    first.project.update_many({**TINY_TRAINING, "training.epochs": 3})
+    project_file = tmp_path / "cells.toml"
+    assert first._save_to(project_file)
+    first.show_step("train")
+    train = first.panes["train"]
+    train.start()
+    qtbot.waitUntil(lambda: train.last_epoch >= 1, timeout=TIMEOUT)
+    first.close()  # asks, stops the run (a checkpoint is saved), then closes
+    qtbot.waitUntil(lambda: not first.isVisible(), timeout=TIMEOUT)
+    run_dir = first.runner.run_dir
+    assert "confirm_stop_training" in no_blocking_dialogs and train.phase == "stopped"
+
+    second = make_window("session.ini")  # same settings and runs folder: the next start of the app
+    qtbot.waitUntil(lambda: not second.tasks.is_running("runs"), timeout=TIMEOUT)
+    assert second.runs.runs and second.runs.current == ""  # an empty project shows no other project's run
+    assert second.restore_session()
+    assert second.project.path == project_file.resolve() and second.current_pane().key == "train"
+    qtbot.waitUntil(lambda: second.runs.current == run_dir, timeout=TIMEOUT)
+    resumed = second.panes["train"]
+    qtbot.waitUntil(lambda: resumed.resume_offer != "", timeout=TIMEOUT)
+    assert resumed.banner.isVisibleTo(resumed) and resumed.banner.button.text() == "Resume"
+    assert "was stopped after epoch" in resumed.banner.text.text()
+    assert resumed.phase_label.text().startswith("Stored run · stopped after")
+    assert "Not started" not in resumed.phase_label.text() and resumed.status().text == "Stopped · can resume"
+    resumed.banner.button.click()
+    qtbot.waitUntil(lambda: resumed.phase == "completed", timeout=TIMEOUT)
+    assert resumed.last_epoch == 3 and not resumed.banner.isVisibleTo(resumed)
+    assert resumed.speed_label.text().startswith("Took") and resumed._earlier_seconds > 0  # the epochs before the stop

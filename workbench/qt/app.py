@@ -50,6 +50,7 @@ from workbench.qt.recent import app_settings, load_geometry, save_geometry
 from workbench.qt.resources import app_icon
 from workbench.qt.run_history import RunHistory
 from workbench.qt.runner import TrainingRunner
+from workbench.qt.session import remember_session
 from workbench.qt.tasks import TaskFailure, TaskManager
 from workbench.qt.welcome import WelcomeDialog, is_first_run
 from workbench.qt.widgets.activity_log import ActivityLog
@@ -239,8 +240,12 @@ class MainWindow(ProjectFilesMixin, WindowMenusMixin, QMainWindow):
         self.findings.clear("run")
 
     def _on_current_run(self, run_dir: str) -> None:
-        """A re-opened run shows the findings it stored (findings.json)."""
-        if self.runner.is_running or not run_dir:
+        """A re-opened run shows the findings it stored (findings.json); no run, no run findings."""
+        if self.runner.is_running:
+            return
+        if not run_dir:
+            self.tasks.cancel("run-findings")
+            self.findings.clear("run")
             return
         self.tasks.submit("run-findings", doctor.stored_findings, run_dir, label=self.tr("Reading findings"),
                           on_result=lambda found: self.findings.replace("run", found) if found is not None
@@ -331,6 +336,7 @@ class MainWindow(ProjectFilesMixin, WindowMenusMixin, QMainWindow):
             event.ignore()
             return
         save_geometry(self.settings, self.saveGeometry(), self.saveState())
+        remember_session(self.settings, self.project.path, self.current_pane().key)
         self.autosaver.stop()
         self.autosaver.clear()
         self.tasks.cancel_all()
@@ -351,6 +357,7 @@ def main(argv: list[str] | None = None) -> int:
     probing = bool(os.environ.get(PROBE_ENV))
     recovery = None if probing else Autosaver.find_recovery()
     window = MainWindow()
+    reopened = False
     if args.path:
         window.load_dropped(Path(args.path).expanduser().resolve())
     elif recovery is not None:
@@ -358,8 +365,10 @@ def main(argv: list[str] | None = None) -> int:
             window.recover(recovery)
         else:
             window.autosaver.clear()
+    elif not probing:
+        reopened = window.restore_session()
     window.show()
-    if not probing and not args.path and recovery is None and is_first_run(window.settings):
+    if not probing and not args.path and recovery is None and not reopened and is_first_run(window.settings):
         QTimer.singleShot(0, window.show_welcome)
     return app.exec()
 

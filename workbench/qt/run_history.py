@@ -1,10 +1,12 @@
 """The runs stored in the project's runs folder, refreshed in the background.
 
-Evaluate and Export pick a run from here, so re-opening a project finds its last run again.
+Evaluate and Export pick a run from here, so re-opening a project finds its last run again. Only a run of the
+project's own dataset is chosen by default: a new or other project never shows another dataset's results.
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from typing import Any
 
@@ -48,10 +50,23 @@ class RunHistory(QObject):
         """Runs with a saved model (finished, stopped or stopped early)."""
         return [r for r in self.runs if r.status in _USABLE]
 
+    def project_runs(self) -> list[Any]:
+        """Usable runs of this project's dataset, newest first: the only ones chosen without being picked."""
+        source = self._project.effective_config().data.source
+        if not source:
+            return []
+        here = os.path.normpath(source)
+        return [r for r in self.usable_runs() if r.dataset and os.path.normpath(r.dataset) == here]
+
     def _on_project_changed(self, key: str) -> None:
         if key_affects(key, "runs_dir"):
             self.set_current("")
             self.refresh()
+        elif key_affects(key, "data.source"):
+            # Another project or dataset: the current run is another dataset's results, so choose again.
+            ours = self.project_runs()
+            if self.record(self._current) not in ours:
+                self.set_current(ours[0].run_dir if ours else "")
 
     def refresh(self, select: str = "") -> None:
         """Re-read the runs folder; `select` (a run folder) becomes current once the list is in."""
@@ -65,11 +80,11 @@ class RunHistory(QObject):
     def _on_listed(self, runs: list[Any], select: str) -> None:
         self.runs, self.error = runs, ""
         self.changed.emit()
-        usable = self.usable_runs()
+        ours = self.project_runs()
         if select:
             self.set_current(select)
         elif not self._current or self.record(self._current) is None:
-            self.set_current(usable[0].run_dir if usable else "")
+            self.set_current(ours[0].run_dir if ours else "")
 
     def _on_failed(self, failure: TaskFailure) -> None:
         self.runs, self.error = [], failure.message

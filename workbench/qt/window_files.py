@@ -10,6 +10,7 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from workbench.core.config import ConfigError
 from workbench.qt import dialogs
 from workbench.qt.recent import add_recent_project, recent_projects
+from workbench.qt.session import last_session
 from workbench.qt.welcome import WelcomeDialog, mark_welcomed
 
 DATASET_SUFFIXES = (".csv", ".tsv")
@@ -66,6 +67,16 @@ class ProjectFilesMixin:
         if answer == "save":
             return self.save_project()
         return answer == "discard"
+
+    def restore_session(self) -> bool:
+        """Reopen the project of the last session and show its step; False when there is none to reopen."""
+        path, step = last_session(self.settings)
+        if path is None or not self.open_project(path, confirm=False):
+            return False
+        if step in self.panes:
+            self.show_step(step)
+        self.statusBar().showMessage(self.tr("Reopened {0}").format(path.name), 6000)
+        return True
 
     def new_project(self) -> bool:
         if not self._confirm_discard():

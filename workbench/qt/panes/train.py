@@ -52,6 +52,7 @@ class TrainPane(KFoldMixin, StoredRunMixin, Pane):
         self.monitor = "val_loss"  # the run's training.monitor: what picks the best epoch (and the log's star)
         self.projection_every = 0
         self.stored_status = ""  # status of the stored run whose curves are shown while idle
+        self.resume_offer = ""  # the banner's offer to continue the stored run, when it was stopped
         self.epochs = 0
         self.batches = 0
         self.last_epoch = 0
@@ -174,7 +175,7 @@ class TrainPane(KFoldMixin, StoredRunMixin, Pane):
         else:
             self.projection.clear()  # the resumed run makes its own projection
         self.failure = ""
-        self.stored_status = ""
+        self.stored_status = self.resume_offer = ""
         self.clear_notice()
         self._update_notice()
         self.phase = RunPhase.PREPARING
@@ -210,7 +211,7 @@ class TrainPane(KFoldMixin, StoredRunMixin, Pane):
         self._run_clock = time.monotonic()
         if event.resumed_from_epoch:  # "Took" counts the whole run: add the epochs trained before the stop
             self.tasks.submit("train-earlier-time", jobs.run_summary, event.run_dir, label=self.tr("Reading run"),
-                              on_result=self._on_earlier_summary)
+                              on_result=lambda s, e=event.resumed_from_epoch: self._on_earlier_summary(s, e))
         self.projection.set_class_names(list(event.class_names))
         self._show_projection_schedule()
         self._load_samples(event.run_dir)
@@ -383,16 +384,6 @@ class TrainPane(KFoldMixin, StoredRunMixin, Pane):
         if not running and self.phase.active:
             self.phase = RunPhase.IDLE  # the thread ended without a final event (a crash); nothing is running any more
             self._refresh_phase()
-
-    def _update_notice(self) -> None:
-        if not self.project.config.data.source:
-            self.show_notice(self.tr("Training needs a dataset: choose one in the Data step first."), target="data")
-        elif self.dataset.error:
-            self.show_notice(self.tr("The dataset has a problem that training would hit too: {0}").format(
-                pointing_to_data(self.dataset.error)), target="data")
-        elif not self.failure:
-            self.clear_notice()
-        self.status_changed.emit()
 
     def status(self) -> StepStatus:
         return train_step_status(self)

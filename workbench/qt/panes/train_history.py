@@ -6,13 +6,17 @@ A mixin of `TrainPane`: while nothing trains, the pane shows the current run's s
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from workbench.qt import doctor, jobs
+from workbench.qt.panes.train_text import pointing_to_data
 from workbench.qt.project_model import key_affects
 from workbench.qt.run_phase import RunPhase
 
 
 class StoredRunMixin:
-    """Show the current run's stored history; forget everything of the last run when the project changes."""
+    """Show the current run's stored history (and offer to resume it when it was stopped); keep the banner true to
+    the dataset, the last failure and that offer; forget everything of the last run when the project changes."""
 
     # --- restoring a previous run -----------------------------------------------------------------
 
@@ -27,7 +31,7 @@ class StoredRunMixin:
         if key == "" and not self.runner.is_running:
             self.phase = RunPhase.IDLE
             self.failure = ""
-            self.stored_status = ""
+            self.stored_status = self.resume_offer = ""
             self.k_fold_summary = ""
             self.k_fold_resume = ""
             self.kfold_group.hide()
@@ -46,9 +50,11 @@ class StoredRunMixin:
         if self.runner.is_running or self.phase != RunPhase.IDLE:
             self._update_buttons()
             return
+        self.resume_offer = ""
         if not run_dir:  # no run (a new project, or its runs were deleted): show none
             self.stored_status = ""
             self._clear_curves()
+            self._update_notice()
             self._refresh_phase()
             return
         self.tasks.submit("train-history", jobs.run_summary, run_dir, label=self.tr("Reading run"),
@@ -71,11 +77,35 @@ class StoredRunMixin:
             self.last_epoch = max(int(row.get("epoch", 0)) for row in summary["history"])
             self.append_log(self.tr("Showing the stored curves of run {0} ({1}, {2} epochs)").format(
                 run_dir, self.stored_status, shown))
+        if self.resumable_run() == run_dir:
+            self.resume_offer = self.tr("Run {0} was stopped after epoch {1}. Resume continues it from its last "
+                                        "checkpoint; Start training begins a new run.").format(
+                Path(run_dir).name, self.last_epoch)
+        self._update_notice()
         self._refresh_phase()
 
-    def _on_earlier_summary(self, summary: dict) -> None:
+    def _on_earlier_summary(self, summary: dict, resumed_from: int) -> None:
+        """The training time of the epochs before a resume, so "Took" counts the whole run."""
         history = summary.get("history") or []
-        resumed_from = self.last_epoch if self.phase.active else 0
         self._earlier_seconds = sum(float(row.get("seconds") or 0.0) for row in history
-                                    if isinstance(row.get("epoch"), int) and row["epoch"] <= max(resumed_from, 0))
+                                    if isinstance(row.get("epoch"), int) and row["epoch"] <= resumed_from)
 
+    # --- the banner ---------------------------------------------------------------------------------
+
+    def _update_notice(self) -> None:
+        if not self.project.config.data.source:
+            self.show_notice(self.tr("Training needs a dataset: choose one in the Data step first."), target="data")
+        elif self.dataset.error:
+            self.show_notice(self.tr("The dataset has a problem that training would hit too: {0}").format(
+                pointing_to_data(self.dataset.error)), target="data")
+        elif self.resume_offer and not self.failure:
+            self.show_notice(self.resume_offer, "info", button=self.tr("Resume"))
+        elif not self.failure:
+            self.clear_notice()
+        self.status_changed.emit()
+
+    def _on_banner_action(self) -> None:
+        if not self._banner_target and self.resume_offer:
+            self.resume()
+        else:
+            super()._on_banner_action()

@@ -25,11 +25,10 @@ def wait_for_summary(qtbot, pane, side: int, **expected: int) -> None:
 
 def test_resolution_multiplier_sets_the_input_size_and_flops_follow(qtbot, model_pane) -> None:
     window, pane = model_pane
-    spin = pane.resolution.spin
-    assert spin.value() == pytest.approx(1.0)  # 32 px is the small CNN's base side
+    assert pane.resolution.multiplier() == pytest.approx(1.0)  # 32 px is the small CNN's base side
     params, flops = pane.summary.parameter_count, pane.summary.flops
-    spin.setValue(2.0)
-    assert window.project.config.preprocessing.image_size == 64
+    window.project.update("preprocessing.image_size", 64)  # set in the Samples step, the one place for it
+    assert "2.00 ×" in pane.resolution.result.text()
     wait_for_summary(qtbot, pane, 64)
     assert pane.summary.parameter_count == params  # resolution adds compute, not weights
     assert 3.5 < pane.summary.flops / flops < 4.5  # convolution cost grows with the square of the side
@@ -47,8 +46,21 @@ def test_resolution_multiplier_sets_the_input_size_and_flops_follow(qtbot, model
 def test_multiplier_follows_the_architecture_base_and_the_samples_step(qtbot, model_pane) -> None:
     window, pane = model_pane
     window.project.update("preprocessing.image_size", 48)  # e.g. set in the Samples step
-    assert pane.resolution.spin.value() == pytest.approx(1.5)
+    assert pane.resolution.multiplier() == pytest.approx(1.5) and "1.50 ×" in pane.resolution.result.text()
     window.project.update("model.architecture", "test_resnet")  # base side 160
-    assert pane.resolution.spin.value() == pytest.approx(48 / 160, abs=0.01)
-    pane.resolution.spin.setValue(1.0)
-    assert window.project.config.preprocessing.image_size == 160
+    assert pane.resolution.multiplier() == pytest.approx(48 / 160, abs=0.01)
+    assert "0.30 × this architecture's base 160 px" in pane.resolution.result.text()
+    pane.resolution.change.click()  # the way to change it leads to the Samples step
+    assert window.current_pane().key == "samples"
+
+
+def test_timm_test_models_are_listed_only_as_a_developer_option(qtbot, model_pane) -> None:
+    window, pane = model_pane
+    names = pane.picker.visible_names()
+    assert "resnet18" in names and not [n for n in names if n.startswith("test_")]
+    window.developer_action.trigger()  # View → Developer models
+    assert {"test_resnet", "test_vit"} <= set(pane.picker.visible_names())
+    assert str(window.settings.value("developer/models")).lower() == "true"
+    window.developer_action.trigger()
+    window.project.update("model.architecture", "test_vit")  # a project that uses one still shows it
+    assert [n for n in pane.picker.visible_names() if n.startswith("test_")] == ["test_vit"]

@@ -104,6 +104,7 @@ class MainWindow(ProjectFilesMixin, WindowMenusMixin, QMainWindow):
         self.show_step("data")
         self.runs.refresh()
         self.set_help_visible(str(self.settings.value("help/visible", "false")).lower() in ("true", "1"))
+        self.set_developer_models(str(self.settings.value("developer/models", "false")).lower() in ("true", "1"))
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)

@@ -104,12 +104,12 @@ class RunsView(QWidget):
         self.runs: list[dict[str, Any]] = []
         self.comparison: dict[str, Any] | None = None
         self.error = ""
-        self._build()
+        self._build(window)
         self.refresh()
 
     # --- building ---------------------------------------------------------------------------------
 
-    def _build(self) -> None:
+    def _build(self, window: bool = True) -> None:
         outer = QVBoxLayout(self)
         outer.setContentsMargins(20, 16, 20, 16)
         outer.setSpacing(10)
@@ -150,6 +150,11 @@ class RunsView(QWidget):
         buttons.addWidget(self.delete_button)
         buttons.addWidget(self.resume_button)
         buttons.addWidget(self.compare_button)
+        self.close_button = QPushButton(self.tr("Close"))
+        self.close_button.setObjectName("closeButton")
+        self.close_button.clicked.connect(self.close)
+        self.close_button.setVisible(window)  # embedded in another window, that window closes it
+        buttons.addWidget(self.close_button)
         self.table.setMinimumHeight(150)
         upper = QWidget()
         upper.setMinimumHeight(200)
@@ -177,7 +182,9 @@ class RunsView(QWidget):
         self.plot.setMinimumHeight(240)
         self.plot.getPlotItem().showGrid(x=True, y=True, alpha=0.15)
         self.plot.getPlotItem().setLabel("bottom", self.tr("epoch"))
-        self.legend = self.plot.getPlotItem().addLegend(offset=(-10, -10))
+        self.legend = pg.LegendItem(colCount=2)  # below the axes, never over the curves
+        self.plot.getPlotItem().layout.addItem(self.legend, 4, 1)
+        self.plot.getPlotItem().legend = self.legend
         style_legend(self.legend)
         curves_layout.addWidget(self.plot, 1)
         self.metrics_table = read_only_table([self.tr("Metric")])

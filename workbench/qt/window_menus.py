@@ -45,6 +45,9 @@ class WindowMenusMixin:
         self._action(self.tr("&Runs…"), self.show_runs, "Ctrl+Shift+R", view_menu)
         self.help_action = self._action(self.tr("&Help panel"), lambda on: self.set_help_visible(on), None, view_menu)
         self.help_action.setCheckable(True)
+        self.developer_action = self._action(self.tr("&Developer models (timm's test models)"),
+                                             lambda on: self.set_developer_models(on), None, view_menu)
+        self.developer_action.setCheckable(True)
         toggle = self.log_dock.toggleViewAction()
         toggle.setText(self.tr("Activity &log"))
         toggle.setShortcut(QKeySequence("Ctrl+L"))
@@ -78,3 +81,8 @@ class WindowMenusMixin:
         bar.addPermanentWidget(self.busy_bar)
         bar.addPermanentWidget(self.device_status)
 
+    def set_developer_models(self, shown: bool) -> None:
+        """List timm's tiny debugging models in the Model step (remembered between sessions)."""
+        self.panes["model"].picker.set_developer_models(shown)
+        self.developer_action.setChecked(shown)
+        self.settings.setValue("developer/models", shown)

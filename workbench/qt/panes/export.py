@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QUrl
+from PySide6.QtCore import QStandardPaths, QUrl
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QListWidget, QPushButton
 
@@ -129,9 +129,9 @@ class ExportPane(Pane):
         self.open_html = QPushButton(self.tr("Open HTML"))
         self.open_pdf = QPushButton(self.tr("Open PDF"))
         self.open_report_folder = QPushButton(self.tr("Open folder"))
-        self.open_html.clicked.connect(lambda: open_path(self.report.get("html", "")))
-        self.open_pdf.clicked.connect(lambda: open_path(self.report.get("pdf", "")))
-        self.open_report_folder.clicked.connect(lambda: open_path(Path(self.report.get("html", "")).parent))
+        self.open_html.clicked.connect(lambda: self.open_file(self.report.get("html", "")))
+        self.open_pdf.clicked.connect(lambda: self.open_file(self.report.get("pdf", "")))
+        self.open_report_folder.clicked.connect(lambda: self.open_file(Path(self.report.get("html", "")).parent))
         row = QHBoxLayout()
         row.addWidget(self.report_label, 1)
         for button in (self.open_html, self.open_pdf, self.open_report_folder):
@@ -170,9 +170,23 @@ class ExportPane(Pane):
     # --- actions ----------------------------------------------------------------------------------
 
     def default_destination(self, run_dir: str) -> str:
+        """A visible folder: `exports` beside the project file, or in the user's documents while unsaved (the runs of
+        an unsaved project live in a hidden per-user folder, no place to look for exported files)."""
         project_path = self.project.path
-        base = project_path.parent if project_path is not None else Path(run_dir).parent.parent
+        if project_path is not None:
+            base = project_path.parent
+        else:
+            documents = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
+            base = Path(documents or Path.home()) / "Workbench"
         return str(base / "exports" / Path(run_dir).name)
+
+    def open_file(self, path: str | Path) -> bool:
+        """Open with the desktop's default application; where the system cannot, say where the file is."""
+        if path and open_path(path):
+            return True
+        self.show_notice(self.tr("This system has no program set up to open it. The file is at: {0}").format(path),
+                         "info")
+        return False
 
     def _choose_destination(self) -> None:
         path = dialogs.choose_folder(self, self.tr("Choose where to export"), self.dest_edit.text())
@@ -233,7 +247,7 @@ class ExportPane(Pane):
 
     def _open_folder(self) -> None:
         if self.written:
-            open_path(Path(self.written[0]).parent)
+            self.open_file(Path(self.written[0]).parent)
 
     def _on_current_run(self, run_dir: str) -> None:
         if run_dir and not self._dest_edited:

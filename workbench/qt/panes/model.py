@@ -1,7 +1,7 @@
 """Model step: pick an architecture from the engine's registry, shape the small CNN, see the model's size.
 
 Scaling follows EfficientNet's three multipliers: width and depth (the small CNN's own options) and input
-resolution, a multiple of the architecture's base input side that sets the image size the network sees.
+resolution, shown as a multiple of the architecture's base input side (the Samples step sets the image size).
 The parameter count and FLOPs are recomputed (in a worker) whenever any of them changes.
 """
 
@@ -9,26 +9,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
-    QDoubleSpinBox,
     QGridLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QPushButton,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
-from workbench.core.config import field_bounds
 from workbench.core.models.registry import ACTIVATIONS, ARCHITECTURES, architecture_info
 from workbench.qt import jobs
 from workbench.qt.panes.base import Pane, group, hint
 from workbench.qt.project_model import key_affects
 from workbench.qt.tasks import TaskFailure
-from workbench.qt.widgets.forms import ConfigForm, FieldSpec, registry_choices, section_model
+from workbench.qt.widgets.forms import ConfigForm, FieldSpec, registry_choices
 from workbench.qt.widgets.step_list import StepState, StepStatus
 
 _NAME_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -53,25 +52,25 @@ def format_count(n: int) -> str:
 
 
 class ResolutionScale(QWidget):
-    """Input resolution as a multiple of the architecture's base side; writes preprocessing.image_size."""
+    """The input resolution as the effect of the Samples step's image size: a multiple of the architecture's base
+    side. One setting, shown twice under two names, confused people, so here it is read-only, with a way there."""
+
+    change_requested = Signal()
 
     def __init__(self, project, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._project = project
-        self.spin = QDoubleSpinBox()
-        self.spin.setObjectName("resolutionMultiplier")
-        self.spin.setDecimals(2)
-        self.spin.setSingleStep(0.25)
-        self.spin.setSuffix(" ×")
-        self.spin.setKeyboardTracking(False)
-        self.spin.valueChanged.connect(self._on_value)
         self.result = QLabel()
-        self.result.setObjectName("summary")
+        self.result.setObjectName("resolutionMultiplier")
+        self.result.setWordWrap(True)
+        self.change = QPushButton(self.tr("Change in Samples…"))
+        self.change.setToolTip(self.tr("The image size is set in the Samples step, beside the preview of what the "
+                                       "network sees"))
+        self.change.clicked.connect(self.change_requested)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(QLabel(self.tr("Resolution")))
-        layout.addWidget(self.spin)
         layout.addWidget(self.result, 1)
+        layout.addWidget(self.change)
         project.changed.connect(self._on_project_changed)
         self._on_project_changed("")
 
@@ -81,26 +80,18 @@ class ResolutionScale(QWidget):
     def multiplier(self) -> float:
         return self._project.config.preprocessing.image_size / self.base()
 
-    def _on_value(self, value: float) -> None:
-        size = max(1, round(self.base() * value))
-        if size != self._project.config.preprocessing.image_size:
-            self._project.update("preprocessing.image_size", size)
-
     def _on_project_changed(self, key: str) -> None:
         if not key_affects(key, "model.architecture", "preprocessing.image_size"):
             return
-        low, high, _, _ = field_bounds(section_model("preprocessing").model_fields["image_size"])
-        low, high = low or 1, high or 4096
-        base = self.base()
-        size = self._project.config.preprocessing.image_size
-        self.spin.blockSignals(True)
-        self.spin.setRange(low / base, high / base)
-        self.spin.setValue(size / base)
-        self.spin.blockSignals(False)
-        tip = self.tr("Multiplies the architecture's base input side ({0} px). Compute grows with its square; "
-                      "the same setting is the image size in the Samples step.").format(base)
-        self.spin.setToolTip(tip)
-        self.result.setText(self.tr("= {0} × {0} px input (base {1} px)").format(size, base))
+        size, base = self._project.config.preprocessing.image_size, self.base()
+        self.result.setText(self.tr("Resolution: {0} × {0} px input (the Samples step's image size) = {1:.2f} × "
+                                    "this architecture's base {2} px").format(size, self.multiplier(), base))
+        self.result.setToolTip(self.tr("Compute grows with the square of the resolution multiplier."))
+
+
+def is_developer_model(name: str) -> bool:
+    """timm's tiny models for its own tests (test_resnet, test_vit, …): handy for quick checks, useless for data."""
+    return name.startswith("test_")
 
 
 class ArchitecturePicker(QWidget):
@@ -138,6 +129,8 @@ class ArchitecturePicker(QWidget):
             item.setToolTip(0, info.description)
             item.setToolTip(2, info.description)
         self.tree.expandAll()
+        self.developer_models = False
+        self.filter()
         self.tree.currentItemChanged.connect(self._on_current)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -153,8 +146,14 @@ class ArchitecturePicker(QWidget):
             found += [family.child(j) for j in range(family.childCount())]
         return found
 
-    def filter(self, text: str) -> None:
+    def set_developer_models(self, shown: bool) -> None:
+        """Show timm's tiny debugging models ("test_*"); hidden by default, they are no real choice."""
+        self.developer_models = shown
+        self.filter(self.search.text())
+
+    def filter(self, text: str = "") -> None:
         words = text.lower().split()
+        current = self._project.config.model.architecture
         for i in range(self.tree.topLevelItemCount()):
             family = self.tree.topLevelItem(i)
             visible_children = 0
@@ -162,7 +161,8 @@ class ArchitecturePicker(QWidget):
                 item = family.child(j)
                 info = ARCHITECTURES[item.data(0, _NAME_ROLE)]
                 haystack = f"{info.name} {info.label} {info.family} {info.description}".lower()
-                match = all(w in haystack for w in words)
+                listed = self.developer_models or not is_developer_model(info.name) or info.name == current
+                match = listed and all(w in haystack for w in words)
                 item.setHidden(not match)
                 visible_children += match
             family.setHidden(visible_children == 0)
@@ -185,6 +185,7 @@ class ArchitecturePicker(QWidget):
     def _on_project_changed(self, key: str) -> None:
         if key_affects(key, "model.architecture"):
             name = self._project.config.model.architecture
+            self.filter(self.search.text())  # the chosen model is always listed, a developer one included
             current = self.tree.currentItem()
             if current is None or current.data(0, _NAME_ROLE) != name:
                 self.tree.blockSignals(True)
@@ -230,6 +231,7 @@ class ModelPane(Pane):
         self.cnn_note = hint("")
         self.cnn_box = group(self.tr("Small CNN builder"), self.cnn_note, self.cnn_form)
         self.resolution = ResolutionScale(self.project)
+        self.resolution.change_requested.connect(lambda: self.navigate.emit("samples"))
 
         self.facts: dict[str, QLabel] = {}
         grid = QGridLayout()
@@ -250,7 +252,7 @@ class ModelPane(Pane):
         grid.setColumnStretch(1, 1)
         self.summary_note = hint("")
         self.scaling_note = hint(self.tr("Scale the network the EfficientNet way: width and depth in the builder, "
-                                         "input resolution here. The size and compute below follow live."))
+                                         "input resolution by the image size of the Samples step. The size and compute below follow live."))
         self.summary_box = group(self.tr("Scaling and model summary"), self.scaling_note, self.resolution, grid,
                                  self.summary_note)
         row = QHBoxLayout()

@@ -1,6 +1,7 @@
 """Reliability diagram: accuracy per confidence bin as bars, against the diagonal of perfect calibration.
 
-`ReliabilityPlot.set_calibration(calibration)` takes the evaluation result's "calibration" part
+Each bar is labelled with its number of test images, so a bar resting on two images is not read like one
+resting on two hundred. `ReliabilityPlot.set_calibration(calibration)` takes the evaluation result's "calibration" part
 (`{"ece", "mce", "bins": [{"lower", "upper", "count", "accuracy", "confidence"}]}`).
 """
 
@@ -26,19 +27,21 @@ class ReliabilityPlot(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(6)
         self.plot = make_plot(self.tr("Reliability diagram"), self.tr("Confidence of the predicted class"),
-                              self.tr("Accuracy"), "top-left")
+                              self.tr("Accuracy"))
         self.summary = QLabel()
         self.summary.setObjectName("hint")
         self.summary.setWordWrap(True)
         layout.addWidget(self.plot, 1)
         layout.addWidget(self.summary)
         self.ece = float("nan")
+        self.count_labels: list[pg.TextItem] = []
 
     def clear(self) -> None:
         self.plot.getPlotItem().clear()
         self.plot.getPlotItem().legend.clear()
         self.summary.setText("")
         self.ece = float("nan")
+        self.count_labels: list[pg.TextItem] = []
 
     def set_calibration(self, calibration: dict[str, Any] | None) -> None:
         self.clear()
@@ -56,6 +59,11 @@ class ReliabilityPlot(QWidget):
             item.addItem(bars)  # named items join the legend by themselves
             item.plot(centres, [b["confidence"] for b in bins], pen=None, symbol="o", symbolSize=6,
                       symbolBrush="#ea7a1a", symbolPen=None, name=self.tr("mean confidence"))
+            for centre, b in zip(centres, bins, strict=True):  # how many test images each bar rests on
+                label = pg.TextItem(f"n={int(b['count'])}", color="#3b4754", anchor=(0.5, 1.0))
+                label.setPos(centre, min(float(b["accuracy"]), 0.93) + 0.01)
+                item.addItem(label)
+                self.count_labels.append(label)
         self.ece = float(calibration.get("ece", float("nan")))
         if not math.isnan(self.ece):
             self.summary.setText(self.tr(

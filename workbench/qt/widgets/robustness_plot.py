@@ -34,7 +34,7 @@ class RobustnessView(QWidget):
         row = QHBoxLayout()
         row.setSpacing(14)
         self.plot = make_plot(self.tr("Drop against the clean score"), self.tr("Strength (1 = mild)"),
-                              self.tr("Drop (percentage points)"), "top-left")
+                              self.tr("Drop (percentage points)"))
         self.plot.getPlotItem().legend.setColumnCount(2)
         self.table = read_only_table([self.tr("Perturbation"), self.tr("Setting"), self.tr("Accuracy"),
                                       self.tr("Balanced acc."), self.tr("Drop"), self.tr("Flag")])
@@ -76,10 +76,10 @@ class RobustnessView(QWidget):
             brushes = ["#d14343" if r["flagged"] else class_colour(i) for r in rows]
             item.plot(xs, ys, pen=pg.mkPen(class_colour(i), width=2), symbol="o", symbolSize=7,
                       symbolBrush=brushes, symbolPen=None, name=name)
-        if self.rows:  # head room above the lines for the legend
+        if self.rows:  # the threshold line stays in view (the legend sits below the axes)
             top = max(max(100 * float(r["drop"]) for r in self.rows), threshold, 1.0)
             low = min(min(100 * float(r["drop"]) for r in self.rows), 0.0)
-            item.setYRange(low - 1, top * 1.6, padding=0)
+            item.setYRange(low - 1, top * 1.1, padding=0)
         self.table.setRowCount(len(self.rows))
         for row, r in enumerate(self.rows):
             set_row(self.table, row, [r["label"], r.get("setting", ""), f"{r['accuracy']:.1%}",

@@ -22,8 +22,9 @@ def class_colour(index: int) -> str:
     return CLASS_COLOURS[index % len(CLASS_COLOURS)]
 
 
-def make_plot(title: str, x_label: str, y_label: str, legend_corner: str = "bottom-right") -> pg.PlotWidget:
-    """A light, square-ish plot on [0, 1] × [0, 1] with a title, axis labels and a legend."""
+def make_plot(title: str, x_label: str, y_label: str) -> pg.PlotWidget:
+    """A light, square-ish plot on [0, 1] × [0, 1] with a title, axis labels and a legend below the axes (outside
+    the data area, so it never covers a curve)."""
     configure_pyqtgraph()
     plot = pg.PlotWidget(enableMenu=False)
     plot.setMinimumSize(300, 280)
@@ -36,8 +37,9 @@ def make_plot(title: str, x_label: str, y_label: str, legend_corner: str = "bott
     item.setYRange(0, 1.02, padding=0.02)
     item.setMouseEnabled(x=False, y=False)
     item.hideButtons()
-    offset = {"bottom-right": (-8, -8), "top-right": (-8, 8), "top-left": (8, 8), "bottom-left": (8, -8)}[legend_corner]
-    legend = item.addLegend(offset=offset)
+    legend = pg.LegendItem(colCount=2)
+    item.layout.addItem(legend, 4, 1)  # PlotItem's grid: row 3 is the bottom axis
+    item.legend = legend
     style_legend(legend)
     return plot
 
@@ -53,7 +55,7 @@ class RocPrPlots(QWidget):
         layout.setSpacing(14)
         self.roc = make_plot(self.tr("ROC (one class vs the rest)"), self.tr("False positive rate"),
                              self.tr("True positive rate"))
-        self.pr = make_plot(self.tr("Precision–recall"), self.tr("Recall"), self.tr("Precision"), "bottom-left")
+        self.pr = make_plot(self.tr("Precision–recall"), self.tr("Recall"), self.tr("Precision"))
         layout.addWidget(self.roc, 1)
         layout.addWidget(self.pr, 1)
         self.auc: dict[str, float] = {}

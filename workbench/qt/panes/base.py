@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 
 from workbench.qt import help_texts
 from workbench.qt.context import PaneContext
-from workbench.qt.widgets.findings import FindingsList
+from workbench.qt.widgets.findings_list import FindingsList
 from workbench.qt.widgets.step_list import StepState, StepStatus
 
 

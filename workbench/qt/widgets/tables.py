@@ -31,6 +31,10 @@ def read_only_table(headers: list[str]) -> QTableWidget:
 
 
 def set_row(table: QTableWidget, row: int, values: list[object]) -> None:
-    """Fill one row; every column after the first is right-aligned (numbers)."""
+    """Fill one row; every column after the first is right-aligned (numbers). The first column (a class or file
+    name) stretches, and shrinks when the window is narrow, so its full text is also its tooltip."""
     for column, value in enumerate(values):
-        table.setItem(row, column, table_item(value, align_right=column > 0))
+        item = table_item(value, align_right=column > 0)
+        if column == 0:
+            item.setToolTip(str(value))
+        table.setItem(row, column, item)

@@ -8,6 +8,10 @@ It also renders the first-run welcome (00-welcome.png), the Samples pane with it
 (08-help.png), the Train pane's live feature projection on its own (09-projection.png), the pitfall
 checklist (10-checklist.png), the learning-rate finder (11-lr-finder.png), the per-class attribution maps
 (12-attributions.png) and a 3-fold cross-validation (13-cross-validation.png).
+
+First comes a new user's tour (tour-01-….png on; `--tour` renders only that): an empty start, a failed scan of a
+folder without images and then a good one, a run that is stopped, closing the window, the relaunch that reopens
+the project and offers to resume the run, the resumed run, and its evaluation.
 Waiting is done by running the Qt event loop until a condition holds (never processEvents, never sleep).
 """
 
@@ -20,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # set QT_QPA_PLATFORM=xcb to drive a real window (Xvfb)
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from PySide6.QtCore import QSettings
@@ -168,13 +172,92 @@ def render(out: Path) -> list[Path]:
     return saved
 
 
+def non_images(root: Path) -> Path:
+    """A folder a new user might pick by mistake: class-like sub-folders holding no images."""
+    for name in ("cracked", "intact"):
+        (root / name).mkdir(parents=True, exist_ok=True)
+        (root / name / "notes.txt").write_text("measurements, not images\n", encoding="utf-8")
+        (root / name / "scan.pdf").write_bytes(b"%PDF-1.4 not an image")
+    return root
+
+
+def tour(out: Path) -> list[Path]:
+    """A new user's first session, then the next start: an empty window, a failed scan and a good one, a run
+    that is stopped, closing, the relaunch that reopens the project and offers Resume, and the resumed run."""
+    from workbench.qt.doctor import register_monitors
+
+    register_monitors()  # the doctor and the live projection watch the run, as in the app
+    app = create_application()
+    work = Path(tempfile.mkdtemp(prefix="workbench-tour-"))
+    settings = QSettings(str(work / "settings.ini"), QSettings.Format.IniFormat)
+    saved: list[Path] = []
+
+    def window_shot(window: MainWindow, key: str, name: str) -> None:
+        window.show_step(key)
+        settle(window)
+        save(window, out / f"tour-{len(saved) + 1:02d}-{name}.png", saved)
+
+    window = MainWindow(settings=settings, autosave_dir=work / "autosave")
+    window.resize(*WINDOW_SIZE)
+    window.show()
+    window.project.update("runs_dir", str(work / "runs"))
+    window_shot(window, "data", "empty-start")
+    window.panes["data"].set_source(str(non_images(work / "lab-notes")))
+    wait_until(lambda: bool(window.dataset.error), 120, "the failed scan")
+    window_shot(window, "data", "failed-scan")
+    window_shot(window, "train", "failed-scan-train")
+    configure(window, write_digits_dataset(work / "digits"), work / "runs")
+    window.project.update_many({"training.epochs": 6, "training.early_stopping_patience": 0})
+    wait_until(lambda: window.dataset.scan is not None and window.dataset.stats is not None, 120, "dataset scan")
+    window_shot(window, "data", "good-scan")
+    window_shot(window, "model", "model")
+    window.project.save(work / "digits.toml")
+    train = window.panes["train"]
+    window.show_step("train")
+    if not train.start():
+        raise SystemExit("training did not start")
+    wait_until(lambda: train.last_epoch >= 2, 600, "two epochs")
+    window_shot(window, "train", "training")
+    train.stop()
+    wait_until(lambda: not window.runner.is_running, 120, "the stop")
+    window_shot(window, "train", "stopped")
+    window.close()  # nothing runs and the project is saved: it closes, and remembers the session
+    wait_until(lambda: not window.isVisible(), 60, "the window to close")
+
+    again = MainWindow(settings=settings, autosave_dir=work / "autosave")
+    again.resize(*WINDOW_SIZE)
+    again.show()
+    if not again.restore_session():
+        raise SystemExit("the relaunch did not reopen the project")
+    resumed = again.panes["train"]
+    wait_until(lambda: bool(resumed.resume_offer), 120, "the offer to resume")
+    window_shot(again, "train", "relaunch-offers-resume")
+    resumed.banner.button.click()  # "Resume"
+    wait_until(lambda: not again.runner.is_running and resumed.phase.finished, 600, "the resumed run")
+    window_shot(again, "train", "resumed-and-finished")
+    evaluate = again.panes["evaluate"]
+    again.show_step("evaluate")
+    evaluate.evaluate()
+    wait_until(lambda: not evaluate.evaluating, 300, "evaluation")
+    window_shot(again, "evaluate", "evaluate")
+    evaluate.tabs.setCurrentIndex(2)  # calibration
+    window_shot(again, "evaluate", "calibration")
+    again._close_approved = True
+    again.close()
+    app.quit()
+    return saved
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("output", nargs="?", default="docs/screenshots", help="folder for the PNG files")
+    parser.add_argument("--tour", action="store_true", help="only the new user's tour (tour-*.png)")
     args = parser.parse_args(argv)
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
-    render(out)
+    tour(out)
+    if not args.tour:
+        render(out)
     return 0
 
 

@@ -53,6 +53,35 @@ def style_legend(legend: pg.LegendItem, dark: bool | None = None) -> None:
         label.setText(label.text, color=c.foreground)
 
 
+class _BelowLegend(pg.LegendItem):
+    """A legend that lives in the plot's layout: it asks the layout for its size instead of placing itself at the
+    top left (pyqtgraph's floating legend does that, over the curves)."""
+
+    def updateSize(self) -> None:
+        width = height = 0.0
+        for row in range(self.layout.rowCount()):
+            row_width = row_height = 0.0
+            for col in range(self.layout.columnCount()):
+                item = self.layout.itemAt(row, col)
+                if item:
+                    row_width += item.width() + 3
+                    row_height = max(row_height, item.height())
+            width, height = max(width, row_width), height + row_height
+        self.setPreferredSize(width, height)
+        self.setMinimumHeight(height)
+        self.updateGeometry()
+
+
+def legend_below(item: pg.PlotItem, columns: int = 2) -> pg.LegendItem:
+    """A legend under the bottom axis (row 4 of PlotItem's grid), outside the data area, so it never covers a curve;
+    named curves join it by themselves."""
+    legend = _BelowLegend(colCount=columns)
+    item.layout.addItem(legend, 4, 1)
+    item.legend = legend
+    style_legend(legend)
+    return legend
+
+
 def restyle(widget: pg.PlotWidget, dark: bool | None = None) -> None:
     """Background, axes, title and legend of one plot in the theme's colours."""
     c = colours(dark)

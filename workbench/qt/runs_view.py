@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from workbench.qt.plot_theme import configure_pyqtgraph, style_legend
+from workbench.qt.plot_theme import configure_pyqtgraph, legend_below
 from workbench.qt.tasks import TaskFailure, TaskManager
 from workbench.qt.widgets.roc_plot import class_colour
 from workbench.qt.widgets.tables import read_only_table, set_row, table_item
@@ -182,10 +182,7 @@ class RunsView(QWidget):
         self.plot.setMinimumHeight(240)
         self.plot.getPlotItem().showGrid(x=True, y=True, alpha=0.15)
         self.plot.getPlotItem().setLabel("bottom", self.tr("epoch"))
-        self.legend = pg.LegendItem(colCount=2)  # below the axes, never over the curves
-        self.plot.getPlotItem().layout.addItem(self.legend, 4, 1)
-        self.plot.getPlotItem().legend = self.legend
-        style_legend(self.legend)
+        self.legend = legend_below(self.plot.getPlotItem())  # below the axes, never over the curves
         curves_layout.addWidget(self.plot, 1)
         self.metrics_table = read_only_table([self.tr("Metric")])
         self.config_table = read_only_table([self.tr("Setting")])

@@ -266,6 +266,9 @@ class TrainPane(KFoldMixin, StoredRunMixin, Pane):
                                             "val_loss": event.val_loss, "train_accuracy": event.train_accuracy,
                                             "lr": event.lr})
         self.append_log(epoch_line(event, self.monitor))
+        if event.epoch >= event.epochs:  # the end-of-run work (final checks, projection, saving) has no batches
+            self.progress.setRange(0, 0)
+            self.progress.setFormat(self.tr("Finishing the run: final checks, projection and saving…"))
         self._show_projection_schedule()
         self.status_changed.emit()
 

@@ -16,7 +16,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtWidgets import QGraphicsItem, QWidget
 
-from workbench.qt.plot_theme import configure_pyqtgraph, style_legend, title_html
+from workbench.qt.plot_theme import configure_pyqtgraph, legend_below, style_legend, title_html
 
 __all__ = ["PALETTE", "CurvePlot", "cache_static_parts", "configure_pyqtgraph"]
 
@@ -125,17 +125,17 @@ class CurvePlot(pg.PlotWidget):
         item.setLabel("left", y_label)
         item.setLabel("bottom", x_label)
         item.showGrid(x=True, y=True, alpha=0.15)
-        # Below the bottom axis (row 4 of PlotItem's grid), outside the data area; PlotItem adds each named
-        # curve to `item.legend`. A plot without a legend keeps one, unattached, for the theme to restyle.
-        self.legend = pg.LegendItem(colCount=legend_columns)
+        # Below the axes, outside the data area. A plot without a legend keeps one, unattached, for the theme.
         if show_legend:
-            item.layout.addItem(self.legend, 4, 1)
-            item.legend = self.legend
+            self.legend = legend_below(item, legend_columns)
         else:
+            self.legend = pg.LegendItem(colCount=legend_columns)
             self.legend.hide()
-        style_legend(self.legend)
+            style_legend(self.legend)
         cache_static_parts(item)
         self._series: dict[str, tuple[SeriesBuffer, pg.PlotDataItem]] = {}
+        self._names: dict[str, str] = {}
+        self._in_legend: set[str] = set()  # only series with data are listed, so the legend stays short
         self._changed: set[str] = set()
         self.destroyed.connect(lambda: _scheduler.forget(self) if _scheduler is not None else None)
 
@@ -146,10 +146,11 @@ class CurvePlot(pg.PlotWidget):
         kwargs = {}
         if symbol:
             kwargs = {"symbol": symbol, "symbolSize": 7, "symbolBrush": PALETTE.get(color, color), "symbolPen": None}
-        curve = self.getPlotItem().plot([], [], pen=pen, name=name, **kwargs)
+        curve = self.getPlotItem().plot([], [], pen=pen, **kwargs)  # unnamed: it joins the legend with its data
         curve.setClipToView(True)
         curve.setDownsampling(auto=True, method="peak")
         self._series[key] = (SeriesBuffer(), curve)
+        self._names[key] = name
 
     def append(self, key: str, x: float, y: float) -> None:
         """Add a point; the plot is redrawn by the scheduler shortly after (one plot per tick)."""
@@ -166,6 +167,7 @@ class CurvePlot(pg.PlotWidget):
         for key in self._changed:
             buffer, curve = self._series[key]
             curve.setData(buffer.x, buffer.y)
+            self._list(key)
         self._changed.clear()
         self.viewport().repaint()  # paint now, alone, rather than with every other dirty widget
         return True
@@ -181,12 +183,27 @@ class CurvePlot(pg.PlotWidget):
         if self._changed:
             scheduler().request(self)
 
+    def _list(self, key: str) -> None:
+        """Add a series to the legend once it has points (in the order the series were declared)."""
+        if key in self._in_legend or not self._series[key][0].size or self.getPlotItem().legend is None:
+            return
+        self._in_legend.add(key)
+        self.legend.clear()
+        for name in self._series:
+            if name in self._in_legend:
+                self.legend.addItem(self._series[name][1], self._names[name])
+        style_legend(self.legend)
+
+    def legend_names(self) -> list[str]:
+        return [label.text for _sample, label in self.legend.items]
+
     def set_series(self, key: str, xs, ys) -> None:
         buffer, curve = self._series[key]
         buffer.clear()
         for x, y in zip(xs, ys, strict=True):
             buffer.append(x, y)
         curve.setData(buffer.x, buffer.y)
+        self._list(key)
 
     def series_length(self, key: str) -> int:
         return self._series[key][0].size
@@ -200,3 +217,5 @@ class CurvePlot(pg.PlotWidget):
         for buffer, curve in self._series.values():
             buffer.clear()
             curve.setData([], [])
+        self._in_legend.clear()
+        self.legend.clear()

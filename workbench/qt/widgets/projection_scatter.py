@@ -55,6 +55,12 @@ class ProjectionView(QWidget):
         font.setBold(True)
         self.title.setFont(font)
         layout.addWidget(self.title)
+        # Under the title, while there is none yet: when the first projection comes (in view at once, unlike the
+        # epoch label below the scatter).
+        self.waiting = QLabel(self.tr("No projection yet"))
+        self.waiting.setObjectName("hint")
+        self.waiting.setWordWrap(True)
+        layout.addWidget(self.waiting)
         configure_pyqtgraph()
         self.plot = pg.PlotWidget()
         self.plot.setObjectName("projectionPlot")
@@ -130,16 +136,19 @@ class ProjectionView(QWidget):
         self.slider.blockSignals(False)
         self.slider.setEnabled(False)
         self.epoch_label.setText(self.tr("No projection yet"))
+        self.waiting.setText(self.tr("No projection yet"))
+        self.waiting.show()
         self.scores_label.setText("")
 
     def set_waiting(self, text: str) -> None:
         """What the empty panel says until the first projection arrives (when it will come)."""
-        self.waiting_text = text
+        self.waiting.setText(text)
         if not self.projections:
             self.epoch_label.setText(text)
 
     def add(self, event: Any) -> None:
         """A ProjectionReady: replaces the projection of the same epoch, else is inserted in epoch order."""
+        self.waiting.hide()
         at_end = self.current == len(self.projections) - 1
         epochs = [p.epoch for p in self.projections]
         if event.epoch in epochs:

@@ -12,7 +12,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QWidget
 
-from workbench.qt.plot_theme import configure_pyqtgraph, style_legend
+from workbench.qt.plot_theme import configure_pyqtgraph, legend_below
 
 CLASS_COLOURS = ("#2563eb", "#ea7a1a", "#2f9e6b", "#7c3aed", "#d14343", "#0891b2", "#a16207", "#db2777",
                  "#4b5563", "#65a30d")
@@ -37,10 +37,7 @@ def make_plot(title: str, x_label: str, y_label: str) -> pg.PlotWidget:
     item.setYRange(0, 1.02, padding=0.02)
     item.setMouseEnabled(x=False, y=False)
     item.hideButtons()
-    legend = pg.LegendItem(colCount=2)
-    item.layout.addItem(legend, 4, 1)  # PlotItem's grid: row 3 is the bottom axis
-    item.legend = legend
-    style_legend(legend)
+    legend_below(item)
     return plot
 
 

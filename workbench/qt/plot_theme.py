@@ -58,15 +58,17 @@ class _BelowLegend(pg.LegendItem):
     top left (pyqtgraph's floating legend does that, over the curves)."""
 
     def updateSize(self) -> None:
-        width = height = 0.0
-        for row in range(self.layout.rowCount()):
+        left, top, right, bottom = self.layout.getContentsMargins()
+        rows = self.layout.rowCount()
+        width, height = 0.0, top + bottom + max(rows - 1, 0) * self.layout.verticalSpacing()
+        for row in range(rows):
             row_width = row_height = 0.0
             for col in range(self.layout.columnCount()):
                 item = self.layout.itemAt(row, col)
                 if item:
-                    row_width += item.width() + 3
-                    row_height = max(row_height, item.height())
-            width, height = max(width, row_width), height + row_height
+                    row_width += item.preferredWidth() + 3
+                    row_height = max(row_height, item.preferredHeight())
+            width, height = max(width, row_width + left + right), height + row_height
         self.setPreferredSize(width, height)
         self.setMinimumHeight(height)
         self.updateGeometry()

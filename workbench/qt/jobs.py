@@ -1,4 +1,7 @@
-"""Work that runs on background threads: thin wrappers around engine functions.
+"""Work that runs on background threads: thin wrappers around engine functions, all in this one module.
+
+The panes, the Runs window, the learning-rate finder and Try it submit these to the TaskManager; only the
+pitfall doctor's bridge (`workbench.qt.doctor`) and the findings' thumbnail reader keep theirs beside them.
 
 The engine (and torch behind it) is imported inside each function, so importing the GUI never
 loads torch, and nothing here ever runs on the GUI thread. Each function takes plain values and
@@ -250,6 +253,105 @@ def compute_attribution_maps(run_dir: str, context: TaskContext) -> AttributionM
     result = attribution_maps_for_run(run_dir, progress=lambda stage, done, total: context.progress(done, total, stage),
                                       should_stop=context.should_stop)
     return _attribution_maps(result)
+
+
+# --- runs (the Runs window) ---------------------------------------------------------------------------
+
+RESUMABLE_STATUSES = ("stopped", "failed", "running")  # "running" without a live process: interrupted
+
+
+def list_run_rows(runs_dir: str) -> list[dict[str, Any]]:
+    """Every indexed run as a dict (RunRecord fields plus `resumable`: a checkpoint to continue from)."""
+    from dataclasses import asdict
+
+    from workbench.core.runs import RunStore
+
+    if not runs_dir or not Path(runs_dir).is_dir():
+        return []
+    rows = []
+    for record in RunStore(runs_dir).list_runs():
+        row = asdict(record)
+        row["resumable"] = record.status in RESUMABLE_STATUSES and (Path(record.run_dir) / "checkpoints" / "last.pt").exists()
+        rows.append(row)
+    return rows
+
+
+def compare_runs(run_dirs: list[str]) -> dict[str, Any]:
+    from workbench.core.evaluation.compare import compare_runs as engine_compare
+
+    return engine_compare(run_dirs)
+
+
+def delete_run(runs_dir: str, run_id: str) -> str:
+    from workbench.core.runs import RunStore
+
+    RunStore(runs_dir).delete(run_id)
+    return run_id
+
+
+# --- the learning-rate finder, the report, Try it and the sample data ---------------------------------------
+
+
+def run_lr_finder(config: ProjectConfig, steps: int, context: TaskContext) -> Any:
+    """Worker thread: the engine's range test on the project's data (an LRFinderResult)."""
+    from workbench.core.diagnostics.lr_finder import find_learning_rate
+
+    return find_learning_rate(config, steps=steps, progress=context.progress, should_stop=context.should_stop)
+
+
+def write_run_report(run_dir: str, out_dir: str) -> dict[str, Any]:
+    """The run's report as HTML and PDF (the PDF may be missing, with the reason); runs on a worker thread."""
+    from workbench.core.export.report import write_report
+
+    files = write_report(run_dir, out_dir, pdf=True)
+    return {"html": str(files.html), "pdf": str(files.pdf) if files.pdf else "", "pdf_error": files.pdf_error}
+
+
+TRY_IT_THUMB = 64
+_models: dict[tuple[str, float], Any] = {}
+_models_lock = threading.Lock()
+
+
+def _load_model(source: str) -> Any:
+    """The run or bundle at `source`, loaded once per file version (kept for repeated tries)."""
+    from workbench.core.evaluation.predict import load_model
+
+    path = Path(source)
+    marker = path / "checkpoints" / "best.pt" if path.is_dir() else path
+    key = (str(path.resolve()), marker.stat().st_mtime if marker.exists() else 0.0)
+    with _models_lock:
+        if key not in _models:
+            _models.clear()
+            _models[key] = load_model(source, device="cpu")
+        return _models[key]
+
+
+def predict_images(source: str, paths: list[str], context: TaskContext) -> dict[str, Any]:
+    """Top-3 predictions and a thumbnail for each readable image; unreadable ones come back as problems."""
+    import numpy as np
+    from PIL import Image
+
+    from workbench.core.evaluation.predict import predict_files
+
+    run = _load_model(source)
+    predictions, problems = predict_files(run, [Path(p) for p in paths],
+                                          progress=lambda done, total: context.progress(done, total, "Predicting"))
+    rows = []
+    for prediction in predictions:
+        try:
+            with Image.open(prediction.path) as image:
+                image.thumbnail((TRY_IT_THUMB * 2, TRY_IT_THUMB * 2))
+                thumb = np.asarray(image.convert("RGB"))
+        except OSError:
+            thumb = np.zeros((1, 1, 3), np.uint8)
+        rows.append({"path": prediction.path, "top3": list(prediction.top3), "thumb": thumb})
+    return {"model": str(source), "classes": list(run.class_names), "rows": rows, "problems": list(problems)}
+
+
+def write_demo(dest: Path | None) -> Path:
+    from workbench.core.demo import write_digits_dataset
+
+    return write_digits_dataset(dest)
 
 
 # Imported lazily by the diagnostics at the start and end of a run. Importing a large extension package holds

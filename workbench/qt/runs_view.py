@@ -29,48 +29,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from workbench.qt import jobs
 from workbench.qt.plot_theme import configure_pyqtgraph, legend_below
 from workbench.qt.tasks import TaskFailure, TaskManager
 from workbench.qt.widgets.roc_plot import class_colour
 from workbench.qt.widgets.tables import read_only_table, set_row, table_item
 
-RESUMABLE = ("stopped", "failed", "running")  # "running" without a live process: interrupted
 CURVES = (("accuracy", "Validation accuracy"), ("balanced_accuracy", "Validation balanced accuracy"),
           ("macro_f1", "Validation macro F1"), ("val_loss", "Validation loss"), ("train_loss", "Training loss"),
           ("train_accuracy", "Training accuracy"), ("lr", "Learning rate"))
 EXPECTED = (OSError, ValueError, sqlite3.Error)
-
-
-# --- background work -----------------------------------------------------------------------------
-
-
-def list_runs(runs_dir: str) -> list[dict[str, Any]]:
-    """Every indexed run as a dict (RunRecord fields plus `resumable`: a checkpoint to continue from)."""
-    from dataclasses import asdict
-
-    from workbench.core.runs import RunStore
-
-    if not runs_dir or not Path(runs_dir).is_dir():
-        return []
-    rows = []
-    for record in RunStore(runs_dir).list_runs():
-        row = asdict(record)
-        row["resumable"] = record.status in RESUMABLE and (Path(record.run_dir) / "checkpoints" / "last.pt").exists()
-        rows.append(row)
-    return rows
-
-
-def compare(run_dirs: list[str]) -> dict[str, Any]:
-    from workbench.core.evaluation.compare import compare_runs
-
-    return compare_runs(run_dirs)
-
-
-def delete_run(runs_dir: str, run_id: str) -> str:
-    from workbench.core.runs import RunStore
-
-    RunStore(runs_dir).delete(run_id)
-    return run_id
 
 
 # --- the view ------------------------------------------------------------------------------------
@@ -210,7 +178,7 @@ class RunsView(QWidget):
 
     def refresh(self) -> None:
         self.folder_label.setText(self.tr("Every run recorded in {0}").format(self.runs_dir or self.tr("(no folder)")))
-        self.tasks.submit("runs-view", list_runs, self.runs_dir, label=self.tr("Reading runs"),
+        self.tasks.submit("runs-view", jobs.list_run_rows, self.runs_dir, label=self.tr("Reading runs"),
                           on_result=self._on_listed, on_error=self._on_error, expected=EXPECTED)
 
     def _on_listed(self, runs: list[dict[str, Any]]) -> None:
@@ -274,7 +242,7 @@ class RunsView(QWidget):
         if len(selected) < 2:
             return
         self.status.setText(self.tr("Comparing {0} runs…").format(len(selected)))
-        self.tasks.submit("runs-compare", compare, [r["run_dir"] for r in selected], label=self.tr("Comparing runs"),
+        self.tasks.submit("runs-compare", jobs.compare_runs, [r["run_dir"] for r in selected], label=self.tr("Comparing runs"),
                           on_result=self._on_compared, on_error=self._on_error, expected=EXPECTED)
 
     def _on_compared(self, comparison: dict[str, Any]) -> None:
@@ -330,7 +298,7 @@ class RunsView(QWidget):
         if answer != QMessageBox.StandardButton.Yes:
             return
         for run in selected:
-            self.tasks.submit(f"runs-delete-{run['id']}", delete_run, self.runs_dir, run["id"],
+            self.tasks.submit(f"runs-delete-{run['id']}", jobs.delete_run, self.runs_dir, run["id"],
                               label=self.tr("Deleting run"), on_result=self._on_deleted, on_error=self._on_error,
                               expected=EXPECTED)
 

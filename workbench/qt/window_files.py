@@ -8,7 +8,7 @@ from pathlib import Path
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 
 from workbench.core.config import ConfigError
-from workbench.qt import dialogs
+from workbench.qt import dialogs, jobs
 from workbench.qt.recent import add_recent_project, recent_projects
 from workbench.qt.session import last_session
 from workbench.qt.welcome import WelcomeDialog, mark_welcomed
@@ -43,7 +43,7 @@ class ProjectFilesMixin:
         if not self._confirm_discard():
             return
         self.statusBar().showMessage(self.tr("Preparing the sample data…"))
-        self.tasks.submit("demo-data", _write_demo, self.demo_dir, label=self.tr("Writing the sample data"),
+        self.tasks.submit("demo-data", jobs.write_demo, self.demo_dir, label=self.tr("Writing the sample data"),
                           on_result=self._load_demo)
 
     def _load_demo(self, dataset: Path) -> None:
@@ -187,11 +187,3 @@ class ProjectFilesMixin:
         self.panes["data"].set_source(str(path))
         self.show_step("data")
         self.log("info", self.tr("Loaded dataset {0}").format(path))
-
-
-def _write_demo(dest: Path | None) -> Path:
-    from workbench.core.demo import write_digits_dataset
-
-    return write_digits_dataset(dest)
-
-

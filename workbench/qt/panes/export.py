@@ -7,7 +7,6 @@ Export, report and predictions each run as a background task; `write_run_report`
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import QStandardPaths, QUrl
 from PySide6.QtGui import QDesktopServices
@@ -33,14 +32,6 @@ WHAT_IS_WRITTEN = (
 FILE_LABELS = {"bundle": "Model bundle", "model_card": "Model card", "torchscript": "TorchScript model",
                "onnx": "ONNX model", "metrics_csv": "Metrics (CSV)", "curves": "Curves (PNG)",
                "split": "Split manifest"}
-
-
-def write_run_report(run_dir: str, out_dir: str) -> dict[str, Any]:
-    """The run's report as HTML and PDF (the PDF may be missing, with the reason); runs on a worker thread."""
-    from workbench.core.export.report import write_report
-
-    files = write_report(run_dir, out_dir, pdf=True)
-    return {"html": str(files.html), "pdf": str(files.pdf) if files.pdf else "", "pdf_error": files.pdf_error}
 
 
 def open_path(path: str | Path) -> bool:
@@ -148,7 +139,7 @@ class ExportPane(Pane):
         self.reporting = True
         self.report = {}
         self._update_state()
-        self.tasks.submit("report", write_run_report, run_dir, str(Path(dest) / "report"),
+        self.tasks.submit("report", jobs.write_run_report, run_dir, str(Path(dest) / "report"),
                           label=self.tr("Writing the report"), on_result=self._on_report, on_error=self._on_error,
                           expected=(FileNotFoundError, PermissionError, OSError, ValueError, RuntimeError))
 

@@ -17,23 +17,16 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
+from workbench.qt import jobs
 from workbench.qt.project_model import ProjectModel, key_affects
 from workbench.qt.tasks import TaskFailure, TaskManager
 from workbench.qt.widgets.curve_plot import PALETTE, CurvePlot
 
 if TYPE_CHECKING:
-    from workbench.core.config import ProjectConfig
-    from workbench.qt.tasks import TaskContext
+    pass
 
 TASK_KEY = "lr-finder"
 DEFAULT_STEPS = 100
-
-
-def run_lr_finder(config: ProjectConfig, steps: int, context: TaskContext) -> Any:
-    """Worker thread: the engine's range test on the project's data (an LRFinderResult)."""
-    from workbench.core.diagnostics.lr_finder import find_learning_rate
-
-    return find_learning_rate(config, steps=steps, progress=context.progress, should_stop=context.should_stop)
 
 
 def format_rate(value: float) -> str:
@@ -162,7 +155,7 @@ class LRFinderPanel(QWidget):
         self.status_label.setText(self.tr("Training a fresh copy of the model at growing rates; your settings are not "
                                           "changed."))
         self._update_controls()
-        self.tasks.submit(TASK_KEY, run_lr_finder, config, self.steps, label=self.tr("Finding a learning rate"),
+        self.tasks.submit(TASK_KEY, jobs.run_lr_finder, config, self.steps, label=self.tr("Finding a learning rate"),
                           on_result=self._on_result, on_error=self._on_error, on_progress=self._on_progress,
                           expected=(Exception,))
 

@@ -6,12 +6,10 @@ background task through `predict_images`, which imports the engine only when it 
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QIcon, QPixmap
 from PySide6.QtWidgets import (
@@ -26,53 +24,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from workbench.qt import jobs
 from workbench.qt.widgets.image_grid import scaled_pixmap
 from workbench.qt.widgets.tables import read_only_table, table_item
 
 if TYPE_CHECKING:
-    from workbench.qt.tasks import TaskContext, TaskFailure, TaskManager
+    from workbench.qt.tasks import TaskFailure, TaskManager
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".webp")
 THUMB = 64
-
-_models: dict[tuple[str, float], Any] = {}
-_models_lock = threading.Lock()
-
-
-def _load_model(source: str) -> Any:
-    """The run or bundle at `source`, loaded once per file version (kept for repeated tries)."""
-    from workbench.core.evaluation.predict import load_model
-
-    path = Path(source)
-    marker = path / "checkpoints" / "best.pt" if path.is_dir() else path
-    key = (str(path.resolve()), marker.stat().st_mtime if marker.exists() else 0.0)
-    with _models_lock:
-        if key not in _models:
-            _models.clear()
-            _models[key] = load_model(source, device="cpu")
-        return _models[key]
-
-
-def predict_images(source: str, paths: list[str], context: TaskContext) -> dict[str, Any]:
-    """Top-3 predictions and a thumbnail for each readable image; unreadable ones come back as problems."""
-    from PIL import Image
-
-    from workbench.core.evaluation.predict import predict_files
-
-    run = _load_model(source)
-    predictions, problems = predict_files(run, [Path(p) for p in paths],
-                                          progress=lambda done, total: context.progress(done, total, "Predicting"))
-    rows = []
-    for prediction in predictions:
-        try:
-            with Image.open(prediction.path) as image:
-                image.thumbnail((THUMB * 2, THUMB * 2))
-                thumb = np.asarray(image.convert("RGB"))
-        except OSError:
-            thumb = np.zeros((1, 1, 3), np.uint8)
-        rows.append({"path": prediction.path, "top3": list(prediction.top3), "thumb": thumb})
-    return {"model": str(source), "classes": list(run.class_names), "rows": rows, "problems": list(problems)}
-
 
 class DropZone(QFrame):
     """A dashed box that accepts dropped image files and folders."""
@@ -198,7 +158,7 @@ class TryItArea(QWidget):
             return
         self.error = ""
         self.status.setText(self.tr("Predicting {0} images…").format(len(paths)))
-        self._tasks.submit("try-it", predict_images, source, list(paths), label=self.tr("Predicting"),
+        self._tasks.submit("try-it", jobs.predict_images, source, list(paths), label=self.tr("Predicting"),
                            on_result=self._on_result, on_error=self._on_error,
                            expected=(OSError, ValueError, RuntimeError))
 

@@ -175,3 +175,28 @@ def test_relaunch_reopens_the_last_project_and_offers_resume(qtbot, make_window,
     qtbot.waitUntil(lambda: resumed.phase == "completed", timeout=TIMEOUT)
     assert resumed.last_epoch == 3 and not resumed.banner.isVisibleTo(resumed)
     assert resumed.speed_label.text().startswith("Took") and resumed._earlier_seconds > 0  # the epochs before the stop
+
+
+def test_an_interrupted_run_is_offered_for_resume(qtbot, make_window, shapes_dataset, engine_loaded) -> None:
+    from workbench.core.runs import RunStore
+
+    window = make_window()
+    load(qtbot, window, shapes_dataset)
+    window.project.update_many({**TINY_TRAINING, "training.epochs": 3})
+    train = window.panes["train"]
+    train.start()
+    qtbot.waitUntil(lambda: train.last_epoch >= 1, timeout=TIMEOUT)
+    train.stop()
+    qtbot.waitUntil(lambda: not window.runner.is_running, timeout=TIMEOUT)
+    run_dir = Path(window.runner.run_dir)
+    # As after a crash: the index still says "running", and the last checkpoint is on disk.
+    RunStore(run_dir.parent).update(run_dir.name, status="running")
+    window.runner.run_dir = ""
+    train.phase = train.phase.IDLE
+    window.runs.refresh()
+    qtbot.waitUntil(lambda: train.interrupted == str(run_dir), timeout=TIMEOUT)
+    assert "was interrupted" in train.banner.text.text() and train.banner.button.text() == "Resume"
+    assert train.resume_button.isEnabled() and train.resumable_run() == str(run_dir)
+    train.banner.button.click()
+    qtbot.waitUntil(lambda: train.phase == "completed", timeout=TIMEOUT)
+    assert train.last_epoch == 3 and not train.interrupted and not train.banner.isVisibleTo(train)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
@@ -57,6 +58,16 @@ class RunHistory(QObject):
             return []
         here = os.path.normpath(source)
         return [r for r in self.usable_runs() if r.dataset and os.path.normpath(r.dataset) == here]
+
+    def interrupted_run(self) -> Any | None:
+        """The newest run of this project's dataset that the index still calls running but that has a checkpoint:
+        the app closed or crashed while it trained (the caller knows whether this window is training it)."""
+        source = self._project.effective_config().data.source
+        here = os.path.normpath(source) if source else ""
+        for record in self.runs:
+            if record.status == "running" and here and record.dataset and os.path.normpath(record.dataset) == here:
+                return record if (Path(record.run_dir) / "checkpoints" / "last.pt").is_file() else None
+        return None
 
     def _on_project_changed(self, key: str) -> None:
         if key_affects(key, "runs_dir"):

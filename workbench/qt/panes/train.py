@@ -53,6 +53,7 @@ class TrainPane(KFoldMixin, StoredRunMixin, Pane):
         self.projection_every = 0
         self.stored_status = ""  # status of the stored run whose curves are shown while idle
         self.resume_offer = ""  # the banner's offer to continue the stored run, when it was stopped
+        self.interrupted = ""  # a run of this project that was training when the app closed or crashed
         self.epochs = 0
         self.batches = 0
         self.last_epoch = 0
@@ -83,6 +84,7 @@ class TrainPane(KFoldMixin, StoredRunMixin, Pane):
         self.dataset.changed.connect(self._update_notice)
         self.project.changed.connect(self._on_project_changed)
         self.runs.current_changed.connect(self._on_current_run)
+        self.runs.changed.connect(self._on_runs_listed)
         self._update_notice()
         self._update_kfold_button()
         self._update_buttons()
@@ -175,7 +177,7 @@ class TrainPane(KFoldMixin, StoredRunMixin, Pane):
         else:
             self.projection.clear()  # the resumed run makes its own projection
         self.failure = ""
-        self.stored_status = self.resume_offer = ""
+        self.stored_status = self.resume_offer = self.interrupted = ""
         self.clear_notice()
         self._update_notice()
         self.phase = RunPhase.PREPARING
@@ -194,7 +196,7 @@ class TrainPane(KFoldMixin, StoredRunMixin, Pane):
         current = self.runs.record(self.runs.current) if self.runs.current else None
         if self.phase in (RunPhase.IDLE, RunPhase.STOPPED) and current is not None and current.status == "stopped":
             return current.run_dir
-        return ""
+        return self.interrupted if self.phase == RunPhase.IDLE else ""
 
     # --- runner events ----------------------------------------------------------------------------
 

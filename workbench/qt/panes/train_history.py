@@ -31,7 +31,7 @@ class StoredRunMixin:
         if key == "" and not self.runner.is_running:
             self.phase = RunPhase.IDLE
             self.failure = ""
-            self.stored_status = self.resume_offer = ""
+            self.stored_status = self.resume_offer = self.interrupted = ""
             self.k_fold_summary = ""
             self.k_fold_resume = ""
             self.kfold_group.hide()
@@ -50,7 +50,8 @@ class StoredRunMixin:
         if self.runner.is_running or self.phase != RunPhase.IDLE:
             self._update_buttons()
             return
-        self.resume_offer = ""
+        if not self.interrupted:  # an interrupted run's offer stays: it is not the current (usable) run
+            self.resume_offer = ""
         if not run_dir:  # no run (a new project, or its runs were deleted): show none
             self.stored_status = ""
             self._clear_curves()
@@ -83,6 +84,19 @@ class StoredRunMixin:
                 Path(run_dir).name, self.last_epoch)
         self._update_notice()
         self._refresh_phase()
+
+    def _on_runs_listed(self) -> None:
+        """Offer to resume a run of this project that was training when the app closed or crashed."""
+        if self.runner.is_running or self.phase != RunPhase.IDLE or (self.resume_offer and not self.interrupted):
+            return
+        run = self.runs.interrupted_run()
+        self.interrupted = run.run_dir if run is not None and run.run_dir != self.runner.run_dir else ""
+        self.resume_offer = self.tr(
+            "Run {0} was interrupted: the app closed while it trained. Resume continues it from its last checkpoint "
+            "(unless another Workbench window is still training it).").format(Path(self.interrupted).name) \
+            if self.interrupted else ""
+        self._update_notice()
+        self._update_buttons()
 
     def _on_earlier_summary(self, summary: dict, resumed_from: int) -> None:
         """The training time of the epochs before a resume, so "Took" counts the whole run."""

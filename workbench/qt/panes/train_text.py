@@ -75,7 +75,7 @@ def phase_words(phase: RunPhase) -> str:
 def stored_run_words(status: str, epochs: int) -> str:
     """The phase label while a stored run's curves are shown (nothing is training)."""
     if status == "stopped":
-        return _tr("Stored run · stopped after {0} epoch(s) — Resume continues from the checkpoint").format(epochs)
+        return _tr("Stored run · stopped after {0} epoch(s), can resume").format(epochs)
     if status in ("completed", "early_stopped"):
         return _tr("Stored run · trained {0} epoch(s)").format(epochs)
     return _tr("Stored run · {0} after {1} epoch(s)").format(status or _tr("unknown"), epochs)

@@ -59,7 +59,7 @@ class ProjectionView(QWidget):
         # epoch label below the scatter).
         self.waiting = QLabel(self.tr("No projection yet"))
         self.waiting.setObjectName("hint")
-        self.waiting.setWordWrap(True)
+        self.waiting.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # no wrap: see legend
         layout.addWidget(self.waiting)
         configure_pyqtgraph()
         self.plot = pg.PlotWidget()

@@ -8,7 +8,16 @@ from __future__ import annotations
 import time
 
 from PySide6.QtGui import QFont, QFontDatabase
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPlainTextEdit, QProgressBar, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 
 
 class RunControls(QWidget):
@@ -27,7 +36,9 @@ class RunControls(QWidget):
         self.stop_button.setObjectName("danger")
         self.phase_label = QLabel(self.tr("Not started"))
         self.phase_label.setObjectName("phaseLabel")
-        self.phase_label.setWordWrap(True)
+        # No word wrap: the labels beside it change every batch, and a wrapping label would make each change
+        # re-run the pane's height-for-width layout on the GUI thread.
+        self.phase_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         buttons = QHBoxLayout()
         for button in (self.start_button, self.kfold_button, self.pause_button, self.resume_button, self.stop_button):
             buttons.addWidget(button)

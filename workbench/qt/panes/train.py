@@ -294,6 +294,8 @@ class TrainPane(KFoldMixin, StoredRunMixin, Pane):
         best = ", ".join(f"{k} {v:.4f}" for k, v in event.best_metrics.items() if isinstance(v, float))
         self.append_log(self.tr("{0} after {1} epoch(s); best epoch {2}{3}").format(
             words.get(event.status, event.status), event.epochs_run, event.best_epoch, f" ({best})" if best else ""))
+        if event.status == "stopped" and not self.projection.projections:
+            self.projection.set_waiting(self.tr("No projection: the run stopped before its first one"))
         if self._run_clock:
             took = self._earlier_seconds + time.monotonic() - self._run_clock
             self.speed_label.setText(self.tr("Took {0}").format(format_duration(took)))

@@ -74,6 +74,7 @@ class StoredRunMixin:
         self._clear_curves()
         shown = self.curves.show_history(summary.get("history") or [])
         self.stored_status = summary.get("status", "") or "unknown"
+        self.projection.set_waiting(self.tr("The projection is shown while a run trains"))
         if shown:
             self.last_epoch = max(int(row.get("epoch", 0)) for row in summary["history"])
             self.append_log(self.tr("Showing the stored curves of run {0} ({1}, {2} epochs)").format(

@@ -19,7 +19,7 @@ from PySide6.QtCore import QPoint, Qt, Signal
 from PySide6.QtGui import QColor, QPixmap
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QSlider, QToolTip, QVBoxLayout, QWidget
 
-from workbench.qt.plot_theme import configure_pyqtgraph
+from workbench.qt.plot_theme import configure_pyqtgraph, legend_below
 
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
            "#17becf", "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd")
@@ -99,7 +99,7 @@ class ProjectionView(QWidget):
         layout.addWidget(self.scores_label)
         self.score_plot = pg.PlotWidget()
         self.score_plot.setObjectName("separabilityPlot")
-        self.score_plot.setMaximumHeight(130)
+        self.score_plot.setMaximumHeight(160)  # room for the legend under the axis
         self.score_plot.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Ignored)
         self.score_plot.setMinimumHeight(90)
         self.score_plot.setMenuEnabled(False)
@@ -107,7 +107,7 @@ class ProjectionView(QWidget):
         self.score_plot.setYRange(-0.2, 1.0, padding=0.02)
         self.score_plot.setToolTip(self.tr("Separability of the classes in the projection: kNN accuracy (how often a "
                                            "point's neighbours share its class) and silhouette (−1 to 1)"))
-        self.score_legend = self.score_plot.addLegend(offset=(4, 4), labelTextSize="8pt", verSpacing=-6)
+        self.score_legend = legend_below(self.score_plot.getPlotItem(), 2)  # one row under the axis, off the lines
         self._score_curves: dict[str, pg.PlotDataItem] = {}
         layout.addWidget(self.score_plot, 1)
 

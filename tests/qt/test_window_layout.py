@@ -76,3 +76,50 @@ def test_open_shows_the_path_when_the_system_cannot_open_it(qtbot, window, tmp_p
     report = tmp_path / "report" / "report.html"
     assert not export.open_file(report)
     assert export.banner.isVisibleTo(export) and str(report) in export.banner.text.text()
+
+
+def test_no_file_of_the_gui_is_over_400_lines() -> None:
+    import workbench.qt
+
+    root = Path(workbench.qt.__file__).parent
+    long = {str(p.relative_to(root)): n for p in root.rglob("*.py")
+            if (n := len(p.read_text(encoding="utf-8").splitlines())) > 400}
+    assert not long, long
+
+
+def test_the_schedule_preview_is_capped_in_points(qtbot, window, monkeypatch) -> None:
+    from workbench.qt.panes.strategy import SCHEDULE_POINTS, preview_steps
+
+    assert preview_steps(200, 3125) * 200 <= SCHEDULE_POINTS and preview_steps(3, 50) == 50  # short ones are exact
+    from workbench.qt.panes import strategy as strategy_module
+
+    computed: list[int] = []  # how many points the GUI thread computes, not only how many it draws
+    real = strategy_module.schedule_curve
+    monkeypatch.setattr(strategy_module, "schedule_curve", lambda cfg, spe: computed.append(cfg.epochs * spe)
+                        or real(cfg, spe))
+    strategy = window.panes["strategy"]
+    monkeypatch.setattr(strategy, "steps_per_epoch", lambda: 3125)
+    window.project.update_many({"training.epochs": 200, "training.scheduler": "cosine", "training.lr": 0.01})
+    strategy._draw_schedule()
+    assert computed and computed[-1] <= SCHEDULE_POINTS
+    xs, ys = strategy.schedule_plot.series_data("lr")
+    assert 1000 <= len(xs) <= SCHEDULE_POINTS  # not 625,000
+    assert ys[0] == 0.01 and ys[-1] < 1e-4 and xs[-1] > 199  # the same curve, start to end
+
+
+def test_stored_history_draws_the_same_curves_as_live_epochs(qtbot) -> None:
+    from workbench.qt.widgets.training_curves import TrainingCurves
+
+    rows = [{"epoch": e, "train_loss": 1 / e, "val_loss": 1.2 / e, "train_accuracy": 0.1 * e, "accuracy": 0.09 * e,
+             "balanced_accuracy": 0.08 * e, "lr": 0.01 / e} for e in (1, 2, 3)]
+    live, stored = TrainingCurves(), TrainingCurves()
+    qtbot.addWidget(live)
+    qtbot.addWidget(stored)
+    for row in rows:
+        live.add_epoch(row["epoch"], row)
+    assert stored.show_history(rows) == 3
+    for a, b in zip(live.plots, stored.plots, strict=True):
+        for key in ("train", "val", "epoch", "val_balanced"):
+            if key in a._series:
+                assert [list(v) for v in a.series_data(key)] == [list(v) for v in b.series_data(key)]
+    assert live.acc_plot.series_length("val_balanced") == 3

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.core.eval_fixtures import template_runs
+from workbench.core.runs import read_json
 from workbench.qt.widgets.step_list import StepState
 
 TIMEOUT = 60_000
@@ -141,7 +142,7 @@ def test_cancel_before_the_test_images_are_scored_records_nothing(qtbot, window_
     qtbot.waitUntil(lambda: not pane.evaluating, timeout=TIMEOUT)
     assert pane.result is None and pane.error == ""
     assert "not used" in pane.banner.text.text() and not pane.cancel_button.isVisibleTo(pane)
-    assert read_ledger(run_dir.parent) == []
+    assert read_ledger() == [] and not read_json(Path(run_dir) / "run.json").get("test_evaluations")
 
 
 def test_cancel_after_scoring_keeps_the_metrics_and_skips_the_extras(qtbot, window_with_run, monkeypatch) -> None:

@@ -335,9 +335,20 @@ class MainWindow(QMainWindow):
             return  # a run makes its own data checks; two at once would only slow the window
         self.tasks.submit("data-checks", doctor.data_checks, self.project.effective_config(),
                           label=self.tr("Checking the data"),
-                          on_result=lambda found: self.findings.replace("data", found),
+                          on_result=self._on_data_findings,
                           on_error=lambda f: self.log("warning", self.tr("Data checks failed: {0}").format(f.message)),
                           expected=(Exception,))
+
+    def _on_data_findings(self, found: list) -> None:
+        """Show the data checks' findings, and keep them beside the runs for the report."""
+        from workbench.core.dataset_findings import save_data_findings
+
+        self.findings.replace("data", found)
+        config = self.project.effective_config()
+        try:
+            save_data_findings(config.runs_dir, config.data.source, found)
+        except OSError as error:
+            self.log("warning", self.tr("The data checks' findings could not be stored: {0}").format(error))
 
     def _on_current_run(self, run_dir: str) -> None:
         """A re-opened run shows the findings it stored (findings.json)."""

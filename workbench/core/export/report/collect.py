@@ -13,9 +13,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from workbench.core.dataset_findings import load_dataset_record
 from workbench.core.evaluation import storage
+from workbench.core.evaluation.baselines import baselines_of_metrics
 from workbench.core.evaluation.test_lock import summarize_test_uses
 from workbench.core.export.report.environment import hardware_info, software_versions
+from workbench.core.export.report.tried import tried_runs
 from workbench.core.runs import read_json
 
 try:
@@ -113,6 +116,9 @@ def collect_report_data(run_dir: str | Path, evaluate_validation: bool = True) -
 
     config = tomllib.loads(config_text)
     history = run_history(run_dir)
+    source = str(config.get("data", {}).get("source", ""))
+    test_uses = summarize_test_uses(run_dir)
+    ledger_runs = [str(e.get("run_dir", "")) for e in test_uses.get("project_history", [])]
     return {
         "run_id": run_dir.name,
         "run_dir": str(run_dir),
@@ -134,7 +140,10 @@ def collect_report_data(run_dir: str | Path, evaluate_validation: bool = True) -
         "eval_split": split,
         "test_metrics": metrics if split == "test" else None,
         "eval_metrics": metrics,
-        "test_uses": summarize_test_uses(run_dir),
+        "test_uses": test_uses,
+        "dataset_record": load_dataset_record(run_dir.parent, source) if source else {},
+        "tried": tried_runs(run_dir, source, ledger_runs) if source else [],
+        "baselines": baselines_of_metrics(metrics) if metrics else {},
         "tta": storage.load_json(storage.tta_path(run_dir, split)),
         "robustness": storage.load_json(storage.robustness_path(run_dir, split)),
         "gallery": gallery,

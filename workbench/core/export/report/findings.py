@@ -147,7 +147,8 @@ def _state(finding: dict[str, Any], first: dict[str, Any] | None, raised_by_run:
             return "resolved", "this run's checks now report it only as a note"
         return ("note", "informational") if severity == "info" else ("open", "raised by this run")
     if run_rechecked_data(d):
-        return "resolved", "not raised again by this run's data checks" + (" (fix in effect)" if fixes else "")
+        why = "not raised again by this run's data checks" + (" (fix in effect)" if fixes else "")
+        return ("note" if severity == "info" and not fixes else "resolved"), why
     if fixes:
         return "open", "fix applied; not re-checked by this run (its data checks did not run)"
     return ("note", "informational") if severity == "info" else ("open", "not re-checked by this run")

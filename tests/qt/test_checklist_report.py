@@ -1,0 +1,41 @@
+"""The in-app checklist and the report's checklist give every item the same status for the same findings."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.core.test_report_findings import DATA_FINDINGS, RUN_FINDINGS
+from workbench.core.export.report.checklists import pitfall_checklist
+from workbench.qt.widgets.checklist import ChecklistView
+from workbench.qt.widgets.findings import FindingStore
+
+SCENARIOS = {
+    "data checks only": (DATA_FINDINGS, None),
+    "data checks and a run": (DATA_FINDINGS, RUN_FINDINGS),
+    "a run without data findings": ([], RUN_FINDINGS),
+    "nothing found": ([], []),
+}
+
+
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_app_and_report_checklists_agree(qtbot, name: str) -> None:
+    data, run = SCENARIOS[name]
+    store = FindingStore()
+    view = ChecklistView(store)
+    qtbot.addWidget(view)
+    store.replace("data", data)
+    if run is not None:
+        store.replace("run", run)
+    report = {r["item"]: r["status"] for r in pitfall_checklist({
+        "dataset_record": {"checked": "2026-12-01 10:00:00", "findings": data},
+        "findings_raw": {"findings": run} if run is not None else None,
+        "status": {"status": "completed" if run is not None else "running"},
+        "config": {"diagnostics": {"enabled": False}},  # only the stored findings decide, as in the app
+    })}
+    app = {n: view.status_of(n) for n in range(1, 8)}
+    assert app == report
+    if run:  # the run's findings: the plateau (item 4) and the border shortcut (item 7)
+        assert app[4] == "warning" and app[7] == "problem"
+    # The duplicates the data checks found count; a run's imbalance note alone is only a note.
+    assert app[3] == ("warning" if data else "note" if run else "passed")
+    assert app[1] == "passed" and app[6] == "not checked"

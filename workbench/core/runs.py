@@ -106,6 +106,21 @@ class RunStore:
         with closing(self._connect()) as db, db:
             db.execute(f"UPDATE runs SET {assignments} WHERE id = ?", (*fields.values(), run_id))
 
+    def add_existing(self, record: RunRecord, run_dir: Path) -> None:
+        """Index a run folder moved here from another runs folder, keeping its record (times, status, metrics)."""
+        with closing(self._connect()) as db, db:
+            db.execute(
+                "INSERT OR REPLACE INTO runs (id, project, dataset, model, strategy, status, best_epoch, best_metrics, "
+                "started, ended, run_dir) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (record.id, record.project, record.dataset, record.model, record.strategy, record.status,
+                 record.best_epoch, json.dumps(record.best_metrics), record.started, record.ended, str(run_dir)),
+            )
+
+    def forget(self, run_id: str) -> None:
+        """Drop a run from the index without touching its folder (it was moved elsewhere)."""
+        with closing(self._connect()) as db, db:
+            db.execute("DELETE FROM runs WHERE id = ?", (run_id,))
+
     def get(self, run_id: str) -> RunRecord | None:
         runs = self.list_runs(where="id = ?", params=(run_id,))
         return runs[0] if runs else None

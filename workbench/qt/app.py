@@ -56,6 +56,7 @@ from workbench.qt.runner import SWITCH_INTERVAL_S, TrainingRunner
 from workbench.qt.statusbar import DeviceStatus
 from workbench.qt.tasks import TaskFailure, TaskManager
 from workbench.qt.theme import ThemeController
+from workbench.qt.unsaved_runs import UnsavedRuns
 from workbench.qt.welcome import WelcomeDialog, is_first_run, mark_welcomed
 from workbench.qt.widgets.activity_log import ActivityLog
 from workbench.qt.widgets.checklist import ChecklistDialog
@@ -89,6 +90,7 @@ class MainWindow(QMainWindow):
         self.runner = TrainingRunner(self)
         self.dataset = DatasetState(self.project, self.tasks, self)
         self.runs = RunHistory(self.project, self.tasks, self)
+        self.unsaved_runs = UnsavedRuns(self.project, self.runner, self.runs, self.tasks, self.log, self)
         self.activity = ActivityLog()
         self.context = PaneContext(self.project, self.tasks, self.runner, self.dataset, self.runs, self.log)
         self._close_approved = False
@@ -441,6 +443,7 @@ class MainWindow(QMainWindow):
             self._error_dialog(self.tr("Cannot save project"), str(error))
             return False
         add_recent_project(self.settings, saved)
+        self.unsaved_runs.adopt()  # runs made before the first save follow the project
         self._refresh_recent_menu()
         self.statusBar().showMessage(self.tr("Saved {0}").format(saved), 4000)
         self.log("info", self.tr("Saved {0}").format(saved))

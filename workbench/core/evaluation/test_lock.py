@@ -24,8 +24,8 @@ from workbench.core.runs import read_json, write_json
 
 LEDGER_ENV = "WORKBENCH_TEST_LEDGER"
 LEDGER_FILE = "test_set_ledger.jsonl"
-__all__ = ["RecordedUse", "config_fingerprint", "ledger_path", "read_ledger", "record_test_use", "sha256_file",
-           "summarize_test_uses", "uses_of"]
+__all__ = ["RecordedUse", "config_fingerprint", "ledger_path", "read_ledger", "record_move", "record_test_use",
+           "sha256_file", "summarize_test_uses", "uses_of"]
 
 
 @dataclass(frozen=True)
@@ -140,6 +140,28 @@ def record_test_use(run_dir: Path, config: ProjectConfig, checkpoint: Path, *, t
     return RecordedUse(uses, project_uses, changed, warning, record)
 
 
+def record_move(old_run_dir: Path, new_run_dir: Path) -> None:
+    """Note in the ledger that a run folder moved, so its looks are not taken for those of a deleted run."""
+    _append_ledger({"time": time.strftime("%Y-%m-%d %H:%M:%S"), "moved_from": str(old_run_dir),
+                    "moved_to": str(new_run_dir)})
+
+
+def _moves() -> dict[str, str]:
+    moves = {}
+    for entry in read_ledger():
+        if entry.get("moved_from") and entry.get("moved_to"):
+            moves[str(entry["moved_from"])] = str(entry["moved_to"])
+    return moves
+
+
+def _where_now(run_dir: str, moves: dict[str, str]) -> str:
+    seen = set()
+    while run_dir in moves and run_dir not in seen:  # a run may have moved more than once
+        seen.add(run_dir)
+        run_dir = moves[run_dir]
+    return run_dir
+
+
 def _run_test_key(run_dir: Path, own: list[dict[str, Any]]) -> str:
     """The content key of the run's locked test set: as recorded with the run, else as its first use saw it."""
     key = locked_key(run_dir)
@@ -156,7 +178,9 @@ def summarize_test_uses(run_dir: Path) -> dict[str, Any]:
     everything = list(status.get("test_evaluations", []))
     test_sha = _run_test_key(run_dir, everything)
     own = [u for u in everything if not test_sha or u.get("test_set_sha256") == test_sha]
-    ledger = uses_of(test_sha)
+    moves = _moves()
+    ledger = [{**e, "run_dir": _where_now(str(e.get("run_dir", "")), moves)} if e.get("run_dir") else e
+              for e in uses_of(test_sha)]
     configs = {e.get("config_sha256") for e in ledger + own if e.get("config_sha256")}
     runs = {e.get("run_id", "") for e in ledger} | ({run_dir.name} if own else set())
     gone = sorted({str(e.get("run_id", "")) for e in ledger if e.get("run_dir") and not Path(e["run_dir"]).is_dir()})

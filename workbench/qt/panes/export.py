@@ -129,9 +129,9 @@ class ExportPane(Pane):
         self.open_html = QPushButton(self.tr("Open HTML"))
         self.open_pdf = QPushButton(self.tr("Open PDF"))
         self.open_report_folder = QPushButton(self.tr("Open folder"))
-        self.open_html.clicked.connect(lambda: open_path(self.report.get("html", "")))
-        self.open_pdf.clicked.connect(lambda: open_path(self.report.get("pdf", "")))
-        self.open_report_folder.clicked.connect(lambda: open_path(Path(self.report.get("html", "")).parent))
+        self.open_html.clicked.connect(lambda: self.open_file(self.report.get("html", "")))
+        self.open_pdf.clicked.connect(lambda: self.open_file(self.report.get("pdf", "")))
+        self.open_report_folder.clicked.connect(lambda: self.open_file(Path(self.report.get("html", "")).parent))
         row = QHBoxLayout()
         row.addWidget(self.report_label, 1)
         for button in (self.open_html, self.open_pdf, self.open_report_folder):
@@ -233,7 +233,17 @@ class ExportPane(Pane):
 
     def _open_folder(self) -> None:
         if self.written:
-            open_path(Path(self.written[0]).parent)
+            self.open_file(Path(self.written[0]).parent)
+
+    def open_file(self, path: str | Path) -> bool:
+        """Open with the system's default application; where none can, say where the file is instead."""
+        if path and open_path(path):
+            return True
+        message = self.tr("The system could not open {0} (no application is set up for it). The file is saved "
+                          "there: open it from a file manager or a browser.").format(path)
+        self.show_notice(message)
+        self.ctx.log("warning", message)
+        return False
 
     def _on_current_run(self, run_dir: str) -> None:
         if run_dir and not self._dest_edited:

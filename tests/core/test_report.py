@@ -103,3 +103,13 @@ def test_reporting_checklist_separates_answers_from_questions() -> None:
     assert any(a["item"] == "Model selection" and "val_loss" in a["answer"] for a in answered)
     assert {q["source"] for q in questions} == {"CLAIM", "PROBAST"}
     assert any("labels" in q["question"] for q in questions)
+
+
+def test_no_pdf_page_is_nearly_empty(eval_run: Path, tmp_path: Path) -> None:
+    pypdf = pytest.importorskip("pypdf")
+    files = write_report(eval_run, tmp_path / "r", pdf_renderer=html_to_pdf)  # sections not run are one-line notes
+    assert files.pdf is not None, files.pdf_error
+    pages = pypdf.PdfReader(files.pdf).pages
+    thin = [n for n, page in enumerate(pages[:-1], start=1)
+            if len(page.extract_text() or "") < 400 and not list(page.images)]
+    assert thin == [], f"pages {thin} of {len(pages)} hold almost nothing"

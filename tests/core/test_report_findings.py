@@ -47,6 +47,10 @@ RUN_FINDINGS = [
     {"code": "shortcut-border", "severity": "problem", "title": "The model relies on the image border",
      "explanation": "Masking the border drops accuracy by 0.31.", "fix": "Crop the border.", "pane": "evaluate",
      "evidence": {"drop": 0.31, "paper_item": "II-E"}},
+    *({"code": "shortcut-region", "severity": "info", "title": f"Predictions of '{name}' rest on a small fixed region",
+       "explanation": "Much of the attribution lies in 3% of the pixels.", "fix": "Look at the attribution map.",
+       "pane": "evaluate", "evidence": {"concentration": 0.31, "maps": "/runs/r/diagnostics/attribution_maps.npy"}}
+      for name in ("square", "hbar")),
 ]
 FIXES = """
 [[diagnostics.applied_fixes]]
@@ -112,7 +116,12 @@ def _fixed_run(eval_run: Path) -> Path:
 def test_every_finding_is_reported_with_its_severity_fix_and_state(eval_run: Path, tmp_path: Path) -> None:
     run = _fixed_run(eval_run)
     page = write_report(run, tmp_path / "report", pdf=False).html.read_text(encoding="utf-8")
-    rows = {r[1].split("[")[1].split("]")[0]: r for r in table_with(page, "Finding and evidence")[1:]}
+    listed = table_with(page, "Finding and evidence")[1:]
+    # One check may report several findings: both shortcut regions are listed, without their file paths.
+    regions = [r for r in listed if "[shortcut-region]" in r[1]]
+    assert len(regions) == 2 and {"'square'", "'hbar'"} == {r[1].split(" ")[2] for r in regions}
+    assert all("concentration: 0.31" in r[1] and ".npy" not in r[1] for r in regions)
+    rows = {r[1].split("[")[1].split("]")[0]: r for r in listed if r not in regions}
     assert set(rows) == {"class-imbalance", "small-data", "duplicates-within-split", "loss-not-decreasing",
                          "overfitting", "shortcut-border"}
     severity = {code: row[0] for code, row in rows.items()}
@@ -181,7 +190,7 @@ def test_scores_stand_beside_their_baselines_and_every_run_is_listed(eval_run: P
     page = write_report(eval_run, tmp_path / "r", pdf=False).html.read_text(encoding="utf-8")
     tried = table_with(page, "Best validation score")
     assert [r[0].split(" ")[0] for r in tried[1:]] == sorted([eval_run.name, sibling.name])
-    assert "(this report)" in tried[1][0] and "lr 0.0005" in tried[2][2] and "lr 0.003" in tried[1][2]
+    assert "(this report)" in tried[1][0] and "learning rate 0.0005" in tried[2][2] and "learning rate 0.003" in tried[1][2]
     assert "balanced accuracy" in tried[1][3]
     questions = table_with(page, "Question")
     assert all(r[3] == "to be completed by the authors" for r in questions[1:]) and len(questions) > 5

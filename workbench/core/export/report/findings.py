@@ -17,6 +17,7 @@ from workbench.core import checklist
 
 FINISHED = ("completed", "early_stopped")
 _HIDDEN = ("patch", "paper_item", "alternatives", "examples", "metrics_to_watch")
+FILE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".npy", ".npz")
 SEVERITY_RANK = {"info": 0, "warning": 1, "problem": 2, "error": 2}
 
 
@@ -29,6 +30,10 @@ def run_findings(raw: Any) -> list[dict[str, Any]]:
 
 def _code(finding: dict[str, Any]) -> str:
     return str(finding.get("code") or finding.get("title") or "")
+
+
+def _key(finding: dict[str, Any]) -> tuple[str, str]:
+    return _code(finding), str(finding.get("title", ""))
 
 
 def _setting(config: dict[str, Any], key: str) -> Any:
@@ -59,12 +64,10 @@ def checked_sources(d: dict[str, Any]) -> set[str]:
 
 def merged_findings(d: dict[str, Any]) -> list[dict[str, Any]]:
     """One finding per check, the run's version over the data checks' (as the app shows them), worst first."""
-    merged: dict[str, dict[str, Any]] = {}
-    for finding in (d.get("dataset_record") or {}).get("findings", []):
-        merged[_code(finding)] = finding
-    for finding in run_findings(d.get("findings_raw")):
-        merged[_code(finding)] = finding
-    return sorted(merged.values(), key=lambda f: -SEVERITY_RANK.get(str(f.get("severity")), 0))
+    in_run = run_findings(d.get("findings_raw"))
+    raised = {_code(f) for f in in_run}
+    before = [f for f in (d.get("dataset_record") or {}).get("findings", []) if _code(f) not in raised]
+    return sorted([*before, *in_run], key=lambda f: -SEVERITY_RANK.get(str(f.get("severity")), 0))
 
 
 def applied_fixes(d: dict[str, Any]) -> list[dict[str, Any]]:
@@ -99,22 +102,28 @@ def _fixes_of(code: str, d: dict[str, Any]) -> list[dict[str, Any]]:
 def report_findings(d: dict[str, Any]) -> list[dict[str, Any]]:
     """Every finding of the run and its dataset: severity, evidence, source, fixes applied, state and why."""
     before = {_code(f): f for f in (d.get("dataset_record") or {}).get("findings", [])}
-    in_run = {_code(f): f for f in run_findings(d.get("findings_raw"))}
+    # One check may report several findings (a shortcut per class): each is listed, keyed by code and title.
+    in_run = {_key(f): f for f in run_findings(d.get("findings_raw"))}
+    raised = {k[0] for k in in_run}
+    before = {(code, ""): f for code, f in before.items() if code not in raised}
     codes = list(dict.fromkeys([*before, *in_run]))
     fixed_codes = [f.get("code", "") for f in applied_fixes(d)]
-    codes += [c for c in dict.fromkeys(fixed_codes) if c and c not in codes]
+    known = {k[0] for k in codes} | raised
+    codes += [(c, "") for c in dict.fromkeys(fixed_codes) if c and c not in known]
+    first_seen = {_code(f): f for f in (d.get("dataset_record") or {}).get("findings", [])}
     rows = []
-    for code in codes:
-        finding = in_run.get(code) or before.get(code) or _fix_stub(code, d)
-        first = before.get(code)
+    for key in codes:
+        code = key[0]
+        finding = in_run.get(key) or before.get(key) or _fix_stub(code, d)
+        first = first_seen.get(code)
         fixes = _fixes_of(code, d)
-        state, why = _state(finding, first, code in in_run, fixes, d)
+        state, why = _state(finding, first, key in in_run, fixes, d)
         rows.append({
             "code": code, "severity": str(finding.get("severity", "info")), "title": str(finding.get("title", code)),
             "explanation": str(finding.get("explanation", "")), "fix": str(finding.get("fix", "") or ""),
             "evidence": evidence_text(finding.get("evidence") or {}),
-            "source": "this run" if code in in_run else "data checks before the run",
-            "first": first if first is not None and code in in_run else None,
+            "source": "this run" if key in in_run else "data checks before the run",
+            "first": first if first is not None and key in in_run else None,
             "fixes": fixes, "state": state, "why": why, "item": checklist.checklist_item(finding),
             "history": finding.get("history") if isinstance(finding.get("history"), list) else [],
         })
@@ -154,12 +163,18 @@ def _state(finding: dict[str, Any], first: dict[str, Any] | None, raised_by_run:
     return ("note", "informational") if severity == "info" else ("open", "not re-checked by this run")
 
 
+def _is_file(value: Any) -> bool:
+    if isinstance(value, list):
+        return bool(value) and all(_is_file(v) for v in value)
+    return isinstance(value, str) and value.lower().endswith(FILE_SUFFIXES)
+
+
 def evidence_text(evidence: dict[str, Any], limit: int = 360) -> str:
     """The evidence numbers in one line: scalars as they are, small lists and mappings inline, the rest counted."""
     parts = []
     for key, value in evidence.items():
-        if key in _HIDDEN or value is None:
-            continue
+        if key in _HIDDEN or value is None or _is_file(value):
+            continue  # pictures and arrays named by path are shown by the app, not as text
         if isinstance(value, dict):
             inner = ", ".join(f"{k} {v}" for k, v in list(value.items())[:8] if not isinstance(v, (dict, list)))
             text = inner + (" …" if len(value) > 8 else "") if inner else f"{len(value)} entries"

@@ -43,6 +43,7 @@ SECTIONS = (
     "External validation",
     "What was tried",
     "Reporting checklist",
+    "Full configuration",
 )
 # --- sections --------------------------------------------------------------------------------------
 
@@ -191,7 +192,7 @@ def section_config(d: dict[str, Any]) -> str:
     if not d["split_sha_matches"]:
         out.append(warn("split.csv differs from the manifest written at training time: the split was changed afterwards."))
     out.append(settings_table(d))
-    out.append("<h3>Full configuration (config.toml)</h3><pre>" + esc(d["config_toml"]) + "</pre>")
+    out.append(note("The full configuration (config.toml) is the report's last section."))
     return "".join(out)
 
 
@@ -282,9 +283,9 @@ def section_evaluation(d: dict[str, Any]) -> str:
         return "".join(out) + note("No evaluation results are stored for this run.")
     out.append(_metric_tables(m, d.get("baselines")))
     if m.get("confusion_matrix"):
-        out.append('<h3 style="page-break-before: always">Confusion matrix</h3>' + confusion_images(m, d["class_names"]))
+        out.append("<h3>Confusion matrix</h3>" + confusion_images(m, d["class_names"]))
     if m.get("curves"):
-        out.append('<h3 style="page-break-before: always">ROC and precision-recall curves</h3>'
+        out.append("<h3>ROC and precision-recall curves</h3>"
                    + image(plots.roc_pr_png(m["curves"]), alt="ROC"))
     if m.get("calibration"):
         out.append("<h3>Calibration</h3>" + image(plots.calibration_png(m["calibration"]), alt="calibration") + note(
@@ -389,8 +390,17 @@ RENDERERS = {
     "Feature projection": section_projection, "Evaluation": section_evaluation, "Misclassified gallery": section_gallery,
     "Test-time augmentation": section_tta, "Robustness": section_robustness, "External validation": section_external,
     "What was tried": section_tried, "Findings": section_findings, "Reporting checklist": section_reporting,
+    "Full configuration": lambda d: "<p>The run's config.toml, every setting with its value.</p><pre>"
+                                    + esc(d["config_toml"]) + "</pre>",
 }
-NO_PAGE_BREAK = {"Summary", "Data card", "Feature projection", "Test-time augmentation"}
+NO_PAGE_BREAK = {"Summary", "Data card", "Feature projection", "Test-time augmentation", "Full configuration"}
+SHORT_SECTION = 1500  # characters of markup: a section this short and without a figure shares the page
+
+
+def starts_page(name: str, body: str) -> bool:
+    """A long section starts a new page; a short one (a note that it was not run) follows the previous one,
+    so the PDF has no page holding one line."""
+    return name not in NO_PAGE_BREAK and ("<img" in body or len(body) > SHORT_SECTION)
 
 
 def render_html(d: dict[str, Any]) -> str:
@@ -404,7 +414,7 @@ def render_html(d: dict[str, Any]) -> str:
             body = RENDERERS[name](d)
         except Exception as error:  # one broken section must not cost the whole report
             body = warn(f"This section could not be drawn: {type(error).__name__}: {error}")
-        parts.append(heading(f"{number}. {name}", anchor_of(name), page_break=name not in NO_PAGE_BREAK) + body)
+        parts.append(heading(f"{number}. {name}", anchor_of(name), page_break=starts_page(name, body)) + body)
     parts.append(f"<p class='note'>Written by Workbench {esc(d['versions'].get('workbench', ''))} on {esc(d['generated'])}."
                  "</p></body></html>")
     return "".join(parts)

@@ -9,6 +9,8 @@ from workbench.core.export.report.findings import report_findings
 from workbench.core.export.report.html import badge, esc, note, num, table, warn
 from workbench.core.export.report.settings import changed_settings, show_value
 
+LABELS = {"model.architecture": "model", "strategy.name": "strategy", "training.lr": "learning rate",
+          "preprocessing.image_size": "input size"}
 STATE_WORDS = {"open": "open", "resolved": "resolved", "withdrawn": "withdrawn", "note": "note"}
 
 
@@ -85,7 +87,8 @@ def section_tried(d: dict[str, Any]) -> str:
         best = run["best_metrics"]
         score = ", ".join(f"{k.replace('_', ' ')} {num(best[k])}" for k in ("balanced_accuracy", "accuracy", "val_loss")
                           if isinstance(best.get(k), (int, float)))
-        settings = "; ".join(f"{k.split('.')[-1].replace('_', ' ')} {show_value(v)}" for k, v in run["key_settings"].items())
+        settings = "; ".join(f"{LABELS.get(k, k.split('.')[-1].replace('_', ' '))} {show_value(v)}"
+                             for k, v in run["key_settings"].items())
         rows.append((("<b>" + esc(run["id"]) + " (this report)</b>") if run["this"] else esc(run["id"]),
                      esc(f"{run['status']}, {run['epochs_run'] if run['epochs_run'] is not None else '?'} epoch(s)"),
                      esc(settings), esc(score or "—"), esc(run["test_looks"])))

@@ -39,3 +39,17 @@ def test_app_and_report_checklists_agree(qtbot, name: str) -> None:
     # The duplicates the data checks found count; a run's imbalance note alone is only a note.
     assert app[3] == ("warning" if data else "note" if run else "passed")
     assert app[1] == "passed" and app[6] == "not checked"
+
+
+def test_the_app_keeps_its_data_check_findings_for_the_report(window, shapes_dataset) -> None:
+    from workbench.core.dataset_findings import load_dataset_record
+    from workbench.core.events import FindingRaised
+
+    window.project.update("data.source", str(shapes_dataset))
+    found = [FindingRaised("class-imbalance", "warning", "Classes are imbalanced (14.3 : 1)", "…", "Weight the loss.",
+                           {"ratio": 14.3, "patch": {"training.class_weighting": True}}, "data")]
+    window._on_data_findings(found)  # what the background data checks hand back
+    assert [f.code for f in window.findings.all()] == ["class-imbalance"]
+    record = load_dataset_record(window.project.effective_config().runs_dir, str(shapes_dataset))
+    assert record["checked"] and record["findings"][0]["code"] == "class-imbalance"
+    assert record["findings"][0]["evidence"]["ratio"] == 14.3

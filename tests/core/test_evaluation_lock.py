@@ -172,3 +172,15 @@ def test_an_edited_or_relabelled_test_image_is_a_changed_test_set(eval_run: Path
     manifest.write_text(text.replace(f"{moved},{old_label},test", f"{moved},{new_label},test"), encoding="utf-8")
     with pytest.raises(ConfigError, match="changed"):
         evaluate_run(eval_run, "test", **FAST)
+
+
+def test_eval_on_the_command_line_refuses_or_marks_a_partial_test_set(eval_run: Path, tmp_path: Path, capsys) -> None:
+    from workbench.cli import main
+
+    _with_own_dataset(eval_run, tmp_path)
+    _test_paths(eval_run)[0].unlink()
+    assert main(["eval", str(eval_run), "--gallery", "0"]) != 0
+    err = capsys.readouterr().err
+    assert "test image(s) are missing" in err and "--allow-partial" in err and "unexpected" not in err
+    assert main(["eval", str(eval_run), "--gallery", "0", "--allow-partial"]) == 0
+    assert "PARTIAL: 1 of" in capsys.readouterr().out

@@ -30,7 +30,7 @@ DATA_FINDINGS = [
      "evidence": {"smallest": 100, "paper_item": "II-B"}},
     {"code": "duplicates-within-split", "severity": "warning", "title": "3 duplicate images within the training split",
      "explanation": "The same image appears more than once.", "fix": "Remove the copies.", "pane": "data",
-     "evidence": {"pairs": 3, "paper_item": "II-A.3"}},
+     "evidence": {"copies": 3, "paper_item": "II-A.3"}},
 ]
 # What the run's own checks said: its data checks, the training monitors and the end-of-run checks.
 RUN_FINDINGS = [
@@ -143,7 +143,8 @@ def test_every_finding_is_reported_with_its_severity_fix_and_state(eval_run: Pat
     assert rows["small-data"][3].startswith("NOTE") and "not raised again" in rows["small-data"][3]
     # The checklist counts these findings: items 1 and 3 are no longer "not checked", and the word is there.
     checklist = {r[0]: r for r in table_with(page, "Evidence")[1:]}
-    assert checklist["3"][2] == "WARNING" and "imbalanced" in checklist["3"][3]
+    # The run's own data checks ran to the end: they supersede the earlier ones (the duplicates are resolved).
+    assert checklist["3"][2] == "NOTE" and "imbalanced" in checklist["3"][3] and "duplicate" not in checklist["3"][3]
     assert checklist["1"][2] == "PASSED" and "data checks ran and raised nothing" in checklist["1"][3]
     assert checklist["4"][2] == "WARNING" and "plateau" in checklist["4"][3]
     assert checklist["6"][2] == "PASSED" and "looked at once" in checklist["6"][3]

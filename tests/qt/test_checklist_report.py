@@ -53,3 +53,23 @@ def test_the_app_keeps_its_data_check_findings_for_the_report(window, shapes_dat
     record = load_dataset_record(window.project.effective_config().runs_dir, str(shapes_dataset))
     assert record["checked"] and record["findings"][0]["code"] == "class-imbalance"
     assert record["findings"][0]["evidence"]["ratio"] == 14.3
+
+
+def test_a_finished_run_with_data_checks_supersedes_the_earlier_ones_in_app_and_report(window, tmp_path) -> None:
+    from workbench.core.events import RunFinished
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "config.toml").write_text("[diagnostics]\nenabled = true\ndata_checks = true\n", encoding="utf-8")
+    window.findings.replace("data", DATA_FINDINGS)
+    window.findings.replace("run", RUN_FINDINGS)
+    dialog = window.show_checklist()
+    assert dialog.view.status_of(3) == "warning"  # the duplicates found before the run
+    window.runner.run_finished.emit(RunFinished("r", str(run_dir), "completed", 1, {}, 1))
+    report = {r["item"]: r["status"] for r in pitfall_checklist({
+        "dataset_record": {"checked": "2026-12-01 10:00:00", "findings": DATA_FINDINGS},
+        "findings_raw": {"findings": RUN_FINDINGS}, "status": {"status": "completed"},
+        "config": {"diagnostics": {"enabled": True, "data_checks": True}}})}
+    app = {n: dialog.view.status_of(n) for n in range(1, 8)}
+    assert app == report and app[3] == "note"  # only the run's imbalance note is left on item 3
+    dialog.close()

@@ -42,6 +42,16 @@ class ItemStatus:
     evidence: list[tuple[str, str]] = field(default_factory=list)  # (severity, text) known without a finding
 
 
+FINISHED = ("completed", "early_stopped")
+
+
+def run_rechecked_data(config: Mapping[str, Any], status: str) -> bool:
+    """True when a run's own data checks ran to the end (a finished run with data checks on). Their findings
+    then supersede those of the data checks made before the run, in the app and in the report alike."""
+    diag = config.get("diagnostics") or {}
+    return status in FINISHED and bool(diag.get("enabled", True)) and bool(diag.get("data_checks", True))
+
+
 def _get(finding: Any, key: str, default: Any = None) -> Any:
     if isinstance(finding, Mapping):
         return finding.get(key, default)

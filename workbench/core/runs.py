@@ -148,6 +148,18 @@ def write_json(path: Path, data: Any) -> None:
     atomic_write_bytes(path, json.dumps(data, indent=2, default=str).encode("utf-8"))
 
 
+def read_toml(path: Path) -> dict[str, Any]:
+    """A TOML file as a dict; {} when it is missing or unreadable."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef]
+    try:
+        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
 def read_json(path: Path, default: Any = None) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))

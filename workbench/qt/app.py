@@ -255,7 +255,7 @@ class MainWindow(QMainWindow):
         self.findings.changed.connect(self._show_findings)
         self.runner.finding.connect(lambda event: self.findings.add(event, "run"))
         self.runner.run_started.connect(lambda _: self.findings.clear("run"))
-        self.runner.run_finished.connect(lambda _: self.findings.mark_checked("run"))
+        self.runner.run_finished.connect(self._on_run_finished)
         self.runner.running_changed.connect(lambda running: self.tasks.cancel("data-checks") if running else None)
         self.runs.current_changed.connect(self._on_current_run)
         self._data_check_timer = QTimer(self)
@@ -340,6 +340,16 @@ class MainWindow(QMainWindow):
                           on_result=self._on_data_findings,
                           on_error=lambda f: self.log("warning", self.tr("Data checks failed: {0}").format(f.message)),
                           expected=(Exception,))
+
+    def _on_run_finished(self, event) -> None:
+        """The run's checks are done; where its own data checks ran to the end, they supersede the earlier ones
+        (the rule the report follows, `core.checklist.run_rechecked_data`)."""
+        from workbench.core.checklist import run_rechecked_data
+        from workbench.core.runs import read_toml
+
+        if run_rechecked_data(read_toml(Path(event.run_dir) / "config.toml"), event.status):
+            self.findings.replace("data", [])
+        self.findings.mark_checked("run")
 
     def _on_data_findings(self, found: list) -> None:
         """Show the data checks' findings, and keep them beside the runs for the report."""

@@ -15,7 +15,6 @@ from typing import Any
 
 from workbench.core import checklist
 
-FINISHED = ("completed", "early_stopped")
 _HIDDEN = ("patch", "paper_item", "alternatives", "examples", "metrics_to_watch")
 FILE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".npy", ".npz")
 SEVERITY_RANK = {"info": 0, "warning": 1, "problem": 2, "error": 2}
@@ -47,15 +46,13 @@ def _setting(config: dict[str, Any], key: str) -> Any:
 
 def run_rechecked_data(d: dict[str, Any]) -> bool:
     """True when the run's own data checks ran to the end (a finished run with data checks on)."""
-    diag = (d.get("config") or {}).get("diagnostics", {})
-    finished = (d.get("status") or {}).get("status") in FINISHED
-    return finished and bool(diag.get("enabled", True)) and bool(diag.get("data_checks", True))
+    return checklist.run_rechecked_data(d.get("config") or {}, str((d.get("status") or {}).get("status", "")))
 
 
 def checked_sources(d: dict[str, Any]) -> set[str]:
     """The sources whose checks have run, as the app's finding store counts them."""
     checked = set()
-    if (d.get("status") or {}).get("status") in FINISHED:
+    if (d.get("status") or {}).get("status") in checklist.FINISHED:
         checked.add("run")
     if (d.get("dataset_record") or {}).get("checked") or run_rechecked_data(d):
         checked.add("data")
@@ -63,10 +60,13 @@ def checked_sources(d: dict[str, Any]) -> set[str]:
 
 
 def merged_findings(d: dict[str, Any]) -> list[dict[str, Any]]:
-    """One finding per check, the run's version over the data checks' (as the app shows them), worst first."""
+    """The findings that stand, as the app shows them, worst first: the run's, plus those of the data checks
+    before it that the run did not report again, unless the run's own data checks ran to the end (then
+    theirs supersede the earlier ones, which the findings section lists as resolved)."""
     in_run = run_findings(d.get("findings_raw"))
     raised = {_code(f) for f in in_run}
-    before = [f for f in (d.get("dataset_record") or {}).get("findings", []) if _code(f) not in raised]
+    earlier = [] if run_rechecked_data(d) else (d.get("dataset_record") or {}).get("findings", [])
+    before = [f for f in earlier if _code(f) not in raised]
     return sorted([*before, *in_run], key=lambda f: -SEVERITY_RANK.get(str(f.get("severity")), 0))
 
 

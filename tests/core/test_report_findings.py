@@ -195,3 +195,19 @@ def test_scores_stand_beside_their_baselines_and_every_run_is_listed(eval_run: P
     assert "balanced accuracy" in tried[1][3]
     questions = table_with(page, "Question")
     assert all(r[3] == "to be completed by the authors" for r in questions[1:]) and len(questions) > 5
+
+
+def test_a_suggested_setting_already_in_the_run_is_named_without_a_fix_record() -> None:
+    from workbench.core.export.report.findings import report_findings
+
+    config = {"training": {"class_weighting": True, "monitor": "val_loss"}, "diagnostics": {"enabled": True}}
+    data = {"config": config, "status": {"status": "completed"},
+            "dataset_record": {"checked": "2026-12-01", "findings": DATA_FINDINGS[:1]},
+            "findings_raw": {"findings": RUN_FINDINGS[:1]}}
+    [row] = report_findings(data)
+    assert row["fixes"] == [{"setting": "training.class_weighting", "from": None, "to": True, "in_run": True,
+                             "inferred": True}]
+    assert row["state"] == "resolved"
+    config["training"]["class_weighting"] = False  # the suggestion is not in the run: nothing is claimed
+    [row] = report_findings(data)
+    assert row["fixes"] == [] and row["why"] == "this run's checks now report it only as a note"

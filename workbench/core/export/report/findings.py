@@ -116,18 +116,35 @@ def report_findings(d: dict[str, Any]) -> list[dict[str, Any]]:
         code = key[0]
         finding = in_run.get(key) or before.get(key) or _fix_stub(code, d)
         first = first_seen.get(code)
-        fixes = _fixes_of(code, d)
+        fixes = _fixes_of(code, d) or _patch_in_run(first, d)
         state, why = _state(finding, first, key in in_run, fixes, d)
         rows.append({
             "code": code, "severity": str(finding.get("severity", "info")), "title": str(finding.get("title", code)),
             "explanation": str(finding.get("explanation", "")), "fix": str(finding.get("fix", "") or ""),
             "evidence": evidence_text(finding.get("evidence") or {}),
             "source": "this run" if key in in_run else "data checks before the run",
-            "first": first if first is not None and key in in_run else None,
+            "first": first if first is not None and key in in_run and _differs(first, finding) else None,
             "fixes": fixes, "state": state, "why": why, "item": checklist.checklist_item(finding),
             "history": finding.get("history") if isinstance(finding.get("history"), list) else [],
         })
     return sorted(rows, key=lambda r: (r["state"] != "open", -SEVERITY_RANK.get(r["severity"], 0)))
+
+
+def _differs(first: dict[str, Any], now: dict[str, Any]) -> bool:
+    return (first.get("severity"), first.get("title")) != (now.get("severity"), now.get("title"))
+
+
+def _patch_in_run(first: dict[str, Any] | None, d: dict[str, Any]) -> list[dict[str, Any]]:
+    """Without a recorded fix: the settings the data checks suggested, where this run already uses all of them
+    (the user set them by hand, or the fix was applied before fixes were recorded)."""
+    evidence = (first or {}).get("evidence") or {}
+    patch = evidence.get("patch") or (first or {}).get("patch") or {}
+    if not isinstance(patch, dict) or not patch:
+        return []
+    config = d.get("config") or {}
+    if any(_setting(config, k) != v for k, v in patch.items()):
+        return []
+    return [{"setting": k, "from": None, "to": v, "in_run": True, "inferred": True} for k, v in patch.items()]
 
 
 def _fix_stub(code: str, d: dict[str, Any]) -> dict[str, Any]:

@@ -390,9 +390,20 @@ RENDERERS = {
     "Feature projection": section_projection, "Evaluation": section_evaluation, "Misclassified gallery": section_gallery,
     "Test-time augmentation": section_tta, "Robustness": section_robustness, "External validation": section_external,
     "What was tried": section_tried, "Findings": section_findings, "Reporting checklist": section_reporting,
-    "Full configuration": lambda d: "<p>The run's config.toml, every setting with its value.</p><pre>"
-                                    + esc(d["config_toml"]) + "</pre>",
+    "Full configuration": lambda d: section_full_config(d),
 }
+
+
+def section_full_config(d: dict[str, Any]) -> str:
+    """The run's config.toml in two columns, split at a [section] line near the middle (half the pages)."""
+    lines = d["config_toml"].splitlines()
+    starts = [i for i, line in enumerate(lines) if line.startswith("[")] or [len(lines)]
+    middle = min(starts, key=lambda i: abs(i - len(lines) / 2))
+    left, right = "\n".join(lines[:middle]), "\n".join(lines[middle:])
+    return ("<p>The run's config.toml, every setting with its value.</p>"
+            '<table border="0" cellspacing="0" cellpadding="4" width="100%"><tr>'
+            f'<td valign="top" width="50%"><pre>{esc(left)}</pre></td>'
+            f'<td valign="top" width="50%"><pre>{esc(right)}</pre></td></tr></table>')
 NO_PAGE_BREAK = {"Summary", "Data card", "Feature projection", "Test-time augmentation", "Full configuration"}
 SHORT_SECTION = 1500  # characters of markup: a section this short and without a figure shares the page
 
@@ -407,7 +418,8 @@ def render_html(d: dict[str, Any]) -> str:
     """The whole report; a section that fails to render says so instead of stopping the report."""
     title = f"Workbench report: {d['config'].get('name', '')}, run {d['run_id']}"
     parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{esc(title)}</title><style>{STYLE}</style>"
-             f"</head><body><h1>{esc(title)}</h1>"]
+             f"</head><body><h1>{esc(title)}</h1>",
+             f"<p class='note'>Written by Workbench {esc(d['versions'].get('workbench', ''))} on {esc(d['generated'])}.</p>"]
     parts.append("<p>" + " · ".join(f'<a href="#{anchor_of(s)}">{esc(s)}</a>' for s in SECTIONS) + "</p>")
     for number, name in enumerate(SECTIONS, start=1):
         try:
@@ -415,6 +427,5 @@ def render_html(d: dict[str, Any]) -> str:
         except Exception as error:  # one broken section must not cost the whole report
             body = warn(f"This section could not be drawn: {type(error).__name__}: {error}")
         parts.append(heading(f"{number}. {name}", anchor_of(name), page_break=starts_page(name, body)) + body)
-    parts.append(f"<p class='note'>Written by Workbench {esc(d['versions'].get('workbench', ''))} on {esc(d['generated'])}."
-                 "</p></body></html>")
+    parts.append("</body></html>")
     return "".join(parts)

@@ -17,6 +17,10 @@ STATE_WORDS = {"open": "open", "resolved": "resolved", "withdrawn": "withdrawn",
 def _fix_cell(row: dict[str, Any]) -> str:
     lines = []
     for fix in row["fixes"]:
+        if fix.get("inferred"):  # no record of Apply: the suggested setting is simply what this run used
+            lines.append(f"<b>suggested setting in effect:</b> {esc(fix['setting'])} = {esc(show_value(fix['to']))} "
+                         "(this run's settings; no record of when it was set)")
+            continue
         used = "used by this run" if fix["in_run"] else "NOT used by this run"
         lines.append(f"<b>applied:</b> {esc(fix['setting'])}: {esc(show_value(fix['from']))} → "
                      f"{esc(show_value(fix['to']))} ({used})")

@@ -394,16 +394,16 @@ RENDERERS = {
 }
 
 
-def section_full_config(d: dict[str, Any]) -> str:
-    """The run's config.toml in two columns, split at a [section] line near the middle (half the pages)."""
+def section_full_config(d: dict[str, Any], columns: int = 3) -> str:
+    """The run's config.toml in three columns of equal length, so it fills a page instead of trailing over three."""
     lines = d["config_toml"].splitlines()
-    starts = [i for i, line in enumerate(lines) if line.startswith("[")] or [len(lines)]
-    middle = min(starts, key=lambda i: abs(i - len(lines) / 2))
-    left, right = "\n".join(lines[:middle]), "\n".join(lines[middle:])
+    size = -(-len(lines) // columns)
+    cells = "".join(f'<td valign="top" width="{100 // columns}%"><pre>{esc(chr(10).join(lines[i:i + size]))}</pre></td>'
+                    for i in range(0, len(lines), size))
     return ("<p>The run's config.toml, every setting with its value.</p>"
-            '<table border="0" cellspacing="0" cellpadding="4" width="100%"><tr>'
-            f'<td valign="top" width="50%"><pre>{esc(left)}</pre></td>'
-            f'<td valign="top" width="50%"><pre>{esc(right)}</pre></td></tr></table>')
+            f'<table border="0" cellspacing="0" cellpadding="2" width="100%"><tr>{cells}</tr></table>')
+
+
 NO_PAGE_BREAK = {"Summary", "Data card", "Feature projection", "Test-time augmentation", "Full configuration"}
 SHORT_SECTION = 1500  # characters of markup: a section this short and without a figure shares the page
 

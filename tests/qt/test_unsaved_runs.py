@@ -22,6 +22,10 @@ def test_an_unsaved_then_saved_project_keeps_its_run(make_window, qtbot, tmp_pat
         "data.source": str(shapes_dataset), "preprocessing.image_size": 16, "model.small_cnn.width": 8,
         "model.small_cnn.depth": 2, "training.epochs": 1, "training.batch_size": 16})
     assert errors == {}
+    from workbench.core.dataset_findings import load_dataset_record
+    from workbench.core.events import FindingRaised
+
+    window._on_data_findings([FindingRaised("small-data", "info", "Few training images per class", "…", "", {}, "data")])
     window.runner.start(window.project.effective_config())
     qtbot.waitUntil(lambda: window.runner.last_result is not None and not window.runner.is_running, timeout=TIMEOUT)
     old = Path(window.runner.run_dir)
@@ -39,6 +43,8 @@ def test_an_unsaved_then_saved_project_keeps_its_run(make_window, qtbot, tmp_pat
     assert RunStore(old.parent).get(old.name) is None
     assert [r.run_dir for r in window.runs.usable_runs()] == [str(new)]  # Evaluate and Export offer it
     assert window.project.config.name == "elpv" and "name = \"elpv\"" in project_file.read_text(encoding="utf-8")
+    # What the data checks found while the project was unsaved is beside its runs now, for the report.
+    assert load_dataset_record(new.parent, str(shapes_dataset))["findings"][0]["code"] == "small-data"
 
 
 def test_a_name_the_user_chose_stays_on_save_as(make_window, tmp_path, monkeypatch) -> None:
@@ -51,3 +57,22 @@ def test_a_name_the_user_chose_stays_on_save_as(make_window, tmp_path, monkeypat
     monkeypatch.setattr(dialogs, "choose_project_to_save", lambda *args, **kwargs: str(tmp_path / "elpv-v2.toml"))
     assert window.save_project_as()
     assert window.project.config.name == "elpv-v2"
+
+
+def test_data_findings_made_before_the_first_save_follow_the_project(make_window, qtbot, tmp_path, shapes_dataset,
+                                                                     monkeypatch) -> None:
+    import workbench.qt.project_model as project_model
+    from workbench.core.dataset_findings import load_dataset_record
+    from workbench.core.events import FindingRaised
+
+    monkeypatch.setattr(project_model, "default_runs_base", lambda: tmp_path / "unsaved")
+    window = make_window(runs=False)
+    window.project.update("data.source", str(shapes_dataset))
+    window._on_data_findings([FindingRaised("class-imbalance", "warning", "Imbalanced", "…", "", {}, "data")])
+    assert load_dataset_record(tmp_path / "unsaved" / "runs", str(shapes_dataset))["findings"]
+    monkeypatch.setattr(dialogs, "choose_project_to_save", lambda *args, **kwargs: str(tmp_path / "p" / "x.toml"))
+    (tmp_path / "p").mkdir()
+    assert window.save_project_as()
+    runs = tmp_path / "p" / "runs"
+    qtbot.waitUntil(lambda: bool(load_dataset_record(runs, str(shapes_dataset))["findings"]), timeout=TIMEOUT)
+    assert load_dataset_record(runs, str(shapes_dataset))["findings"][0]["code"] == "class-imbalance"

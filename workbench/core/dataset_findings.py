@@ -66,9 +66,12 @@ def save_data_findings(runs_dir: str | Path, source: str, findings: list[Any]) -
     _write(Path(runs_dir), data)
 
 
-def merge_store(old_runs_dir: str | Path, new_runs_dir: str | Path) -> None:
-    """Carry the dataset records of one runs folder into another (a project saved for the first time)."""
+def merge_store(old_runs_dir: str | Path, new_runs_dir: str | Path, source: str = "") -> None:
+    """Carry the dataset records of one runs folder (only that of `source`, if given) into another: a project
+    saved for the first time takes what the app's data checks found while it was unsaved."""
     old = _read(Path(old_runs_dir))
+    if source:
+        old = {k: v for k, v in old.items() if k == dataset_key(source)}
     if not old or Path(old_runs_dir).resolve() == Path(new_runs_dir).resolve():
         return
     new = _read(Path(new_runs_dir))

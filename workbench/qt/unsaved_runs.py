@@ -12,6 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject
 
+from workbench.core.config import resolve_paths
+from workbench.qt.project_model import default_runs_base
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
@@ -21,9 +24,11 @@ if TYPE_CHECKING:
     from workbench.qt.tasks import TaskManager
 
 
-def _adopt(run_dirs: list[str], target: str) -> Any:
+def _adopt(run_dirs: list[str], target: str, unsaved_runs_dir: str, source: str) -> Any:
+    from workbench.core.dataset_findings import merge_store
     from workbench.core.run_moves import adopt_runs
 
+    merge_store(unsaved_runs_dir, target, source)  # the data checks' findings, even with no run made yet
     return adopt_runs(run_dirs, target)
 
 
@@ -35,13 +40,21 @@ class UnsavedRuns(QObject):
         super().__init__(parent)
         self.project, self.runner, self.runs, self.tasks, self.log = project, runner, runs, tasks, log
         self.pending: list[str] = []
+        self.first_save = False  # the project just got its first file: what it kept while unsaved follows it
+        self._had_no_path = project.path is None
+        project.path_changed.connect(self._on_path_changed)
         runner.run_started.connect(self._on_run_started)
         runner.thread_finished.connect(self.adopt)
         project.changed.connect(self._on_project_changed)
 
+    def _on_path_changed(self, path: Any) -> None:
+        self.first_save = path is not None and self._had_no_path
+        self._had_no_path = path is None
+
     def _on_project_changed(self, key: str) -> None:
         if key == "":  # New, Open or a recovery replaced the project: the waiting runs were another project's
             self.pending.clear()
+            self.first_save = False
 
     def _on_run_started(self, event: Any) -> None:
         if self.project.path is None and event.run_dir and event.run_dir not in self.pending:
@@ -50,16 +63,16 @@ class UnsavedRuns(QObject):
     def adopt(self) -> None:
         """Move the waiting runs that are not training into the project's runs folder (once it has a file);
         called after a save and when a run ends."""
-        if self.project.path is None or not self.pending:
+        if self.project.path is None or not (self.pending or self.first_save):
             return
         busy = self.runner.run_dir if self.runner.is_running else ""
         ready = [d for d in self.pending if d != busy]
-        if not ready:
-            return
         self.pending = [d for d in self.pending if d == busy]
-        target = self.project.effective_config().runs_dir
-        self.tasks.submit("adopt-runs", _adopt, ready, target, label=self.tr("Moving runs beside the project"),
-                          on_result=self._on_moved, expected=(OSError,))
+        self.first_save = False
+        config = self.project.effective_config()
+        unsaved = resolve_paths(self.project.config, default_runs_base()).runs_dir
+        self.tasks.submit("adopt-runs", _adopt, ready, config.runs_dir, unsaved, config.data.source,
+                          label=self.tr("Moving runs beside the project"), on_result=self._on_moved, expected=(OSError,))
 
     def _on_moved(self, result: Any) -> None:
         for problem in result.problems:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QObject
 
 from workbench.core.config import resolve_paths
-from workbench.qt.project_model import default_runs_base
+from workbench.qt import project_model
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -70,7 +70,7 @@ class UnsavedRuns(QObject):
         self.pending = [d for d in self.pending if d == busy]
         self.first_save = False
         config = self.project.effective_config()
-        unsaved = resolve_paths(self.project.config, default_runs_base()).runs_dir
+        unsaved = resolve_paths(self.project.config, project_model.default_runs_base()).runs_dir
         self.tasks.submit("adopt-runs", _adopt, ready, config.runs_dir, unsaved, config.data.source,
                           label=self.tr("Moving runs beside the project"), on_result=self._on_moved, expected=(OSError,))
 

@@ -185,9 +185,13 @@ def test_scores_stand_beside_their_baselines_and_every_run_is_listed(eval_run: P
     data = collect_report_data(eval_run, evaluate_validation=False)
     base = data["baselines"]
     support = [v["support"] for v in data["test_metrics"]["per_class"].values()]
-    assert base["majority_accuracy"] == max(support) / sum(support) and base["chance"] == 1 / 3
+    train = data["data_report"]["class_counts"]["train"]
+    commonest = train.index(max(train))  # the majority class is the training split's commonest
+    share = support[commonest] / sum(support)
+    assert base["majority_class"] == data["class_names"][commonest] and base["majority_accuracy"] == share
+    assert base["chance_accuracy"] == 1 / 3
     summary = section_summary(data)
-    assert f"chance is {1 / 3:.3f} (1/3)" in summary and f"would score {max(support) / sum(support):.3f}" in summary
+    assert f"chance is {1 / 3:.3f} (1/3)" in summary and f"would score {share:.3f}" in summary
     page = write_report(eval_run, tmp_path / "r", pdf=False).html.read_text(encoding="utf-8")
     tried = table_with(page, "Best validation score")
     assert [r[0].split(" ")[0] for r in tried[1:]] == sorted([eval_run.name, sibling.name])

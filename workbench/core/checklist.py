@@ -3,7 +3,8 @@
 One function decides the statuses for the in-app checklist and for the report, so the two never
 disagree. An item's status is the worst severity of its findings ("note" when all are informational);
 with no finding it reads "passed" once the checks that decide it have run, and "not checked" before,
-never a pretend pass. Evidence Workbench holds itself (the normalisation statistics, the count of looks
+never a pretend pass; a finding whose evidence carries the verdict "passed" (the feature-structure check)
+counts as a pass. Evidence Workbench holds itself (the normalisation statistics, the count of looks
 at the test set) can be added per item; it decides an item the same way a finding does.
 """
 
@@ -29,7 +30,9 @@ KEYWORDS: dict[int, tuple[str, ...]] = {
 # Sections of the paper outside II-A whose findings belong to an item: small data and imbalance are data quality.
 SECTIONS = {"II-B": 3, "II-C": 3}
 CLOSED = ("resolved", "withdrawn")
-DECIDED_BY = {1: "data", 2: "data", 3: "data", 4: "run", 5: "run"}  # the checks whose run decides an item
+# The checks whose run decides an item. Item 5 has none: it passes only on a feature-structure finding whose
+# evidence says verdict "passed" (and names the numbers it rests on), never because a run merely finished.
+DECIDED_BY = {1: "data", 2: "data", 3: "data", 4: "run"}
 
 
 @dataclass
@@ -105,8 +108,9 @@ def item_statuses(findings: Iterable[Any], checked: Iterable[str] = (),
     for row in rows.values():
         # A resolved or withdrawn finding is history: it shows the item was checked, and weighs nothing.
         live = [f for f in row.findings if _get(f, "status") not in CLOSED]
-        severities = {str(_get(f, "severity", "info")) for f in live}
-        checked_by_history = len(live) < len(row.findings)
+        passes = [f for f in live if (_get(f, "evidence") or {}).get("verdict") == "passed"]
+        severities = {str(_get(f, "severity", "info")) for f in live if not any(f is p for p in passes)}
+        checked_by_history = len(live) < len(row.findings) or bool(passes)
         own = {s for s, _ in row.evidence if s not in ("info", "pending")}
         decided = DECIDED_BY.get(row.item) in checked or any(s != "pending" for s, _ in row.evidence)
         row.status = _status(severities | own, decided or checked_by_history)

@@ -94,8 +94,7 @@ def _own_evidence(rows: dict[int, list[tuple[str, str]]], data: dict[str, Any]) 
         if isinstance(last_val, (int, float)) and math.isfinite(last_val):
             add(4, f"loss curves recorded for {len(history)} epoch(s); final validation loss {last_val:.3f}")
     if data.get("projection"):
-        add(5, f"{len(data['projection'].get('points', []))} points projected "
-               f"({data['projection'].get('method', 'projection')}); see the feature projection section")
+        _projection_evidence(data["projection"], add)
     uses = data.get("test_uses") or {}
     model_selection = f"best epoch chosen on the validation split by {data.get('monitor', 'val_loss')}"
     n = int(uses.get("project_uses", 0) or 0)
@@ -125,6 +124,21 @@ def _own_evidence(rows: dict[int, list[tuple[str, str]]], data: dict[str, Any]) 
             add(7, text, severity)
     elif uses.get("project_uses"):
         add(7, "internal test set evaluated; no external validation yet", "warning")
+
+
+def _projection_evidence(projection: dict[str, Any], add: Any) -> None:
+    """Item 5 from the projection's separability scores; points alone are no evidence of structure."""
+    points = f"{len(projection.get('points', []))} points projected ({projection.get('method', 'projection')})"
+    try:
+        from workbench.core.projection.scores import structure_verdict
+    except ImportError:  # an engine without the feature-structure verdict judges the item by the projection alone
+        add(5, f"{points}; see the feature projection section")
+        return
+    verdict = structure_verdict(projection.get("scores") or {}, math.nan)
+    if verdict is None:
+        add(5, f"{points}, without separability scores: not judged", "warning")
+    else:  # the status names the numbers it rests on
+        add(5, f"{verdict.title.lower()}: {verdict.evidence['basis']}", verdict.severity)
 
 
 # --- reporting checklist (CLAIM / PROBAST) -----------------------------------------------------------
@@ -188,7 +202,7 @@ def reporting_checklist(data: dict[str, Any]) -> tuple[list[dict[str, str]], lis
     if base and test:
         answer("CLAIM", "Comparison with a simple baseline", f"accuracy {test.get('accuracy', float('nan')):.3f} against "
                f"{base['majority_accuracy']:.3f} for always predicting '{base['majority_class']}'; balanced accuracy "
-               f"{test.get('balanced_accuracy', float('nan')):.3f} against chance {base['chance']:.3f}")
+               f"{test.get('balanced_accuracy', float('nan')):.3f} against chance {base['chance_accuracy']:.3f}")
     answer("CLAIM", "Software and availability", f"Workbench {data.get('versions', {}).get('workbench', '?')}; "
            "the model can be exported as a .wbmodel bundle, TorchScript and ONNX")
 

@@ -88,7 +88,7 @@ def baseline_text(base: dict[str, Any], key: str) -> str:
     if not base or key not in ("accuracy", "balanced_accuracy"):
         return ""
     majority = base["majority_accuracy"] if key == "accuracy" else base["majority_balanced_accuracy"]
-    return (f"; always '{base['majority_class']}' would score {num(majority)}, chance is {num(base['chance'])} "
+    return (f"; always '{base['majority_class']}' would score {num(majority)}, chance is {num(base['chance_accuracy'])} "
             f"(1/{base['classes']})")
 
 
@@ -217,7 +217,7 @@ def _metric_tables(m: dict[str, Any], base: dict[str, Any] | None = None) -> str
     base = base or {}
     majority = {"accuracy": base.get("majority_accuracy"), "balanced_accuracy": base.get("majority_balanced_accuracy"),
                 "macro_roc_auc": 0.5 if base else None}
-    chance = {"accuracy": base.get("chance"), "balanced_accuracy": base.get("chance")}
+    chance = {"accuracy": base.get("chance_accuracy"), "balanced_accuracy": base.get("chance_accuracy")}
     rows = []
     for key in ("accuracy", "balanced_accuracy", "macro_f1", "weighted_f1"):
         interval = ci.get(key, {})

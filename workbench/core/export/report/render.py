@@ -12,21 +12,9 @@ from typing import Any
 
 from workbench.core.export.report import plots
 from workbench.core.export.report.checklists import pitfall_checklist, reporting_checklist
-from workbench.core.export.report.html import (  # noqa: F401  (the helpers were defined here; callers import them)
-    FIGURE_WIDTH,
-    STATUS_COLOURS,
-    STYLE,
-    anchor_of,
-    badge,
-    esc,
-    heading,
-    image,
-    note,
-    num,
-    table,
-    warn,
-)
+from workbench.core.export.report.html import STYLE, anchor_of, badge, esc, heading, image, note, num, table, warn
 from workbench.core.export.report.sections_doctor import section_findings, section_tried, settings_table
+from workbench.core.export.report.settings import section_full_config
 
 SECTIONS = (
     "Summary",
@@ -390,18 +378,8 @@ RENDERERS = {
     "Feature projection": section_projection, "Evaluation": section_evaluation, "Misclassified gallery": section_gallery,
     "Test-time augmentation": section_tta, "Robustness": section_robustness, "External validation": section_external,
     "What was tried": section_tried, "Findings": section_findings, "Reporting checklist": section_reporting,
-    "Full configuration": lambda d: section_full_config(d),
+    "Full configuration": section_full_config,
 }
-
-
-def section_full_config(d: dict[str, Any], columns: int = 3) -> str:
-    """The run's config.toml in three columns of equal length, so it fills a page instead of trailing over three."""
-    lines = d["config_toml"].splitlines()
-    size = -(-len(lines) // columns)
-    cells = "".join(f'<td valign="top" width="{100 // columns}%"><pre>{esc(chr(10).join(lines[i:i + size]))}</pre></td>'
-                    for i in range(0, len(lines), size))
-    return ("<p>The run's config.toml, every setting with its value.</p>"
-            f'<table border="0" cellspacing="0" cellpadding="2" width="100%"><tr>{cells}</tr></table>')
 
 
 NO_PAGE_BREAK = {"Summary", "Data card", "Feature projection", "Test-time augmentation", "Full configuration"}

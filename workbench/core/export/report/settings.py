@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from workbench.core.export.report.html import esc
+
 # Settings that say where things are, not how the model was made; they are given elsewhere in the report.
 _PLACES = ("runs_dir",)
 
@@ -64,3 +66,13 @@ def augmentation_text(config: dict[str, Any]) -> str:
     prefix = "preprocessing.augmentation."
     used = [(k.removeprefix(prefix), v) for k, v, _ in changed_settings(config) if k.startswith(prefix)]
     return ", ".join(f"{name} {show_value(value)}" for name, value in used) or "none"
+
+
+def section_full_config(d: dict[str, Any], columns: int = 3) -> str:
+    """The run's config.toml in three columns of equal length, so it fills a page instead of trailing over three."""
+    lines = d["config_toml"].splitlines()
+    size = -(-len(lines) // columns)
+    cells = "".join(f'<td valign="top" width="{100 // columns}%"><pre>{esc(chr(10).join(lines[i:i + size]))}</pre></td>'
+                    for i in range(0, len(lines), size))
+    return ("<p>The run's config.toml, every setting with its value.</p>"
+            f'<table border="0" cellspacing="0" cellpadding="2" width="100%"><tr>{cells}</tr></table>')

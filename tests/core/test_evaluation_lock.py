@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from tests.core.eval_fixtures import *  # noqa: F403
-from tests.core.eval_fixtures import copy_run
+from tests.core.eval_fixtures import copy_run, with_own_dataset
 from workbench.core.config import ConfigError, load_config, save_config
 from workbench.core.evaluation import storage
 from workbench.core.evaluation.evaluate import evaluate_run
@@ -90,19 +90,6 @@ def test_stored_predictions_are_plain_arrays(eval_run: Path) -> None:
     assert json.loads(storage.metrics_path(eval_run, "val").read_text())["images"] == len(stored["labels"])
 
 
-def _with_own_dataset(run_dir: Path, tmp_path: Path) -> Path:
-    """Give a copied run its own copy of the dataset (so a test may delete or edit test images freely)."""
-    import shutil
-
-    source = load_config(run_dir / "config.toml").data.source
-    own = tmp_path / "own-data"
-    shutil.copytree(source, own)
-    for name in ("split.csv", "test_files.json", "config.toml", "data_report.json"):
-        path = run_dir / name
-        path.write_text(path.read_text(encoding="utf-8").replace(source, str(own)), encoding="utf-8")
-    return own
-
-
 def _test_paths(run_dir: Path) -> list[Path]:
     import csv
 
@@ -134,7 +121,7 @@ def test_the_ledger_counts_across_runs_folders_projects_and_deleted_runs(eval_ru
 
 
 def test_a_missing_test_image_stops_the_evaluation(eval_run: Path, tmp_path: Path) -> None:
-    _with_own_dataset(eval_run, tmp_path)
+    with_own_dataset(eval_run, tmp_path / "own-data")
     assert evaluate_run(eval_run, "test", **FAST)["project_test_uses"] == 1
     lost = _test_paths(eval_run)[0]
     lost.unlink()
@@ -153,7 +140,7 @@ def test_a_missing_test_image_stops_the_evaluation(eval_run: Path, tmp_path: Pat
 def test_an_edited_or_relabelled_test_image_is_a_changed_test_set(eval_run: Path, tmp_path: Path) -> None:
     from PIL import Image
 
-    _with_own_dataset(eval_run, tmp_path)
+    with_own_dataset(eval_run, tmp_path / "own-data")
     edited = _test_paths(eval_run)[1]
     with Image.open(edited) as image:
         pixels = image.copy()
@@ -177,7 +164,7 @@ def test_an_edited_or_relabelled_test_image_is_a_changed_test_set(eval_run: Path
 def test_eval_on_the_command_line_refuses_or_marks_a_partial_test_set(eval_run: Path, tmp_path: Path, capsys) -> None:
     from workbench.cli import main
 
-    _with_own_dataset(eval_run, tmp_path)
+    with_own_dataset(eval_run, tmp_path / "own-data")
     _test_paths(eval_run)[0].unlink()
     assert main(["eval", str(eval_run), "--gallery", "0"]) != 0
     err = capsys.readouterr().err

@@ -32,3 +32,11 @@ def trained_run(tmp_path_factory: pytest.TempPathFactory, shapes_dataset: Path) 
     assert result.status == "completed", result.reason
     assert result.run_dir is not None
     return result.run_dir
+
+
+@pytest.fixture(autouse=True)
+def private_test_ledger(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test counts test-set uses in its own ledger, never in the user's real one."""
+    path = tmp_path_factory.mktemp("ledger") / "test_set_ledger.jsonl"
+    monkeypatch.setenv("WORKBENCH_TEST_LEDGER", str(path))
+    return path

@@ -56,6 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--gallery", type=int, metavar="N", help="most confident errors to save with saliency maps")
     ev.add_argument("--external", metavar="DIR", type=Path,
                     help="evaluate on a separate dataset folder (same class names) instead; not a test-set use")
+    ev.add_argument("--allow-partial", action="store_true",
+                    help="evaluate even when test images are missing or changed; the result is marked partial")
 
     pred = sub.add_parser("predict", help="classify a folder of images with a trained run or a .wbmodel bundle")
     pred.add_argument("run", type=Path, help="run folder or .wbmodel bundle")
@@ -256,7 +258,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from workbench.core.evaluation.evaluate import evaluate_run
 
     result = evaluate_run(args.run, split=args.split, tta=tta, tta_rule=args.tta_rule,
-                          robustness=True if args.robustness else None, gallery=args.gallery)
+                          robustness=True if args.robustness else None, gallery=args.gallery,
+                          allow_partial=args.allow_partial)
     print("\n".join(evaluation_lines(result)))
     if result.get("warning"):
         print(f"\nwarning: {result['warning']}")

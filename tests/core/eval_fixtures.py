@@ -16,7 +16,7 @@ from PIL import Image
 
 from tests.helpers import shape_image, tiny_config, write_shapes_dataset
 
-__all__ = ["copy_run", "eval_dataset", "eval_run", "rgb_run", "template_runs", "write_rgb_dataset"]
+__all__ = ["copy_run", "eval_dataset", "eval_run", "rgb_run", "template_runs", "with_own_dataset", "write_rgb_dataset"]
 
 _CACHE: dict[str, Path] = {}
 CLASSES = ("square", "hbar", "vbar")
@@ -67,6 +67,18 @@ def copy_run(run_dir: Path, dest_runs: Path) -> Path:
     target = dest_runs / run_dir.name
     shutil.copytree(run_dir, target, ignore=shutil.ignore_patterns("cache", "runs.sqlite*"))
     return target
+
+
+def with_own_dataset(run_dir: Path, dest: Path) -> Path:
+    """Give a copied run its own copy of the dataset at `dest`, so a test may delete or edit its images freely."""
+    from workbench.core.config import load_config
+
+    source = load_config(run_dir / "config.toml").data.source
+    shutil.copytree(source, dest)
+    for name in ("split.csv", "test_files.json", "config.toml", "data_report.json"):
+        path = run_dir / name
+        path.write_text(path.read_text(encoding="utf-8").replace(source, str(dest)), encoding="utf-8")
+    return dest
 
 
 @pytest.fixture

@@ -74,12 +74,19 @@ def test_pitfall_checklist_statuses() -> None:
     rows = {r["item"]: r for r in pitfall_checklist({"findings_raw": FINDINGS, "norm_stats": {"mode": "zscore",
                                                                                                 "mean": [0.2], "std": [0.3]}})}
     assert rows[3]["status"] == "problem" and "Duplicate images" in rows[3]["evidence"][0]
-    assert rows[1]["status"] == "passed"
+    assert rows[1]["status"] == "note"  # an informational finding, as the in-app checklist shows it
     assert rows[2]["status"] == "passed"  # Workbench's own evidence: z-score from the training split
     assert rows[5]["status"] == "not checked"
-    assert rows[6]["status"] == "passed"  # the test set has not been used at all yet
-    many = {r["item"]: r for r in pitfall_checklist({"test_uses": {"project_uses": 3, "distinct_configs": 2}})}
+    assert rows[6]["status"] == "not checked"  # the test set has not been used yet: decided at its first look
+    once = {r["item"]: r for r in pitfall_checklist({"test_uses": {"project_uses": 1, "test_set_sha256": "ab" * 32}})}
+    assert once[6]["status"] == "passed" and "looked at once" in once[6]["evidence"][0]
+    looks = [{"time": f"2026-01-0{i} 10:00:00", "run_id": f"run-{i}", "project": "p"} for i in (1, 2, 3)]
+    many = {r["item"]: r for r in pitfall_checklist({"test_uses": {"project_uses": 3, "distinct_configs": 2,
+                                                                   "project_history": looks}})}
     assert many[6]["status"] == "warning" and "3 times" in many[6]["evidence"][0]
+    assert [e for e in many[6]["evidence"] if e.startswith("look on")] == [
+        "look on 2026-01-01 10:00:00 by run run-1 (project p)", "look on 2026-01-02 10:00:00 by run run-2 (project p)",
+        "look on 2026-01-03 10:00:00 by run run-3 (project p)"]
     assert many[7]["status"] == "warning"  # internal test only
 
 
@@ -87,7 +94,8 @@ def test_findings_map_to_items_by_paper_item_or_code() -> None:
     assert finding_item({"paper_item": "II-A.2"}) == 2
     assert finding_item({"code": "x", "evidence": {"paper_item": "II-A.4"}}) == 4
     assert finding_item({"code": "near-duplicates"}) == 3
-    assert finding_item({"code": "something-else", "paper_item": "II-C"}) is None
+    assert finding_item({"code": "class-imbalance", "paper_item": "II-C"}) == 3  # imbalance is data quality
+    assert finding_item({"code": "something-else"}) is None
 
 
 def test_reporting_checklist_separates_answers_from_questions() -> None:
@@ -95,3 +103,13 @@ def test_reporting_checklist_separates_answers_from_questions() -> None:
     assert any(a["item"] == "Model selection" and "val_loss" in a["answer"] for a in answered)
     assert {q["source"] for q in questions} == {"CLAIM", "PROBAST"}
     assert any("labels" in q["question"] for q in questions)
+
+
+def test_no_pdf_page_is_nearly_empty(eval_run: Path, tmp_path: Path) -> None:
+    pypdf = pytest.importorskip("pypdf")
+    files = write_report(eval_run, tmp_path / "r", pdf_renderer=html_to_pdf)  # sections not run are one-line notes
+    assert files.pdf is not None, files.pdf_error
+    pages = pypdf.PdfReader(files.pdf).pages
+    thin = [n for n, page in enumerate(pages[:-1], start=1)
+            if len(page.extract_text() or "") < 400 and not list(page.images)]
+    assert thin == [], f"pages {thin} of {len(pages)} hold almost nothing"

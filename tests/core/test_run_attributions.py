@@ -93,7 +93,7 @@ def test_maps_use_validation_images_only_and_never_count_as_a_test_use(run_dir: 
     used = read_json(run_dir / "diagnostics" / "attribution_report.json")["images"]
     assert used and {split_of[p] for p in used} == {"val"}
     assert summarize_test_uses(run_dir)["run_uses"] == 0
-    assert read_ledger(run_dir.parent) == []
+    assert read_ledger() == []
     assert "test_evaluations" not in (read_json(run_dir / "run.json", {}) or {})
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.core.eval_fixtures import template_runs
+from workbench.core.runs import read_json
 from workbench.qt.widgets.step_list import StepState
 
 TIMEOUT = 60_000
@@ -141,7 +142,7 @@ def test_cancel_before_the_test_images_are_scored_records_nothing(qtbot, window_
     qtbot.waitUntil(lambda: not pane.evaluating, timeout=TIMEOUT)
     assert pane.result is None and pane.error == ""
     assert "not used" in pane.banner.text.text() and not pane.cancel_button.isVisibleTo(pane)
-    assert read_ledger(run_dir.parent) == []
+    assert read_ledger() == [] and not read_json(Path(run_dir) / "run.json").get("test_evaluations")
 
 
 def test_cancel_after_scoring_keeps_the_metrics_and_skips_the_extras(qtbot, window_with_run, monkeypatch) -> None:
@@ -161,3 +162,25 @@ def test_cancel_after_scoring_keeps_the_metrics_and_skips_the_extras(qtbot, wind
     assert "cancelled, not done: robustness check" in pane.test_panel.caption.text()
     assert pane.result.test_uses == 1 and storage.predictions_path(run_dir, "test").exists()
     assert not pane.tabs.isTabVisible(pane.robustness_tab) and not storage.robustness_path(run_dir, "test").exists()
+
+
+def test_a_test_set_with_a_missing_image_is_refused_in_the_pane(make_window, qtbot, tmp_path, tmp_path_factory):
+    import csv
+
+    from tests.core.eval_fixtures import with_own_dataset
+    from workbench.core.evaluation.test_lock import read_ledger
+
+    window = make_window()
+    run_dir = indexed_run(template_runs(tmp_path_factory)["grey_run"], tmp_path / "runs")
+    with_own_dataset(run_dir, tmp_path / "own-data")
+    with (run_dir / "split.csv").open(encoding="utf-8", newline="") as handle:
+        lost = Path(next(r["path"] for r in csv.DictReader(handle) if r["split"] == "test"))
+    lost.unlink()
+    window.runs.refresh()
+    qtbot.waitUntil(lambda: window.runs.current == str(run_dir), timeout=TIMEOUT)
+    window.show_step("evaluate")
+    pane = window.panes["evaluate"]
+    pane.evaluate_button.click()
+    qtbot.waitUntil(lambda: not pane.evaluating, timeout=TIMEOUT)
+    assert pane.result is None and "are missing" in pane.error and lost.name in pane.error
+    assert read_ledger() == []  # refused: the test set was not used

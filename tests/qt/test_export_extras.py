@@ -73,3 +73,14 @@ def test_export_report_and_try_it(make_window, qtbot, tmp_path, tmp_path_factory
     area = pane.body.parentWidget().parentWidget()
     area.ensureWidgetVisible(pane.try_it.table)
     shot(window, "export_1_try_it")
+
+
+def test_open_html_says_where_the_file_is_when_the_system_cannot_open_it(window, tmp_path, monkeypatch):
+    monkeypatch.setattr(export_module.QDesktopServices, "openUrl", lambda url: False)  # no browser launcher
+    pane = window.panes["export"]
+    page = tmp_path / "report" / "report.html"
+    pane.report = {"html": str(page), "pdf": str(page.with_suffix(".pdf"))}
+    pane.open_html.click()
+    assert pane.banner.isVisibleTo(pane) and str(page) in pane.banner.text.text()
+    pane.open_pdf.click()
+    assert str(page.with_suffix(".pdf")) in pane.banner.text.text() and "file manager" in pane.banner.text.text()

@@ -58,7 +58,7 @@ def test_cross_validation_runs_every_fold_and_reports_mean_and_std(qtbot, make_w
     vals = [s["val"] for s in splits]
     assert all(vals[i].isdisjoint(vals[j]) for i in range(3) for j in range(i + 1, 3))
     assert all(v.isdisjoint(splits[0]["test"]) for v in vals)
-    assert read_ledger(Path(window.project.config.runs_dir)) == []
+    assert read_ledger() == []
     assert window.project.config.data.k_folds == 3  # the project's own settings are unchanged
 
 

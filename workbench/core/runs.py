@@ -106,6 +106,21 @@ class RunStore:
         with closing(self._connect()) as db, db:
             db.execute(f"UPDATE runs SET {assignments} WHERE id = ?", (*fields.values(), run_id))
 
+    def add_existing(self, record: RunRecord, run_dir: Path) -> None:
+        """Index a run folder moved here from another runs folder, keeping its record (times, status, metrics)."""
+        with closing(self._connect()) as db, db:
+            db.execute(
+                "INSERT OR REPLACE INTO runs (id, project, dataset, model, strategy, status, best_epoch, best_metrics, "
+                "started, ended, run_dir) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (record.id, record.project, record.dataset, record.model, record.strategy, record.status,
+                 record.best_epoch, json.dumps(record.best_metrics), record.started, record.ended, str(run_dir)),
+            )
+
+    def forget(self, run_id: str) -> None:
+        """Drop a run from the index without touching its folder (it was moved elsewhere)."""
+        with closing(self._connect()) as db, db:
+            db.execute("DELETE FROM runs WHERE id = ?", (run_id,))
+
     def get(self, run_id: str) -> RunRecord | None:
         runs = self.list_runs(where="id = ?", params=(run_id,))
         return runs[0] if runs else None
@@ -131,6 +146,18 @@ def store_for_run(run_dir: Path) -> RunStore:
 
 def write_json(path: Path, data: Any) -> None:
     atomic_write_bytes(path, json.dumps(data, indent=2, default=str).encode("utf-8"))
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """A TOML file as a dict; {} when it is missing or unreadable."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef]
+    try:
+        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
 
 
 def read_json(path: Path, default: Any = None) -> Any:

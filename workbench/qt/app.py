@@ -52,12 +52,14 @@ from workbench.qt.run_history import RunHistory
 from workbench.qt.runner import TrainingRunner
 from workbench.qt.session import remember_session
 from workbench.qt.tasks import TaskFailure, TaskManager
+from workbench.qt.unsaved_runs import UnsavedRuns
 from workbench.qt.welcome import WelcomeDialog, is_first_run
 from workbench.qt.widgets.activity_log import ActivityLog
 from workbench.qt.widgets.checklist import ChecklistDialog
 from workbench.qt.widgets.findings import FindingStore
 from workbench.qt.widgets.step_list import StepList
 from workbench.qt.window_files import ProjectFilesMixin
+from workbench.qt.window_findings import WindowFindingsMixin
 from workbench.qt.window_menus import WindowMenusMixin
 
 PANE_CLASSES: tuple[type[Pane], ...] = (DataPane, SamplesPane, ModelPane, StrategyPane, TrainPane, EvaluatePane,
@@ -66,7 +68,7 @@ PROBE_ENV = "WORKBENCH_STARTUP_PROBE"
 DATA_CHECK_DELAY_MS = 1500
 
 
-class MainWindow(ProjectFilesMixin, WindowMenusMixin, QMainWindow):
+class MainWindow(ProjectFilesMixin, WindowMenusMixin, WindowFindingsMixin, QMainWindow):
     """The Workbench window: step list on the left, the current step's pane on the right."""
 
     pane_classes = PANE_CLASSES
@@ -88,6 +90,7 @@ class MainWindow(ProjectFilesMixin, WindowMenusMixin, QMainWindow):
         self.runner = TrainingRunner(self)
         self.dataset = DatasetState(self.project, self.tasks, self)
         self.runs = RunHistory(self.project, self.tasks, self)
+        self.unsaved_runs = UnsavedRuns(self.project, self.runner, self.runs, self.tasks, self.log, self)
         self.activity = ActivityLog()
         self.context = PaneContext(self.project, self.tasks, self.runner, self.dataset, self.runs, self.log)
         self._close_approved = False
@@ -187,7 +190,7 @@ class MainWindow(ProjectFilesMixin, WindowMenusMixin, QMainWindow):
         self.runner.finding.connect(lambda event: self.findings.add(event, "run"))
         self.runner.run_started.connect(lambda _: self.findings.clear("run"))
         self.panes["train"].run_cleared.connect(self._on_run_cleared)
-        self.runner.run_finished.connect(lambda _: self.findings.mark_checked("run"))
+        self.runner.run_finished.connect(self._on_run_finished)
         self.runner.running_changed.connect(lambda running: self.tasks.cancel("data-checks") if running else None)
         self.runs.current_changed.connect(self._on_current_run)
         self._data_check_timer = QTimer(self)
@@ -204,53 +207,6 @@ class MainWindow(ProjectFilesMixin, WindowMenusMixin, QMainWindow):
             pane.set_help_visible(visible)
         self.help_action.setChecked(visible)
         self.settings.setValue("help/visible", visible)
-
-    def show_checklist(self) -> ChecklistDialog:
-        if self.checklist is None:
-            self.checklist = ChecklistDialog(self.findings, self)
-            self.checklist.view.navigate.connect(self.show_step)
-        self.checklist.show()
-        self.checklist.raise_()
-        return self.checklist
-
-    def _show_findings(self) -> None:
-        for key, pane in self.panes.items():
-            pane.findings.set_findings(self.findings.for_pane(key))
-
-    def _on_dataset_changed(self) -> None:
-        self.findings.clear("data")
-        if self.check_data and self.dataset.scan is not None and not self.dataset.scanning:
-            self._data_check_timer.start()
-        else:
-            self._data_check_timer.stop()
-            self.tasks.cancel("data-checks")
-
-    def run_data_checks(self) -> None:
-        """The engine's data checks (duplicates, blank images, imbalance, labels, …) in the background."""
-        if self.dataset.scan is None or self.runner.is_running:
-            return  # a run makes its own data checks; two at once would only slow the window
-        self.tasks.submit("data-checks", doctor.data_checks, self.project.effective_config(),
-                          label=self.tr("Checking the data"),
-                          on_result=lambda found: self.findings.replace("data", found),
-                          on_error=lambda f: self.log("warning", self.tr("Data checks failed: {0}").format(f.message)),
-                          expected=(Exception,))
-
-    def _on_run_cleared(self) -> None:
-        """A run starts: the last run's findings are not this run's (they come back with its folder)."""
-        self.tasks.cancel("run-findings")
-        self.findings.clear("run")
-
-    def _on_current_run(self, run_dir: str) -> None:
-        """A re-opened run shows the findings it stored (findings.json); no run, no run findings."""
-        if self.runner.is_running:
-            return
-        if not run_dir:
-            self.tasks.cancel("run-findings")
-            self.findings.clear("run")
-            return
-        self.tasks.submit("run-findings", doctor.stored_findings, run_dir, label=self.tr("Reading findings"),
-                          on_result=lambda found: self.findings.replace("run", found) if found is not None
-                          else self.findings.clear("run"), expected=(OSError, ValueError))
 
     # --- steps ------------------------------------------------------------------------------------
 

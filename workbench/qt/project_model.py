@@ -131,10 +131,19 @@ class ProjectModel(QObject):
         target = Path(path).resolve() if path is not None else self._path
         if target is None:
             raise ConfigError("the project has no file yet; use Save As")
+        self._name_after(target)
         save_config(self._config, target)
         self._set_path(target)
         self._set_dirty(False)
         return target
+
+    def _name_after(self, target: Path) -> None:
+        """The project name follows the file name ("Save as elpv.toml" names it "elpv") unless the user chose one:
+        a name that is still the default, or that followed the previous file name, follows the new one."""
+        name = self._config.name
+        followed = name == ProjectConfig.model_fields["name"].default or (self._path is not None and name == self._path.stem)
+        if followed and target.stem and target.stem != name:
+            self._try_update("name", target.stem)  # a stem the schema refuses leaves the name as it is
 
     def mark_dirty(self) -> None:
         self._set_dirty(True)

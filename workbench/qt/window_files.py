@@ -123,6 +123,7 @@ class ProjectFilesMixin:
             self._error_dialog(self.tr("Cannot save project"), str(error))
             return False
         add_recent_project(self.settings, saved)
+        self.unsaved_runs.adopt()  # runs made before the first save follow the project
         self._refresh_recent_menu()
         self.statusBar().showMessage(self.tr("Saved {0}").format(saved), 4000)
         self.log("info", self.tr("Saved {0}").format(saved))

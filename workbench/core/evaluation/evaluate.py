@@ -91,6 +91,7 @@ def evaluate_run(
     gallery: int | None = None,
     bootstrap_samples: int | None = None,
     should_stop: Callable[[], bool] | None = None,
+    allow_partial: bool = False,
 ) -> dict[str, Any]:
     """Metrics of the run's best model on `split`; using the test split is recorded in run.json and counted.
 
@@ -101,6 +102,10 @@ def evaluate_run(
     `should_stop` cancels cooperatively. Before the images are scored it raises InterruptedError and nothing
     is recorded. Once they are scored the metrics exist, so the use is recorded; the extras still to come
     are skipped and listed under "skipped".
+
+    The test split is evaluated only when every test file is present and unchanged since the run was made
+    (content hashes); otherwise a ConfigError says which files, unless `allow_partial`, which evaluates
+    what is left, marks the result partial and records it as a different test set.
     """
     run = load_run(run_dir)
     if run.kind == "bundle":
@@ -112,6 +117,13 @@ def evaluate_run(
     robustness = bool(_setting(cfg, "robustness", False)) if robustness is None else robustness
     gallery = int(_setting(cfg, "gallery_size", 12)) if gallery is None else gallery
     samples = cfg.evaluation.bootstrap_samples if bootstrap_samples is None else bootstrap_samples
+    test_check = None
+    if split == "test":
+        from workbench.core.evaluation.test_set import verify_test_files
+
+        test_check = verify_test_files(run.run_dir)
+        if not test_check.complete and test_check.total and not allow_partial:
+            raise ConfigError(test_check.message(run.run_dir.name))
     if data is None:
         try:
             data = prepare_data(cfg, manifest=run.run_dir / "split.csv", class_names=run.class_names,
@@ -137,6 +149,9 @@ def evaluate_run(
         "evaluated": time.strftime("%Y-%m-%d %H:%M:%S"),
         "bootstrap_samples": samples,
     }
+    partial = test_check.as_dict() if test_check is not None and not test_check.complete else None
+    if partial:
+        result["partial_test_set"] = partial
     storage.save_predictions(run.run_dir, split, out["probs"], images.labels, images.rows)
     extras = _Extras(should_stop)
     if tta and extras.go("test-time augmentation"):
@@ -170,6 +185,7 @@ def evaluate_run(
 
         settings = {"tta": tta, "tta_rule": tta_rule if tta else "", "robustness": robustness, "gallery": gallery}
         use = record_test_use(run.run_dir, cfg, run.checkpoint_path or Path(), what="evaluation",
+                              test_key=test_check.key if test_check is not None else "", partial=partial,
                               summary={k: v for k, v in headline(metrics).items() if k in ("accuracy", "balanced_accuracy")},
                               settings=settings, checkpoint_epoch=run.checkpoint_epoch)
         result.update(test_uses=use.uses, project_test_uses=use.project_uses, settings_changed=use.changed,

@@ -46,6 +46,10 @@ def evaluation_lines(result: dict[str, Any]) -> list[str]:
     if split == "test":
         lines.append(f"  test-set uses: {result.get('test_uses', '?')} by this run, "
                      f"{result.get('project_test_uses', '?')} on these test images in all")
+        partial = result.get("partial_test_set")
+        if partial:
+            lines.append(f"  PARTIAL: {partial['missing']} of {partial['total']} test image(s) missing and "
+                         f"{partial['changed']} changed; not comparable with the locked test set")
     tta = result.get("tta")
     if tta:
         lines.append(f"\nTest-time augmentation ({', '.join(tta['augmentations'])}; {tta['rule']}):")

@@ -29,6 +29,7 @@ from workbench.core.data.stats import NormStats
 from workbench.core.data.transforms import build_augmentation
 from workbench.core.devices import select_device
 from workbench.core.evaluation.metrics import classification_metrics
+from workbench.core.evaluation.test_set import write_test_files
 from workbench.core.events import (
     BatchEnded,
     CheckpointSaved,
@@ -160,6 +161,7 @@ def _prepare_run_data(
 def _write_data_files(run_dir: Path, config: ProjectConfig, data: PreparedData) -> str:
     save_config(config, run_dir / "config.toml")
     manifest_sha = write_manifest(run_dir / "split.csv", data.samples, data.splits)
+    write_test_files(run_dir)  # the test images' content hashes: later evaluations check them
     write_json(run_dir / "classes.json", data.class_names)
     data.stats.save(run_dir / "norm_stats.json")
     write_json(run_dir / "data_report.json", {

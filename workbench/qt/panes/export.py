@@ -175,8 +175,10 @@ class ExportPane(Pane):
         """Open with the desktop's default application; where the system cannot, say where the file is."""
         if path and open_path(path):
             return True
-        self.show_notice(self.tr("This system has no program set up to open it. The file is at: {0}").format(path),
-                         "info")
+        message = self.tr("The system could not open {0} (no application is set up for it). The file is saved "
+                          "there: open it from a file manager or a browser.").format(path)
+        self.show_notice(message)
+        self.ctx.log("warning", message)
         return False
 
     def _choose_destination(self) -> None:

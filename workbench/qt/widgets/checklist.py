@@ -2,68 +2,34 @@
 
 An item's status is the worst severity of the findings that belong to it; with no finding it reads
 "passed" once the checks that decide it have run, and "not checked" before (never a pretend pass).
+The rule lives in `workbench.core.checklist`, which the report uses too.
 Clicking an item leads to the pane whose findings decide it.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
+from workbench.core import checklist as core_checklist
 from workbench.qt.help_texts import CHECKLIST
 from workbench.qt.widgets.findings import FindingStore, ShownFinding
 
-_KEYWORDS = {
-    1: ("input_size", "representation", "resolution", "resize"),
-    2: ("normal", "bit_depth", "intensity"),
-    3: ("duplicate", "leak", "unreadable", "blank", "label", "quality", "corrupt", "imbalance", "small_data"),
-    4: ("loss", "nan", "gradient", "dead", "pairing", "output", "lr", "fit"),
-    5: ("projection", "feature", "tsne", "umap", "separab"),
-    6: ("test_use", "tuning"),
-    7: ("external", "shortcut"),
-}
-_DECIDED_BY = {1: "data", 2: "data", 3: "data", 4: "run", 5: "run"}
 STATUS_COLOURS = {"problem": "#c0392b", "warning": "#b45309", "passed": "#15803d", "not checked": "#7b8794",
                   "note": "#2563eb"}
 
 
 def checklist_item(finding: ShownFinding) -> int | None:
-    """The checklist item (1–7) of a finding: from its paper item ("II-A.3"), else from its code."""
-    match = re.match(r"II-A\.(\d)", str(finding.evidence.get("paper_item", "")))
-    if match and 1 <= int(match.group(1)) <= 7:
-        return int(match.group(1))
-    code = finding.code.lower().replace("-", "_")
-    for item, words in _KEYWORDS.items():
-        if any(w in code for w in words):
-            return item
-    return None
+    """The checklist item (1–7) of a finding: the engine's rule, shared with the report."""
+    return core_checklist.checklist_item(finding)
 
 
 def item_statuses(store: FindingStore) -> dict[int, tuple[str, list[ShownFinding]]]:
-    """{item: (status, findings)} for the seven items."""
-    grouped: dict[int, list[ShownFinding]] = {i.number: [] for i in CHECKLIST}
-    for finding in store.all():
-        item = checklist_item(finding)
-        if item is not None:
-            grouped[item].append(finding)
-    result = {}
-    for number, found in grouped.items():
-        severities = {f.severity for f in found}
-        if "problem" in severities:
-            status = "problem"
-        elif "warning" in severities:
-            status = "warning"
-        elif found:
-            status = "note"
-        elif _DECIDED_BY.get(number) in store.checked:
-            status = "passed"
-        else:
-            status = "not checked"
-        result[number] = (status, found)
-    return result
+    """{item: (status, findings)} for the seven items, by the same code as the report's checklist."""
+    rows = core_checklist.item_statuses(store.all(), store.checked)
+    return {number: (row.status, row.findings) for number, row in rows.items()}
 
 
 class ChecklistView(QWidget):

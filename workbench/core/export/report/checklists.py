@@ -12,8 +12,11 @@ the rest are questions only the author can answer.
 from __future__ import annotations
 
 import math
-import re
 from typing import Any
+
+from workbench.core import checklist
+from workbench.core.export.report.findings import checked_sources, merged_findings
+from workbench.core.export.report.settings import augmentation_text
 
 PITFALLS: tuple[tuple[int, str, str], ...] = (
     (1, "Input representation is fair", "Is the class-distinguishing detail still visible at the network's input size?"),
@@ -25,33 +28,13 @@ PITFALLS: tuple[tuple[int, str, str], ...] = (
     (7, "Internal and external validation", "Was the model checked on data from another source?"),
 )
 
-STATUS_ORDER = ("problem", "warning", "passed", "not checked")
-_KEYWORDS = {
-    1: ("input_size", "representation", "resolution", "resize"),
-    2: ("normal", "bit_depth", "intensity"),
-    3: ("duplicate", "leak", "unreadable", "blank", "label", "quality", "corrupt"),
-    4: ("loss", "nan", "gradient", "dead", "pairing", "output"),
-    5: ("projection", "feature", "tsne", "umap"),
-    6: ("test_use", "tuning", "overfit"),
-    7: ("external", "shortcut"),
-}
+TO_COMPLETE = "to be completed by the authors"  # never "passed": Workbench holds no evidence for these
+STATUS_ORDER = ("problem", "warning", "note", "passed", "not checked")
 
 
 def finding_item(finding: dict[str, Any]) -> int | None:
-    """The pitfall (1–7) a finding belongs to, from its paper item ('II-A.3') or, failing that, its code."""
-    evidence = finding.get("evidence") if isinstance(finding.get("evidence"), dict) else {}
-    explicit = finding.get("item") or finding.get("checklist_item")
-    if isinstance(explicit, int) and 1 <= explicit <= 7:
-        return explicit
-    paper = str(finding.get("paper_item") or evidence.get("paper_item") or "")
-    match = re.match(r"II-A\.(\d)", paper)
-    if match and 1 <= int(match.group(1)) <= 7:
-        return int(match.group(1))
-    code = str(finding.get("code", "")).lower().replace("-", "_")
-    for item, words in _KEYWORDS.items():
-        if any(w in code for w in words):
-            return item
-    return None
+    """The pitfall (1–7) a finding belongs to: the rule the in-app checklist uses."""
+    return checklist.checklist_item(finding)
 
 
 def normalise_findings(raw: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -65,57 +48,31 @@ def normalise_findings(raw: Any) -> tuple[list[dict[str, Any]], list[dict[str, A
     return [], []
 
 
-def _check_item(check: dict[str, Any]) -> int | None:
-    if check.get("paper_item"):
-        return finding_item({"paper_item": check["paper_item"]})
-    try:  # the diagnostics registry knows each check's paper item
-        from workbench.core.diagnostics.registry import DIAGNOSTICS
-
-        info = DIAGNOSTICS.get(str(check.get("name")))
-        return finding_item({"paper_item": info.paper_item}) if info else None
-    except Exception:
-        return None
-
-
-def _worst(severities: list[str]) -> str:
-    if "problem" in severities or "error" in severities:
-        return "problem"
-    if "warning" in severities:
-        return "warning"
-    return "passed"
-
-
 def pitfall_checklist(data: dict[str, Any]) -> list[dict[str, Any]]:
-    """One row per pitfall: status, evidence lines and the findings behind it."""
-    findings, checks = normalise_findings(data.get("findings_raw"))
-    rows = {n: {"item": n, "title": t, "question": q, "status": "not checked", "evidence": [], "findings": []}
-            for n, t, q in PITFALLS}
-    for finding in findings:
-        item = finding_item(finding)
-        if item is None:
-            continue
-        rows[item]["findings"].append(finding)
-        rows[item]["evidence"].append(f"{finding.get('severity', 'info')}: {finding.get('title', finding.get('code', ''))}")
-    for check in checks:
-        item = _check_item(check)
-        if item is not None:
-            rows[item]["evidence"].append(f"check run: {check.get('label') or check.get('name')}")
-            rows[item]["checked"] = True
-    _own_evidence(rows, data)
-    for row in rows.values():
-        severities = [str(f.get("severity", "info")) for f in row["findings"]] + row.pop("own_severities", [])
-        if severities or row.pop("checked", False):
-            row["status"] = _worst(severities)
-    return list(rows.values())
+    """One row per pitfall: status, evidence lines and the findings behind it, decided by the app's rule
+    (`workbench.core.checklist.item_statuses`) from the run's and the dataset's findings."""
+    own: dict[int, list[tuple[str, str]]] = {n: [] for n, _, _ in PITFALLS}
+    _own_evidence(own, data)
+    statuses = checklist.item_statuses(merged_findings(data), checked_sources(data), own)
+    rows = []
+    for number, title, question in PITFALLS:
+        status = statuses[number]
+        lines = [f"{f.get('severity', 'info')}: {f.get('title', f.get('code', ''))}" for f in status.findings]
+        lines += [text for _, text in status.evidence]
+        if not lines and status.status == "passed":
+            source = checklist.DECIDED_BY.get(number, "")
+            lines.append(f"the {'data' if source == 'data' else 'training'} checks ran and raised nothing on this item")
+        rows.append({"item": number, "title": title, "question": question, "status": status.status,
+                     "evidence": lines, "findings": status.findings})
+    return rows
 
 
-def _own_evidence(rows: dict[int, dict[str, Any]], data: dict[str, Any]) -> None:
+def _own_evidence(rows: dict[int, list[tuple[str, str]]], data: dict[str, Any]) -> None:
     """What Workbench knows about items 2, 4, 5, 6 and 7 without running any diagnostic."""
     stats = data.get("norm_stats") or {}
 
     def add(item: int, text: str, severity: str = "info") -> None:
-        rows[item]["evidence"].append(text)
-        rows[item].setdefault("own_severities", []).append(severity)
+        rows[item].append((severity, text))
 
     if stats:
         mode = stats.get("mode", "?")
@@ -137,19 +94,23 @@ def _own_evidence(rows: dict[int, dict[str, Any]], data: dict[str, Any]) -> None
         if isinstance(last_val, (int, float)) and math.isfinite(last_val):
             add(4, f"loss curves recorded for {len(history)} epoch(s); final validation loss {last_val:.3f}")
     if data.get("projection"):
-        add(5, f"{len(data['projection'].get('points', []))} points projected "
-               f"({data['projection'].get('method', 'projection')}); see the feature projection section")
+        _projection_evidence(data["projection"], add)
     uses = data.get("test_uses") or {}
     model_selection = f"best epoch chosen on the validation split by {data.get('monitor', 'val_loss')}"
     n = int(uses.get("project_uses", 0) or 0)
     if n == 0:
-        add(6, f"{model_selection}; the test set has not been used yet")
+        add(6, f"{model_selection}; the test set has not been used yet, so this item is decided at its first "
+               "look", "pending")
     elif n == 1:
-        add(6, f"{model_selection}; the test set was used once")
+        add(6, f"{model_selection}; the test set was looked at once (ledger of test-set uses, "
+               f"key {str(uses.get('test_set_sha256', ''))[:12]})")
     else:
-        changed = int(uses.get("distinct_configs", 1) or 1) > 1
-        add(6, f"{model_selection}; the test set was used {n} times"
-               + (f" with {uses.get('distinct_configs')} different configurations" if changed else ""), "warning")
+        configs = int(uses.get("distinct_configs", 1) or 1)
+        add(6, f"{model_selection}; the test set was looked at {n} times"
+               + (f" with {configs} different configurations" if configs > 1 else ""), "warning")
+        for look in uses.get("project_history") or []:
+            add(6, f"look on {look.get('time', '?')} by run {look.get('run_id', '?')}"
+                   + (f" (project {look['project']})" if look.get("project") else ""), "warning")
     externals = data.get("external") or []
     if externals:
         for ext in externals:
@@ -165,6 +126,21 @@ def _own_evidence(rows: dict[int, dict[str, Any]], data: dict[str, Any]) -> None
         add(7, "internal test set evaluated; no external validation yet", "warning")
 
 
+def _projection_evidence(projection: dict[str, Any], add: Any) -> None:
+    """Item 5 from the projection's separability scores; points alone are no evidence of structure."""
+    points = f"{len(projection.get('points', []))} points projected ({projection.get('method', 'projection')})"
+    try:
+        from workbench.core.projection.scores import structure_verdict
+    except ImportError:  # an engine without the feature-structure verdict judges the item by the projection alone
+        add(5, f"{points}; see the feature projection section")
+        return
+    verdict = structure_verdict(projection.get("scores") or {}, math.nan)
+    if verdict is None:
+        add(5, f"{points}, without separability scores: not judged", "warning")
+    else:  # the status names the numbers it rests on
+        add(5, f"{verdict.title.lower()}: {verdict.evidence['basis']}", verdict.severity)
+
+
 # --- reporting checklist (CLAIM / PROBAST) -----------------------------------------------------------
 
 
@@ -175,8 +151,6 @@ def reporting_checklist(data: dict[str, Any]) -> tuple[list[dict[str, str]], lis
     report = data.get("data_report") or {}
     sizes = report.get("split_sizes", {})
     test = data.get("test_metrics") or {}
-    aug = pre.get("augmentation", {})
-    augs = [k for k, v in aug.items() if v not in (False, 0, 0.0, 1.0)] if aug else []
     uses = data.get("test_uses") or {}
     answered: list[dict[str, str]] = []
 
@@ -197,7 +171,7 @@ def reporting_checklist(data: dict[str, Any]) -> tuple[list[dict[str, str]], lis
            + (", pretrained initialisation" if model.get("pretrained") else ", random initialisation"))
     answer("CLAIM", "Training", f"{train.get('optimizer', '?')}, learning rate {train.get('lr', '?')}, batch size "
            f"{train.get('batch_size', '?')}, {data.get('epochs_run', '?')} epoch(s) run, schedule {train.get('scheduler', '?')}, "
-           f"augmentation: {', '.join(augs) if augs else 'none'}, seed {train.get('seed', '?')}")
+           f"augmentation: {augmentation_text(cfg)}, seed {train.get('seed', '?')}")
     answer("CLAIM", "Model selection", f"the epoch with the best {train.get('monitor', '?')} on the validation split")
     if test:
         ci = (test.get("confidence_intervals") or {}).get("balanced_accuracy") or {}
@@ -220,6 +194,15 @@ def reporting_checklist(data: dict[str, Any]) -> tuple[list[dict[str, str]], lis
            if data.get("external") else "none: performance on data from another source is unknown")
     answer("PROBAST", "Number of outcome events", ", ".join(f"{c}: {n}" for c, n in zip(
         data.get("class_names") or [], (report.get("class_counts") or {}).get("train", []), strict=False)) + " training images")
+    tried = data.get("tried") or []
+    if tried:
+        answer("PROBAST", "Selective reporting (models tried)", f"{len(tried)} run(s) on this dataset, listed with their "
+               "settings and validation scores in 'What was tried'")
+    base = data.get("baselines") or {}
+    if base and test:
+        answer("CLAIM", "Comparison with a simple baseline", f"accuracy {test.get('accuracy', float('nan')):.3f} against "
+               f"{base['majority_accuracy']:.3f} for always predicting '{base['majority_class']}'; balanced accuracy "
+               f"{test.get('balanced_accuracy', float('nan')):.3f} against chance {base['chance_accuracy']:.3f}")
     answer("CLAIM", "Software and availability", f"Workbench {data.get('versions', {}).get('workbench', '?')}; "
            "the model can be exported as a .wbmodel bundle, TorchScript and ONNX")
 
@@ -239,6 +222,6 @@ def reporting_checklist(data: dict[str, Any]) -> tuple[list[dict[str, str]], lis
         ("CLAIM", "Demographics and subgroups", "How does performance differ between relevant subgroups (sex, age, site, "
          "instrument)?"),
         ("PROBAST", "Applicability", "Does the population of the data match the population where the model will be used?"),
-        ("CLAIM", "Comparison with experts or baselines", "How does the model compare with human readers or a simpler method?"),
+        ("CLAIM", "Comparison with experts", "How does the model compare with human readers or an established method?"),
     ]
-    return answered, [{"source": s, "item": i, "question": q} for s, i, q in questions]
+    return answered, [{"source": s, "item": i, "question": q, "status": TO_COMPLETE} for s, i, q in questions]

@@ -13,9 +13,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from workbench.core.dataset_findings import load_dataset_record
 from workbench.core.evaluation import storage
+from workbench.core.evaluation.baselines import baselines
 from workbench.core.evaluation.test_lock import summarize_test_uses
 from workbench.core.export.report.environment import hardware_info, software_versions
+from workbench.core.export.report.tried import tried_runs
 from workbench.core.runs import read_json
 
 try:
@@ -85,6 +88,22 @@ def _evaluate_validation(run_dir: Path) -> str:
         return f"the validation split could not be evaluated ({error})"
 
 
+def _baselines(metrics: dict[str, Any], report: dict[str, Any]) -> dict[str, Any]:
+    """Majority-class and chance baselines of the evaluated split (its per-class support), the majority class
+    being the commonest of the training split."""
+    import numpy as np
+
+    per_class = metrics.get("per_class") or {}
+    names = list(per_class)
+    if not names:
+        return {}
+    scored = np.repeat(np.arange(len(names)), [int(per_class[n].get("support", 0) or 0) for n in names])
+    train_counts = (report.get("class_counts") or {}).get("train") or []
+    train = np.repeat(np.arange(len(train_counts)), [int(c) for c in train_counts]) if \
+        len(train_counts) == len(names) else scored
+    return {**baselines(train, scored, names), "classes": len(names)}
+
+
 def collect_report_data(run_dir: str | Path, evaluate_validation: bool = True) -> dict[str, Any]:
     """Everything the report needs, as plain values (no tensors, no model)."""
     run_dir = Path(run_dir).expanduser().resolve()
@@ -113,6 +132,9 @@ def collect_report_data(run_dir: str | Path, evaluate_validation: bool = True) -
 
     config = tomllib.loads(config_text)
     history = run_history(run_dir)
+    source = str(config.get("data", {}).get("source", ""))
+    test_uses = summarize_test_uses(run_dir)
+    ledger_runs = [str(e.get("run_dir", "")) for e in test_uses.get("project_history", [])]
     return {
         "run_id": run_dir.name,
         "run_dir": str(run_dir),
@@ -134,7 +156,10 @@ def collect_report_data(run_dir: str | Path, evaluate_validation: bool = True) -
         "eval_split": split,
         "test_metrics": metrics if split == "test" else None,
         "eval_metrics": metrics,
-        "test_uses": summarize_test_uses(run_dir),
+        "test_uses": test_uses,
+        "dataset_record": load_dataset_record(run_dir.parent, source) if source else {},
+        "tried": tried_runs(run_dir, source, ledger_runs) if source else [],
+        "baselines": _baselines(metrics, report) if metrics else {},
         "tta": storage.load_json(storage.tta_path(run_dir, split)),
         "robustness": storage.load_json(storage.robustness_path(run_dir, split)),
         "gallery": gallery,

@@ -6,20 +6,21 @@ tables with border attributes, images with a width), so the same page becomes th
 
 from __future__ import annotations
 
-import base64
-import html
-import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from workbench.core.export.report import plots
 from workbench.core.export.report.checklists import pitfall_checklist, reporting_checklist
+from workbench.core.export.report.html import STYLE, anchor_of, badge, esc, heading, image, note, num, table, warn
+from workbench.core.export.report.sections_doctor import section_findings, section_tried, settings_table
+from workbench.core.export.report.settings import section_full_config
 
 SECTIONS = (
     "Summary",
     "Data card",
     "Pitfall checklist",
+    "Findings",
     "Configuration and reproducibility",
     "Training curves",
     "Feature projection",
@@ -28,69 +29,10 @@ SECTIONS = (
     "Test-time augmentation",
     "Robustness",
     "External validation",
+    "What was tried",
     "Reporting checklist",
+    "Full configuration",
 )
-STATUS_COLOURS = {"problem": "#b03a2e", "warning": "#b9770e", "passed": "#1e8449", "not checked": "#707b7c"}
-FIGURE_WIDTH = 640  # px; about the text width of an A4 page in the PDF
-STYLE = """
-body { font-family: 'DejaVu Sans', Arial, sans-serif; color: #222; }
-h1 { font-size: 20pt; color: #1a5276; }
-h2 { font-size: 14pt; color: #1a5276; border-bottom: 1px solid #aab7b8; margin-top: 18px; }
-h3 { font-size: 11pt; color: #2e4053; margin-top: 10px; }
-th { background-color: #eaf2f8; text-align: left; }
-td, th { font-size: 8.5pt; }
-pre { font-size: 7.5pt; background-color: #f4f6f7; }
-.note { color: #555; font-style: italic; }
-.warn { color: #b9770e; font-weight: bold; }
-"""
-
-
-def esc(value: Any) -> str:
-    return html.escape(str(value))
-
-
-def num(value: Any, digits: int = 3) -> str:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return "—" if value is None else esc(value)
-    if isinstance(value, float) and math.isnan(value):
-        return "—"
-    return f"{value:.{digits}f}" if isinstance(value, float) else f"{value:,}"
-
-
-def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], raw: bool = False) -> str:
-    """An HTML table; cells are escaped unless `raw` (for cells that hold markup)."""
-    head = "".join(f"<th>{esc(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{c if raw else esc(c)}</td>" for c in row) + "</tr>" for row in rows)
-    return f'<table border="1" cellspacing="0" cellpadding="4" width="100%"><tr>{head}</tr>{body}</table>'
-
-
-def image(png: bytes, width: int = FIGURE_WIDTH, alt: str = "figure") -> str:
-    data = base64.b64encode(png).decode("ascii")
-    return f'<p><img src="data:image/png;base64,{data}" width="{width}" alt="{esc(alt)}"></p>'
-
-
-def note(text: str) -> str:
-    return f'<p class="note"><i>{esc(text)}</i></p>'
-
-
-def warn(text: str) -> str:
-    return f'<p class="warn"><b><font color="#b9770e">{esc(text)}</font></b></p>'
-
-
-def anchor_of(section: str) -> str:
-    return section.lower().replace(" ", "-")
-
-
-def heading(title: str, anchor: str, page_break: bool = True) -> str:
-    style = ' style="page-break-before: always"' if page_break else ""
-    return f'<h2 id="{anchor}"{style}><a name="{anchor}"></a>{esc(title)}</h2>'
-
-
-def badge(status: str) -> str:
-    colour = STATUS_COLOURS.get(status, "#707b7c")
-    return f'<b><font color="{colour}">{esc(status.upper())}</font></b>'
-
-
 # --- sections --------------------------------------------------------------------------------------
 
 
@@ -106,16 +48,20 @@ def section_summary(d: dict[str, Any]) -> str:
                   + (f" ({d['parameter_count']:,} parameters)" if d.get("parameter_count") else "")),
         ("Classes", f"{len(d['class_names'])}: {', '.join(map(str, d['class_names'][:20]))}"
                     + (" …" if len(d["class_names"]) > 20 else "")),
-        ("Test-set uses", f"{d['test_uses'].get('run_uses', 0)} by this run, {d['test_uses'].get('project_uses', 0)} "
-                          "by all runs on these test images"),
+        ("Test-set looks", f"{d['test_uses'].get('run_uses', 0)} by this run, {d['test_uses'].get('project_uses', 0)} "
+                           "by all runs of this user on these test images (by content, in any folder, deleted runs "
+                           "included)"),
+        ("Runs on this dataset", f"{len(d.get('tried') or [])} (see 'What was tried')"),
         ("Report written", d["generated"]),
     ]
+    base = d.get("baselines") or {}
     if m:
         ci = m.get("confidence_intervals", {})
         for key in ("accuracy", "balanced_accuracy", "macro_f1"):
             interval = ci.get(key, {})
             extra = f" (95% CI {num(interval.get('low'))}–{num(interval.get('high'))})" if "low" in interval else ""
-            rows.append((f"{key.replace('_', ' ').capitalize()} ({split_name})", f"{num(m.get(key))}{extra}"))
+            rows.append((f"{key.replace('_', ' ').capitalize()} ({split_name})", f"{num(m.get(key))}{extra}"
+                         + baseline_text(base, key)))
     out = [table(("Item", "Value"), rows)]
     if d["eval_split"] != "test":
         out.append(warn("The locked test set has not been evaluated. The figures below are from the validation split, "
@@ -123,6 +69,15 @@ def section_summary(d: dict[str, Any]) -> str:
     for text in d.get("notes", []):
         out.append(note(text))
     return "".join(out)
+
+
+def baseline_text(base: dict[str, Any], key: str) -> str:
+    """The baselines a score must beat, in words: majority-class rule and chance."""
+    if not base or key not in ("accuracy", "balanced_accuracy"):
+        return ""
+    majority = base["majority_accuracy"] if key == "accuracy" else base["majority_balanced_accuracy"]
+    return (f"; always '{base['majority_class']}' would score {num(majority)}, chance is {num(base['chance_accuracy'])} "
+            f"(1/{base['classes']})")
 
 
 def section_data(d: dict[str, Any]) -> str:
@@ -173,12 +128,12 @@ def section_data(d: dict[str, Any]) -> str:
         out.append("<p>None: every file could be read.</p>")
     for text in report.get("warnings", []):
         out.append(warn(text))
-    from workbench.core.export.report.checklists import normalise_findings
+    from workbench.core.export.report.findings import merged_findings
 
-    findings, _ = normalise_findings(d.get("findings_raw"))
+    findings = merged_findings(d)
     dup = [f for f in findings if any(w in str(f.get("code", "")).lower() for w in ("duplicate", "leak"))]
     out.append("<h3>Duplicates and leakage</h3>")
-    if d.get("findings_raw") is None:
+    if d.get("findings_raw") is None and not (d.get("dataset_record") or {}).get("checked"):
         out.append(note("Not checked: the data diagnostics have not been run for this run (no findings.json)."))
     elif dup:
         out.append(table(("Severity", "Finding", "Explanation"), [(f.get("severity"), f.get("title"), f.get("explanation"))
@@ -224,7 +179,8 @@ def section_config(d: dict[str, Any]) -> str:
     out = [table(("Item", "Value"), rows)]
     if not d["split_sha_matches"]:
         out.append(warn("split.csv differs from the manifest written at training time: the split was changed afterwards."))
-    out.append("<h3>Full configuration (config.toml)</h3><pre>" + esc(d["config_toml"]) + "</pre>")
+    out.append(settings_table(d))
+    out.append(note("The full configuration (config.toml) is the report's last section."))
     return "".join(out)
 
 
@@ -244,16 +200,26 @@ def section_projection(d: dict[str, Any]) -> str:
         "representation (paper, item 5).")
 
 
-def _metric_tables(m: dict[str, Any]) -> str:
+def _metric_tables(m: dict[str, Any], base: dict[str, Any] | None = None) -> str:
     ci = m.get("confidence_intervals", {})
+    base = base or {}
+    majority = {"accuracy": base.get("majority_accuracy"), "balanced_accuracy": base.get("majority_balanced_accuracy"),
+                "macro_roc_auc": 0.5 if base else None}
+    chance = {"accuracy": base.get("chance_accuracy"), "balanced_accuracy": base.get("chance_accuracy")}
     rows = []
     for key in ("accuracy", "balanced_accuracy", "macro_f1", "weighted_f1"):
         interval = ci.get(key, {})
-        rows.append((key.replace("_", " "), num(m.get(key)), f"{num(interval.get('low'))} – {num(interval.get('high'))}"))
-    rows.append(("macro ROC AUC (one-vs-rest)", num(m.get("macro_roc_auc")), "—"))
-    rows.append(("expected calibration error", num(m.get("ece")), "—"))
+        rows.append((key.replace("_", " "), num(m.get(key)), f"{num(interval.get('low'))} – {num(interval.get('high'))}",
+                     num(majority.get(key)), num(chance.get(key))))
+    rows.append(("macro ROC AUC (one-vs-rest)", num(m.get("macro_roc_auc")), "—", num(majority["macro_roc_auc"]), "—"))
+    rows.append(("expected calibration error", num(m.get("ece")), "—", "—", "—"))
     samples = next(iter(ci.values()), {}).get("samples", 0) if ci else 0
-    out = "<h3>Headline metrics</h3>" + table(("Metric", "Value", f"95% bootstrap CI ({samples} resamples)"), rows)
+    headers = ("Metric", "Value", f"95% bootstrap CI ({samples} resamples)",
+               f"Always '{base.get('majority_class', '?')}'" if base else "Majority class", "Chance")
+    out = "<h3>Headline metrics</h3>" + table(headers, rows)
+    if base:
+        out += note(f"Baselines on the same {base['images']} images: always predicting the commonest class "
+                    f"('{base['majority_class']}'), and guessing uniformly among {base['classes']} classes.")
     per = m.get("per_class", {})
     out += "<h3>Per class</h3>" + table(("Class", "Precision", "Recall", "F1", "Support"), [
         (name, num(v["precision"]), num(v["recall"]), num(v["f1"]), v["support"]) for name, v in per.items()])
@@ -282,11 +248,20 @@ def section_evaluation(d: dict[str, Any]) -> str:
                    f"time(s) by this run and <b>{uses.get('project_uses', 0)}</b> time(s) by all runs on the same test images"
                    f" ({uses.get('distinct_configs', 0)} distinct configuration(s)).</p>")
         own, project = uses.get("history") or [], uses.get("project_history") or []
+        deleted = set(uses.get("deleted_runs") or [])
         history = project if len(project) >= len(own) else own  # uses recorded before the ledger existed
         if history:
-            out.append(table(("When", "Run", "What", "Config hash", "Weights hash", "Accuracy"), [
-                (h.get("time"), h.get("run_id", d["run_id"]), h.get("what", "evaluation"), str(h.get("config_sha256", ""))[:10],
-                 str(h.get("checkpoint_sha256", ""))[:10], num(h.get("accuracy"))) for h in history]))
+            out.append(table(("When", "Run", "Project", "Config hash", "Weights hash", "Accuracy"), [
+                (h.get("time"), h.get("run_id", d["run_id"]) + (" (deleted or moved)" if h.get("run_id") in deleted else ""),
+                 h.get("project", "—"), str(h.get("config_sha256", ""))[:10], str(h.get("checkpoint_sha256", ""))[:10],
+                 num(h.get("accuracy"))) for h in history]))
+        partial = m.get("partial_test_set") if m else None
+        if partial:
+            out.append(warn(f"PARTIAL EVALUATION: {partial['missing']} of {partial['total']} test image(s) were missing "
+                            f"and {partial['changed']} changed. These figures are not those of the locked test set."))
+        if uses.get("other_test_sets"):
+            out.append(note(f"{len(uses['other_test_sets'])} further look(s) by this run at a changed or partial "
+                            "version of the test set are not counted above."))
         if uses.get("project_uses", 0) > 1:
             out.append(warn(f"The test set was used {uses['project_uses']} times. Every look at test results that "
                             "influences a later choice makes the test score optimistic."))
@@ -294,11 +269,11 @@ def section_evaluation(d: dict[str, Any]) -> str:
         out.append(warn("Validation split shown: the locked test set has not been evaluated yet."))
     if not m:
         return "".join(out) + note("No evaluation results are stored for this run.")
-    out.append(_metric_tables(m))
+    out.append(_metric_tables(m, d.get("baselines")))
     if m.get("confusion_matrix"):
-        out.append('<h3 style="page-break-before: always">Confusion matrix</h3>' + confusion_images(m, d["class_names"]))
+        out.append("<h3>Confusion matrix</h3>" + confusion_images(m, d["class_names"]))
     if m.get("curves"):
-        out.append('<h3 style="page-break-before: always">ROC and precision-recall curves</h3>'
+        out.append("<h3>ROC and precision-recall curves</h3>"
                    + image(plots.roc_pr_png(m["curves"]), alt="ROC"))
     if m.get("calibration"):
         out.append("<h3>Calibration</h3>" + image(plots.calibration_png(m["calibration"]), alt="calibration") + note(
@@ -393,7 +368,8 @@ def section_reporting(d: dict[str, Any]) -> str:
             "<h3>Answered by Workbench</h3>"
             + table(("Source", "Item", "Answer"), [(a["source"], a["item"], a["answer"]) for a in answered])
             + "<h3>Questions only you can answer</h3>"
-            + table(("Source", "Item", "Question"), [(q["source"], q["item"], q["question"]) for q in questions]))
+            + table(("Source", "Item", "Question", "Status"),
+                    [(q["source"], q["item"], q["question"], q["status"]) for q in questions]))
 
 
 RENDERERS = {
@@ -401,23 +377,33 @@ RENDERERS = {
     "Configuration and reproducibility": section_config, "Training curves": section_curves,
     "Feature projection": section_projection, "Evaluation": section_evaluation, "Misclassified gallery": section_gallery,
     "Test-time augmentation": section_tta, "Robustness": section_robustness, "External validation": section_external,
-    "Reporting checklist": section_reporting,
+    "What was tried": section_tried, "Findings": section_findings, "Reporting checklist": section_reporting,
+    "Full configuration": section_full_config,
 }
-NO_PAGE_BREAK = {"Summary", "Data card", "Feature projection", "Test-time augmentation"}
+
+
+NO_PAGE_BREAK = {"Summary", "Data card", "Feature projection", "Test-time augmentation", "Full configuration"}
+SHORT_SECTION = 1500  # characters of markup: a section this short and without a figure shares the page
+
+
+def starts_page(name: str, body: str) -> bool:
+    """A long section starts a new page; a short one (a note that it was not run) follows the previous one,
+    so the PDF has no page holding one line."""
+    return name not in NO_PAGE_BREAK and ("<img" in body or len(body) > SHORT_SECTION)
 
 
 def render_html(d: dict[str, Any]) -> str:
     """The whole report; a section that fails to render says so instead of stopping the report."""
     title = f"Workbench report: {d['config'].get('name', '')}, run {d['run_id']}"
     parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{esc(title)}</title><style>{STYLE}</style>"
-             f"</head><body><h1>{esc(title)}</h1>"]
+             f"</head><body><h1>{esc(title)}</h1>",
+             f"<p class='note'>Written by Workbench {esc(d['versions'].get('workbench', ''))} on {esc(d['generated'])}.</p>"]
     parts.append("<p>" + " · ".join(f'<a href="#{anchor_of(s)}">{esc(s)}</a>' for s in SECTIONS) + "</p>")
     for number, name in enumerate(SECTIONS, start=1):
         try:
             body = RENDERERS[name](d)
         except Exception as error:  # one broken section must not cost the whole report
             body = warn(f"This section could not be drawn: {type(error).__name__}: {error}")
-        parts.append(heading(f"{number}. {name}", anchor_of(name), page_break=name not in NO_PAGE_BREAK) + body)
-    parts.append(f"<p class='note'>Written by Workbench {esc(d['versions'].get('workbench', ''))} on {esc(d['generated'])}."
-                 "</p></body></html>")
+        parts.append(heading(f"{number}. {name}", anchor_of(name), page_break=starts_page(name, body)) + body)
+    parts.append("</body></html>")
     return "".join(parts)

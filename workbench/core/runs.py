@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from workbench.core.config import ProjectConfig, atomic_write_bytes
+from workbench.core.config import ProjectConfig
+from workbench.core.io import atomic_write_bytes
 
 INDEX_NAME = "runs.sqlite"
 

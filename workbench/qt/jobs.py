@@ -114,9 +114,10 @@ def augmentation_views(path: str, cfg: PreprocessingConfig, n: int = 8, seed: in
 
 
 def model_summary(config: ProjectConfig, in_channels: int, num_classes: int) -> Any:
+    from workbench.core.config import with_updates
     from workbench.core.models.factory import model_summary as engine_summary
 
-    offline = config.model_copy(update={"model": config.model.model_copy(update={"pretrained": False})})
+    offline = with_updates(config, {"model.pretrained": False})
     return engine_summary(offline, in_channels, num_classes)
 
 

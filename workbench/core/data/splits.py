@@ -14,8 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from workbench.core.config import DataConfig, atomic_write_bytes
+from workbench.core.config import DataConfig
 from workbench.core.data.discovery import Sample
+from workbench.core.io import atomic_write_bytes
 
 SPLITS = ("train", "val", "test")
 

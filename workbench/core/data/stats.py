@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from workbench.core.config import atomic_write_bytes
+from workbench.core.io import atomic_write_bytes
 
 if TYPE_CHECKING:
     import torch

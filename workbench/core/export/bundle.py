@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
 import time
 import zipfile
 from pathlib import Path
@@ -20,11 +21,12 @@ from typing import Any
 
 import torch
 
-from workbench.core.config import ConfigError, atomic_write_bytes, config_from_dict
+from workbench.core.config import ConfigError, config_from_dict
 from workbench.core.data.stats import NormStats
 from workbench.core.devices import select_device
 from workbench.core.evaluation.loaded_run import LoadedRun, build_inference_model, load_run_folder
 from workbench.core.export.bundle_safety import MAX_TEXT_BYTES, BundleError, check_content, check_members
+from workbench.core.io import atomic_write_bytes
 
 try:
     import tomllib
@@ -44,6 +46,12 @@ def _sha(data: bytes) -> str:
 
 def _json(data: Any) -> bytes:
     return json.dumps(data, indent=2, default=str).encode("utf-8")
+
+
+def safe_file_stem(text: str) -> str:
+    """`text` as part of a file name: letters, digits, '.', '-' and '_' only, so it can never lead elsewhere."""
+    stem = re.sub(r"[^\w.-]+", "_", text).strip("._")
+    return stem or "model"
 
 
 def weights_bytes(model: torch.nn.Module) -> bytes:
@@ -92,7 +100,7 @@ def write_bundle(run_or_dir: LoadedRun | str | Path, dest: str | Path | None = N
     from workbench.core.export.model_card import model_card_markdown
 
     run = run_or_dir if isinstance(run_or_dir, LoadedRun) else load_run_folder(run_or_dir, device="cpu")
-    name = f"{run.config.name}-{run.run_dir.stem}{SUFFIX}".replace(" ", "_")
+    name = f"{safe_file_stem(run.config.name)}-{safe_file_stem(run.run_dir.stem)}{SUFFIX}"
     if dest is None:
         path = run.run_dir / "exports" / name
     else:

@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from workbench.core.config import atomic_write_bytes
+from workbench.core.io import atomic_write_bytes
 
 
 class CheckpointError(RuntimeError):

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from workbench.core.callbacks import Callback, CallbackList, MetricsLogCallback, RunArtifactsCallback
-from workbench.core.config import ConfigError, ProjectConfig, load_config, save_config
+from workbench.core.config import ConfigError, ProjectConfig, load_config, save_config, with_updates
 from workbench.core.data.errors import DatasetError
 from workbench.core.data.pipeline import PreparedData, prepare_data
 from workbench.core.data.splits import write_manifest
@@ -52,6 +52,7 @@ from workbench.core.training.control import RunControl
 from workbench.core.training.loop import BatchSource, NonFiniteLoss, StopRequested, evaluate, train_one_epoch
 from workbench.core.training.monitors import Monitor, MonitorContext, default_monitors
 from workbench.core.training.optim import build_optimizer, build_scheduler
+from workbench.core.training.resume import check_epochs_left, checkpoint_epoch, resume_settings
 
 log = logging.getLogger(__name__)
 
@@ -186,10 +187,13 @@ def train(
     *,
     resume: str | Path | None = None,
     monitors: list[Monitor] | None = None,
+    overrides: dict[str, Any] | None = None,
 ) -> TrainResult:
     """Train a model as `config` says (or continue the run folder `resume`), reporting through `callback`.
 
     `monitors` watch the run from the inside; by default the registered diagnostics and projections.
+    `overrides` are dotted settings (`{"training.epochs": 30}`), validated with the rest of the config. On
+    resume, the settings that can change mid-run are taken from `config` and `overrides`; the rest are the run's.
     """
     control = control or RunControl()
     emit = _Emitter(callback, is_main=True)
@@ -197,13 +201,19 @@ def train(
     store: RunStore | None = None
     ctx = distributed.DistContext()
     try:
+        resume_notes: list[str] = []
         if resume is not None:
-            run_dir = Path(resume).expanduser().resolve()
-            if not (run_dir / "config.toml").exists():
-                raise ConfigError(f"{run_dir} is not a Workbench run folder (it has no config.toml)")
-            config = load_config(run_dir / "config.toml")
-            config = config.model_copy(update={"runs_dir": str(run_dir.parent)})
-            run_id = run_dir.name
+            folder = Path(resume).expanduser().resolve()
+            if not (folder / "config.toml").exists():
+                raise ConfigError(f"{folder} is not a Workbench run folder (it has no config.toml)")
+            saved = with_updates(load_config(folder / "config.toml"), {"runs_dir": str(folder.parent)})
+            config, resume_notes = resume_settings(saved, config, overrides, folder)
+            check_epochs_left(saved, config, checkpoint_epoch(folder), folder)
+            run_dir, run_id = folder, folder.name  # only now: a refused resume leaves the run's records alone
+            if resume_notes:
+                save_config(config, run_dir / "config.toml")  # a later resume, eval or export sees the new settings
+        elif config is not None and overrides:
+            config = with_updates(config, overrides, source="the command-line settings")
         if config is None:
             raise ConfigError("no project configuration given")
         device = torch.device(select_device(config.training.device))
@@ -231,6 +241,8 @@ def train(
             store.update(run_id, status="running")
         if ctx.is_main:
             emit.callbacks.callbacks += [MetricsLogCallback(run_dir), RunArtifactsCallback(run_dir, data.class_names)]
+            for note in resume_notes:
+                emit(LogMessage("info", note))
             for warning in data.warnings:
                 emit(LogMessage("warning", warning))
             if data.skipped:
@@ -255,6 +267,17 @@ def train(
         return _fail(reason, run_id, run_dir, store, emit, traceback.format_exc())
     finally:
         distributed.shutdown(ctx)
+
+
+def _apply_new_lr(optimizer: torch.optim.Optimizer, scheduler: Any, saved_lr: float, new_lr: float) -> None:
+    """On resume with an edited learning rate: scale every group's base rate, keeping the schedule's position."""
+    if math.isclose(saved_lr, new_lr) or saved_lr <= 0:
+        return
+    ratio = new_lr / saved_lr
+    scheduler.base_lrs = [base * ratio for base in scheduler.base_lrs]
+    for group, base, factor in zip(optimizer.param_groups, scheduler.base_lrs, scheduler.lr_lambdas, strict=True):
+        group["initial_lr"] = base
+        group["lr"] = base * factor(scheduler.last_epoch)
 
 
 def _check_disk_space(run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimizer) -> None:
@@ -383,6 +406,7 @@ def _run_epochs(
         if scaler is not None and "scaler" in saved:
             scaler.load_state_dict(saved["scaler"])
         state.update({k: saved[k] for k in state if k in saved})
+        _apply_new_lr(optimizer, scheduler, float(saved.get("base_lr") or tcfg.lr), tcfg.lr)
         emit(LogMessage("info", f"resumed from epoch {state['epoch']}" +
                         (f", batch {state['next_batch']}" if state["next_batch"] else "")))
     resumed_from = int(state["epoch"])
@@ -404,7 +428,7 @@ def _run_epochs(
         payload = {
             "model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
             **{k: v for k, v in state.items()}, "epoch": epoch_done, "next_batch": next_batch,
-            "partial": partial or {}, "class_names": list(data.class_names),
+            "partial": partial or {}, "class_names": list(data.class_names), "base_lr": tcfg.lr,
         }
         if scaler is not None:
             payload["scaler"] = scaler.state_dict()

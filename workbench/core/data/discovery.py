@@ -65,8 +65,10 @@ class DatasetScan:
         return [s.split for s in self.samples]
 
 
-def _natural_key(text: str) -> list:
-    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", text)]
+def _natural_key(text: str) -> tuple[list, str]:
+    """Natural order ("img2" before "img10"), case-blind; ties ("Cat"/"cat", "c1"/"c01") broken by the exact
+    text, so the order is total and never depends on set or hash order."""
+    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", text)], text
 
 
 def _is_hidden(name: str) -> bool:

@@ -51,3 +51,73 @@ def test_class_order_is_the_same_under_every_hash_seed(tmp_path: Path) -> None:
     assert len(outputs) == 1, "class order, file order or test split changed with PYTHONHASHSEED"
     classes = json.loads(outputs.pop())["classes"]
     assert classes == ["B2", "b2", "c001", "c01", "c1", "CAT", "Cat", "cat"]
+
+
+# --- case 1: mixed bit depths map to one range, each by its own depth ----------------------------
+
+def _grey_files(folder: Path, grey: int = 128) -> list[Path]:
+    """The same mid-grey saved at 8 bits, 16 bits and as float, plus a real photograph at 8 bits."""
+    from skimage import data as skdata
+
+    folder.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.full((10, 10), grey, np.uint8)).save(folder / "grey8.png")
+    tifffile.imwrite(folder / "grey16.tif", np.full((10, 10), grey * 257, np.uint16))
+    tifffile.imwrite(folder / "greyf.tif", np.full((10, 10), grey / 255, np.float32))
+    Image.fromarray(skdata.camera()[::32, ::32]).save(folder / "camera.png")
+    return [folder / n for n in ("grey8.png", "grey16.tif", "greyf.tif", "camera.png")]
+
+
+def test_mixed_bit_depths_read_as_the_same_values(tmp_path: Path) -> None:
+    from workbench.core.config import PreprocessingConfig
+    from workbench.core.data.cache import decode_dataset
+    from workbench.core.data.discovery import Sample
+
+    files = _grey_files(tmp_path)
+    images = decode_dataset([Sample(str(f), "x") for f in files], PreprocessingConfig(image_size=8), reuse=False)
+    scaled = np.asarray(images.array, dtype=np.float64) / images.value_scale
+    np.testing.assert_allclose(scaled[:3].mean(axis=(1, 2, 3)), [128 / 255] * 3, atol=1e-4)
+    assert 0.0 <= scaled[3].min() and scaled[3].max() <= 1.0, "the 8-bit photograph is scaled by 255, not left raw"
+
+
+def test_a_float_tiff_does_not_change_the_predictions_of_the_pngs(trained_run: Path, tmp_path: Path,
+                                                                  shapes_dataset: Path) -> None:
+    from workbench.core.evaluation.predict import load_model, predict_files
+
+    run = load_model(trained_run, device="cpu")
+    pngs = sorted((shapes_dataset / "square").glob("*.png"))[:6] + sorted((shapes_dataset / "hbar").glob("*.png"))[:6]
+    alone, _ = predict_files(run, pngs)
+    tifffile.imwrite(tmp_path / "extra.tif", np.full((16, 16), 0.3, np.float32))
+    mixed, _ = predict_files(run, pngs + [tmp_path / "extra.tif"])
+    assert [p.predicted for p in alone] == [p.predicted for p in mixed[:12]]
+    np.testing.assert_allclose([p.confidence for p in alone], [p.confidence for p in mixed[:12]], atol=1e-5)
+
+
+# --- case 2: integer TIFFs wider than 16 bits, or signed, keep their values -----------------------
+
+def test_signed_ct_like_tiff_keeps_its_negative_values(tmp_path: Path) -> None:
+    from workbench.core.data.reading import read_image
+
+    ct = np.array([[-1000, -500, 0], [40, 1000, 3000]], np.int16)
+    tifffile.imwrite(tmp_path / "ct.tif", ct)
+    notes: list[str] = []
+    array = read_image(tmp_path / "ct.tif", notes=notes)
+    assert array.dtype == np.uint16
+    np.testing.assert_array_equal(array[:, :, 0].astype(np.int64) - 32768, ct)
+    assert notes == ["int16 pixel values were shifted by 32,768 into 0–65,535 (the full int16 range), "
+                     "so negative values are kept"]
+
+
+def test_uint32_tiff_is_scaled_by_its_dtype_or_its_data_range(tmp_path: Path) -> None:
+    from workbench.core.data.reading import read_image
+
+    wide = np.array([[0, 2**31, 2**32 - 1]], np.uint32)
+    tifffile.imwrite(tmp_path / "wide.tif", wide)
+    notes: list[str] = []
+    array = read_image(tmp_path / "wide.tif", notes=notes)[:, :, 0]
+    np.testing.assert_array_equal(array, [[0, 32768, 65535]])
+    assert notes == ["uint32 pixel values were scaled from the full uint32 range to 0–65,535"]
+    narrow = np.array([[0, 1200, 4095]], np.uint32)  # 12-bit data stored in 32 bits
+    tifffile.imwrite(tmp_path / "narrow.tif", narrow)
+    notes = []
+    np.testing.assert_array_equal(read_image(tmp_path / "narrow.tif", notes=notes)[:, :, 0], narrow)
+    assert notes == ["uint32 pixel values all fit in 16 bits (0–4,095) and were kept as they are"]

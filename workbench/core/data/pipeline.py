@@ -100,6 +100,7 @@ def prepare_data(
     images = decode_dataset(samples, config.preprocessing, cache_dir=cache_dir, progress=report("decode"),
                             should_stop=should_stop)
     skipped += images.failed
+    warnings += images.notes
     kept = [samples[i] for i in images.kept]
     index = {c: i for i, c in enumerate(names)}
     unknown = sorted({s.label for s in kept if s.label not in index})

@@ -38,9 +38,8 @@ def _from_pil(image: Image.Image) -> np.ndarray:
     mode = image.mode
     if mode in ("I;16", "I;16L", "I;16B", "I;16N"):
         return np.asarray(image, dtype=np.uint16)
-    if mode == "I":
-        array = np.asarray(image, dtype=np.int64)
-        return array.clip(0, 65535).astype(np.uint16)
+    if mode == "I":  # 32-bit signed: brought to 16 bits by _integer_to_16_bits, never clipped
+        return np.asarray(image, dtype=np.int32)
     if mode == "F":
         return np.asarray(image, dtype=np.float32)
     if mode == "1":
@@ -54,13 +53,47 @@ def _from_pil(image: Image.Image) -> np.ndarray:
     return np.asarray(image)
 
 
-def _to_hwc(array: np.ndarray) -> np.ndarray:
+def _integer_to_16_bits(array: np.ndarray, notes: list[str] | None) -> np.ndarray:
+    """Signed or wider-than-16-bit integers to uint16 without clipping, saying in `notes` how.
+
+    Signed 8/16-bit images are shifted by their dtype's range (lossless, negatives kept, one mapping for every
+    image of that dtype). Wider images whose values fit in 16 bits are kept as they are; others are scaled from
+    their dtype's full range.
+    """
+    dtype = array.dtype
+    if dtype in (np.uint8, np.uint16):
+        return array
+    say = notes.append if notes is not None else (lambda _text: None)
+    if dtype == np.int8:
+        say("int8 pixel values were shifted by 128 into 0–255 (the full int8 range), so negative values are kept")
+        return (array.astype(np.int16) + 128).astype(np.uint8)
+    if dtype == np.int16:
+        say("int16 pixel values were shifted by 32,768 into 0–65,535 (the full int16 range), "
+            "so negative values are kept")
+        return (array.astype(np.int32) + 32768).astype(np.uint16)
+    low, high = int(array.min()), int(array.max())
+    if low >= 0 and high <= 65535:
+        say(f"{dtype} pixel values all fit in 16 bits ({low:,}–{high:,}) and were kept as they are")
+        return array.astype(np.uint16)
+    if low >= -32768 and high <= 32767:
+        say(f"{dtype} pixel values all fit in the int16 range ({low:,}–{high:,}) and were shifted by 32,768 into "
+            "0–65,535, so negative values are kept")
+        return (array.astype(np.int64) + 32768).astype(np.uint16)
+    info = np.iinfo(dtype)
+    say(f"{dtype} pixel values were scaled from the full {dtype} range to 0–65,535")
+    scaled = (array.astype(np.float64) - info.min) * (65535.0 / (float(info.max) - float(info.min)))
+    return np.rint(scaled).astype(np.uint16)
+
+
+def _to_hwc(array: np.ndarray, notes: list[str] | None = None) -> np.ndarray:
     """Return HxWxC with C in (1, 3); alpha is composited over white."""
     if array.ndim == 2:
         array = array[:, :, None]
     if array.ndim != 3:
         raise ImageReadError(f"unsupported array shape {array.shape}")
     channels = array.shape[2]
+    if array.dtype.kind in "iu":
+        array = _integer_to_16_bits(array, notes)
     if channels in (2, 4):
         colour, alpha = array[:, :, :-1], array[:, :, -1:]
         top = 1.0 if array.dtype.kind == "f" else float(np.iinfo(array.dtype).max)
@@ -68,20 +101,23 @@ def _to_hwc(array: np.ndarray) -> np.ndarray:
         array = mixed.astype(array.dtype) if array.dtype.kind != "f" else mixed
     elif channels > 4:
         array = array[:, :, :3]
-    if array.dtype == np.int16 or array.dtype == np.int32 or array.dtype == np.uint32:
-        array = array.clip(0, 65535).astype(np.uint16)
-    elif array.dtype == np.float64 or array.dtype == np.float16:
+    if array.dtype == np.float64 or array.dtype == np.float16:
         array = array.astype(np.float32)
     elif array.dtype == bool:
         array = array.astype(np.uint8) * 255
-    if array.dtype.kind == "f" and not np.isfinite(array).all():
-        raise ImageReadError("image holds NaN or infinite pixel values")
+    if array.dtype.kind == "f":
+        if not np.isfinite(array).all():
+            raise ImageReadError("image holds NaN or infinite pixel values")
+        if notes is not None and (array.min() < 0 or array.max() > 1):
+            notes.append("float pixel values outside 0–1 are used as they are (float images are taken as 0–1); "
+                         "z-score normalisation copes with any range")
     return np.ascontiguousarray(array)
 
 
-def read_image(path: str | Path) -> np.ndarray:
+def read_image(path: str | Path, notes: list[str] | None = None) -> np.ndarray:
     """Decode `path` into an HxWxC array (C = 1 or 3) of dtype uint8, uint16 or float32.
 
+    Signed and 32-bit integer images are brought to uint16 without clipping; how is appended to `notes`.
     Raises ImageReadError with a reason for empty, truncated, oversized or non-image files.
     """
     path = Path(path)
@@ -105,15 +141,15 @@ def read_image(path: str | Path) -> np.ndarray:
                 is_tiff = image.format == "TIFF"
                 if not is_tiff:
                     image.load()
-                    return _to_hwc(_from_pil(image))
+                    return _to_hwc(_from_pil(image), notes)
         try:
-            return _to_hwc(_read_tiff(path))
+            return _to_hwc(_read_tiff(path), notes)
         except ImageReadError:
             raise
         except Exception:  # tifffile cannot read some TIFF flavours that Pillow can
             with Image.open(path) as image:
                 image.load()
-                return _to_hwc(_from_pil(image))
+                return _to_hwc(_from_pil(image), notes)
     except ImageReadError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:

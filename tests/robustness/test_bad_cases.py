@@ -13,7 +13,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
 import tifffile
 from PIL import Image
 
@@ -76,7 +75,7 @@ def test_mixed_bit_depths_read_as_the_same_values(tmp_path: Path) -> None:
     images = decode_dataset([Sample(str(f), "x") for f in files], PreprocessingConfig(image_size=8), reuse=False)
     scaled = np.asarray(images.array, dtype=np.float64) / images.value_scale
     np.testing.assert_allclose(scaled[:3].mean(axis=(1, 2, 3)), [128 / 255] * 3, atol=1e-4)
-    assert 0.0 <= scaled[3].min() and scaled[3].max() <= 1.0, "the 8-bit photograph is scaled by 255, not left raw"
+    assert scaled[3].min() >= 0.0 and scaled[3].max() <= 1.0, "the 8-bit photograph is scaled by 255, not left raw"
 
 
 def test_a_float_tiff_does_not_change_the_predictions_of_the_pngs(trained_run: Path, tmp_path: Path,
@@ -87,7 +86,7 @@ def test_a_float_tiff_does_not_change_the_predictions_of_the_pngs(trained_run: P
     pngs = sorted((shapes_dataset / "square").glob("*.png"))[:6] + sorted((shapes_dataset / "hbar").glob("*.png"))[:6]
     alone, _ = predict_files(run, pngs)
     tifffile.imwrite(tmp_path / "extra.tif", np.full((16, 16), 0.3, np.float32))
-    mixed, _ = predict_files(run, pngs + [tmp_path / "extra.tif"])
+    mixed, _ = predict_files(run, [*pngs, tmp_path / "extra.tif"])
     assert [p.predicted for p in alone] == [p.predicted for p in mixed[:12]]
     np.testing.assert_allclose([p.confidence for p in alone], [p.confidence for p in mixed[:12]], atol=1e-5)
 

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import tifffile
 from PIL import Image
 
@@ -120,3 +121,65 @@ def test_uint32_tiff_is_scaled_by_its_dtype_or_its_data_range(tmp_path: Path) ->
     notes = []
     np.testing.assert_array_equal(read_image(tmp_path / "narrow.tif", notes=notes)[:, :, 0], narrow)
     assert notes == ["uint32 pixel values all fit in 16 bits (0–4,095) and were kept as they are"]
+
+
+# --- case 8: a zip bomb in a bundle is refused before it is inflated -----------------------------
+
+def _bomb_bundle(path: Path, inflated: int = 64 * 1024**2) -> Path:
+    """A small .wbmodel whose weights member inflates from ~64 KB to `inflated` bytes of zeros."""
+    import zipfile
+
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("manifest.json", b'{"format": "workbench-model"}')
+        with archive.open(zipfile.ZipInfo("model.safetensors"), "w", force_zip64=True) as member:
+            block = bytes(1024**2)
+            for _ in range(inflated // len(block)):
+                member.write(block)
+    with zipfile.ZipFile(path) as archive:  # the writer stored it: recompress as a bomb would be
+        data = {i.filename: archive.read(i) for i in archive.infolist()}
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+        for name, blob in data.items():
+            archive.writestr(name, blob)
+    return path
+
+
+def test_zip_bomb_bundle_is_refused_without_inflating_it(tmp_path: Path) -> None:
+    import tracemalloc
+
+    from workbench.core.export.bundle import read_bundle
+    from workbench.core.export.bundle_safety import BundleError
+
+    bomb = _bomb_bundle(tmp_path / "bomb.wbmodel")
+    assert bomb.stat().st_size < 1024**2
+    tracemalloc.start()
+    try:
+        with pytest.raises(BundleError) as error:
+            read_bundle(bomb)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert "bundle member model.safetensors inflates" in str(error.value)
+    assert "times its compressed size" in str(error.value) and "refused" in str(error.value)
+    assert peak < 8 * 1024**2, f"peaked at {peak / 1024**2:.0f} MiB while refusing"
+
+
+def test_bundle_member_that_inflates_past_its_declared_size_is_refused(tmp_path: Path) -> None:
+    import struct
+    import zipfile
+
+    from workbench.core.export.bundle import read_bundle
+    from workbench.core.export.bundle_safety import BundleError
+
+    path = tmp_path / "liar.wbmodel"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("manifest.json", b"{" + b" " * 200_000 + b"}")
+    raw = bytearray(path.read_bytes())
+    central = raw.rfind(b"PK\x01\x02")  # the central directory entry: claim 100 bytes uncompressed
+    raw[central + 24:central + 28] = struct.pack("<I", 100)
+    local = raw.find(b"PK\x03\x04")
+    raw[local + 22:local + 26] = struct.pack("<I", 100)
+    path.write_bytes(bytes(raw))
+    with pytest.raises(BundleError) as error:
+        read_bundle(path)
+    assert str(error.value) == ("bundle member manifest.json cannot be read (Bad CRC-32 for file 'manifest.json'): "
+                                "the bundle is damaged or crafted and was refused. Export it again from the run")

@@ -25,7 +25,14 @@ from workbench.core.config import ConfigError, config_from_dict
 from workbench.core.data.stats import NormStats
 from workbench.core.devices import select_device
 from workbench.core.evaluation.loaded_run import LoadedRun, build_inference_model, load_run_folder
-from workbench.core.export.bundle_safety import MAX_TEXT_BYTES, BundleError, check_content, check_members
+from workbench.core.export.bundle_safety import (
+    MAX_TEXT_BYTES,
+    MAX_TOTAL_BYTES,
+    BundleError,
+    check_content,
+    check_members,
+    read_member,
+)
 from workbench.core.io import atomic_write_bytes
 
 try:
@@ -149,9 +156,7 @@ def read_bundle(path: str | Path) -> dict[str, bytes]:
         for info in members:
             if info.is_dir():
                 continue
-            if info.filename != WEIGHTS and info.file_size > MAX_TEXT_BYTES:
-                raise BundleError(f"bundle member {info.filename} is {info.file_size:,} bytes, too large; refused")
-            data = archive.read(info)
+            data = read_member(archive, info, MAX_TOTAL_BYTES if info.filename == WEIGHTS else MAX_TEXT_BYTES)
             check_content(info.filename, data, WEIGHTS)
             contents[info.filename] = data
     missing = [m for m in REQUIRED if m not in contents]

@@ -183,3 +183,36 @@ def test_bundle_member_that_inflates_past_its_declared_size_is_refused(tmp_path:
         read_bundle(path)
     assert str(error.value) == ("bundle member manifest.json cannot be read (Bad CRC-32 for file 'manifest.json'): "
                                 "the bundle is damaged or crafted and was refused. Export it again from the run")
+
+
+# --- case 3: memory is bounded by decoded bytes, not by pixels ------------------------------------
+
+def test_huge_decoded_images_stay_within_the_decode_budget(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tracemalloc
+
+    from workbench.core.config import PreprocessingConfig
+    from workbench.core.data import memory
+    from workbench.core.data.cache import decode_dataset
+    from workbench.core.data.discovery import Sample
+
+    ramp = np.linspace(0, 65535, 2400, dtype=np.float64)
+    rgba = np.empty((2400, 2400, 4), np.uint16)  # 46 MB decoded, a few hundred KB on disk
+    rgba[..., 0], rgba[..., 1] = ramp[None, :], ramp[:, None]
+    rgba[..., 2], rgba[..., 3] = 30000, 65535
+    for name in ("a.tif", "b.tif"):
+        tifffile.imwrite(tmp_path / name, rgba, photometric="rgb", extrasamples=["unassalpha"], compression="zlib")
+    del rgba
+    samples = [Sample(str(tmp_path / n), "x") for n in ("a.tif", "b.tif")]
+    cfg = PreprocessingConfig(image_size=8, channels="rgb")
+    whole = decode_dataset(samples[:1], cfg, reuse=False).array.astype(np.float64)  # the default 1 GiB budget
+    budget = 24 * 1024**2
+    monkeypatch.setattr(memory, "DECODE_BUDGET_BYTES", budget)
+    tracemalloc.start()
+    try:
+        images = decode_dataset(samples, cfg, reuse=False)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < budget, f"decoding peaked at {peak / 1024**2:.0f} MiB over a {budget / 1024**2:.0f} MiB budget"
+    np.testing.assert_allclose(images.array[0].astype(np.float64), whole[0], atol=0.01 * 65535)
+    assert any("reduced while reading" in n and n.startswith("2 image(s)") for n in images.notes), images.notes

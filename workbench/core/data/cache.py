@@ -19,7 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from workbench.core.config import PreprocessingConfig
+from workbench.core.data import memory
 from workbench.core.data.discovery import Sample, SkippedFile
+from workbench.core.data.memory import WORK_FACTOR, ByteBudget, estimate_decoded_bytes, per_image_cap
 from workbench.core.data.preprocess import prepare
 from workbench.core.data.reading import ImageReadError, read_image, value_scale
 
@@ -120,18 +122,27 @@ def decode_dataset(
     done = 0
 
     notes: Counter[str] = Counter()
+    notes_lock = threading.Lock()
+    budget = ByteBudget(memory.DECODE_BUDGET_BYTES)
 
     def load(i: int) -> tuple[int, np.ndarray | None, str | None]:
         if should_stop is not None and should_stop():
             return i, None, "cancelled"
         said: list[str] = []
+        # A big image waits until it fits beside the others in the budget (or runs alone).
+        cost = budget.acquire(WORK_FACTOR * min(estimate_decoded_bytes(samples[i].path), per_image_cap()))
         try:
             image = read_image(samples[i].path, notes=said)
+            # Resize at once, in the image's own channels and dtype, so only small arrays are kept.
+            small = prepare(image, size, cfg.resize_mode, "keep", image.dtype)
         except ImageReadError as error:
             return i, None, str(error)
-        notes.update(set(said))  # Counter.update of distinct strings: safe enough across threads (GIL)
-        # Resize at once, in the image's own channels and dtype, so only small arrays are kept.
-        return i, prepare(image, size, cfg.resize_mode, "keep", image.dtype), None
+        finally:
+            image = None
+            budget.release(cost)
+        with notes_lock:
+            notes.update(set(said))
+        return i, small, None
 
     n_workers = workers or min(4, os.cpu_count() or 1)
     resized: list[np.ndarray | None] = [None] * total

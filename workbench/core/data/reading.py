@@ -6,11 +6,14 @@ EXIF orientation is applied. Oversized images are refused through Pillow's decom
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+from workbench.core.data.memory import block_reduce, per_image_cap, reduction_factor
 
 SUPPORTED_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"})
 MAX_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485
@@ -20,17 +23,54 @@ class ImageReadError(Exception):
     """An image that cannot be used; the message says why in plain words."""
 
 
-def _read_tiff(path: Path) -> np.ndarray:
+_REDUCED_NOTE = ("larger than the decode memory budget, so reduced while reading (box filter); set "
+                 "WORKBENCH_DECODE_BUDGET (bytes) higher to read such images whole")
+
+
+def _read_tiff(path: Path, notes: list[str] | None) -> np.ndarray:
     import tifffile
 
     with tifffile.TiffFile(path) as tif:
         page = tif.pages[0]
         if int(np.prod(page.shape[:2])) > MAX_PIXELS:
             raise ImageReadError(f"image is {page.shape[1]}×{page.shape[0]} pixels, over the {MAX_PIXELS:,}-pixel limit")
-        array = page.asarray()
+        pages = len(tif.pages)
+        if pages > 1 and notes is not None:
+            notes.append("multi-page TIFF (a stack): only its first page is used; save each page as its own "
+                         "image to use them all")
+        factor = reduction_factor(int(np.prod(page.shape, dtype=np.int64)) * page.dtype.itemsize, per_image_cap())
+        if factor > 1:  # decode to a memory-mapped temporary file, and reduce it in chunks
+            array = page.asarray(out="memmap")
+        else:
+            array = page.asarray()
     if array.ndim == 3 and array.shape[0] in (1, 3, 4) and array.shape[-1] not in (1, 3, 4):
         array = np.moveaxis(array, 0, -1)  # planar (C, H, W) storage
+    if factor > 1:
+        if notes is not None:
+            notes.append(_REDUCED_NOTE)
+        array = block_reduce(array, factor)
     return array
+
+
+def _load_within_budget(image: Image.Image, notes: list[str] | None) -> Image.Image:
+    """Load a Pillow image, reduced (JPEG draft mode while decoding, then `reduce`) when its decoded size is over
+    the per-image cap."""
+    cap = per_image_cap()
+    factor = reduction_factor(image.width * image.height * len(image.getbands()) * (2 if ";16" in image.mode else 1),
+                              cap)
+    if factor <= 1:
+        image.load()
+        return image
+    if notes is not None:
+        notes.append(_REDUCED_NOTE)
+    if image.format == "JPEG":
+        image.draft(image.mode, (max(1, image.width // factor), max(1, image.height // factor)))
+    image.load()
+    factor = reduction_factor(image.width * image.height * len(image.getbands()), cap)
+    if factor > 1:
+        with contextlib.suppress(ValueError, NotImplementedError):  # modes reduce() does not take stay whole
+            image = image.reduce(factor)
+    return image
 
 
 def _from_pil(image: Image.Image) -> np.ndarray:
@@ -140,16 +180,14 @@ def read_image(path: str | Path, notes: list[str] | None = None) -> np.ndarray:
                     raise ImageReadError("image has no pixels")
                 is_tiff = image.format == "TIFF"
                 if not is_tiff:
-                    image.load()
-                    return _to_hwc(_from_pil(image), notes)
+                    return _to_hwc(_from_pil(_load_within_budget(image, notes)), notes)
         try:
-            return _to_hwc(_read_tiff(path), notes)
+            return _to_hwc(_read_tiff(path, notes), notes)
         except ImageReadError:
             raise
         except Exception:  # tifffile cannot read some TIFF flavours that Pillow can
             with Image.open(path) as image:
-                image.load()
-                return _to_hwc(_from_pil(image), notes)
+                return _to_hwc(_from_pil(_load_within_budget(image, notes)), notes)
     except ImageReadError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:

@@ -324,11 +324,14 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    from workbench.core.runs import RunStore
+    from workbench.core.runs import open_runs_folder
 
     if not args.runs_dir.is_dir():
         return _err(f"runs folder {args.runs_dir} does not exist")
-    records = RunStore(args.runs_dir).list_runs()
+    store = open_runs_folder(args.runs_dir)
+    records = store.list_runs()
+    for note in store.notes:
+        print(f"note: {note}", file=sys.stderr)
     if not records:
         print(f"no runs in {args.runs_dir}")
         return 0

@@ -240,7 +240,11 @@ def train(
         elif store is not None:
             store.update(run_id, status="running")
         if ctx.is_main:
+            # The folder is the truth the index is rebuilt from: it says at once that the run is under way.
+            write_json(run_dir / "run.json", {**(read_json(run_dir / "run.json", {}) or {}), "status": "running"})
             emit.callbacks.callbacks += [MetricsLogCallback(run_dir), RunArtifactsCallback(run_dir, data.class_names)]
+            for note in store.notes if store is not None else []:
+                emit(LogMessage("warning", note))
             for note in resume_notes:
                 emit(LogMessage("info", note))
             for warning in data.warnings:

@@ -170,11 +170,14 @@ def _print_metrics(title: str, metrics: dict) -> None:
 
 
 def _train(config, resume: Path | None = None, overrides: dict | None = None):
+    from workbench.core.training.control import RunControl
     from workbench.core.training.engine import train
+    from workbench.core.training.signals import stop_on_signals
     from workbench.progress import ConsoleProgress
 
     callback = ConsoleProgress() if _is_main_rank() else None
-    return train(config, callback, resume=resume, overrides=overrides or None)
+    with stop_on_signals(RunControl()) as control:  # SIGTERM/Ctrl+C: checkpoint, then 'stopped'
+        return train(config, callback, control, resume=resume, overrides=overrides or None)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -223,7 +226,11 @@ def _cross_validate(config, k: int | None, resume: Path | None) -> int:
 
         k = k if k is not None and k != -1 else (config.data.k_folds or 5)
         config = with_updates(config, {"data.k_folds": k}, source="--k-fold")
-    folds = run_k_fold(None if resume is not None else config, ConsoleProgress(), resume=resume)
+    from workbench.core.training.control import RunControl
+    from workbench.core.training.signals import stop_on_signals
+
+    with stop_on_signals(RunControl()) as control:
+        folds = run_k_fold(None if resume is not None else config, ConsoleProgress(), control, resume=resume)
     if folds.status == "failed":
         return _err(folds.reason)
     print(f"\nk-fold: {folds.summary()}; summary in {folds.summary_path}")

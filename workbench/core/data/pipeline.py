@@ -52,6 +52,11 @@ class PreparedData:
 def _thin_class_warnings(names: list[str], labels: np.ndarray, splits: list[str]) -> list[str]:
     """Classes too small to appear in every split that exists."""
     notes = []
+    train = set(labels[[i for i, s in enumerate(splits) if s == "train"]].tolist())
+    no_train = [names[c] for c in range(len(names)) if c not in train and c in set(labels.tolist())]
+    if no_train:
+        notes.append(f"class(es) {', '.join(no_train)} have no training images (only validation or test ones), so "
+                     "the network cannot learn them; add images to their train/ folder or manifest rows")
     for split in ("val", "test"):
         members = labels[[i for i, s in enumerate(splits) if s == split]]
         if len(members) == 0:

@@ -52,7 +52,14 @@ from workbench.core.training.control import RunControl
 from workbench.core.training.loop import BatchSource, NonFiniteLoss, StopRequested, evaluate, train_one_epoch
 from workbench.core.training.monitors import Monitor, MonitorContext, default_monitors
 from workbench.core.training.optim import build_optimizer, build_scheduler
-from workbench.core.training.resume import check_epochs_left, checkpoint_epoch, resume_settings
+from workbench.core.training.resume import (
+    check_epochs_left,
+    checkpoint_epoch,
+    history_from_metrics,
+    resume_point,
+    resume_settings,
+    trim_metrics,
+)
 
 log = logging.getLogger(__name__)
 
@@ -374,7 +381,8 @@ def _run_epochs(
     sctx = StrategyContext(config, data, device, run_dir, emit, control, ctx.is_main)
     ckpt_dir = run_dir / "checkpoints"
     last_path, best_path = ckpt_dir / "last.pt", ckpt_dir / "best.pt"
-    resuming = last_path.exists()
+    saved, fallback_note = resume_point(last_path, best_path)  # each rank reads the same files
+    resuming = saved is not None
     model = strategy.build_model(sctx) or build_model(config, data.in_channels, num_classes)
     strategy.prepare_model(model, sctx, resuming)
     model = model.to(device)
@@ -402,17 +410,27 @@ def _run_epochs(
 
     state: dict[str, Any] = {"epoch": 0, "next_batch": 0, "partial": {}, "best_value": None, "best_epoch": 0,
                              "best_metrics": {}, "stale_epochs": 0, "history": []}
-    if resuming:
-        saved = load_checkpoint(last_path, map_location=str(device))
+    if saved is not None:
         model.load_state_dict(saved["model"])
-        optimizer.load_state_dict(saved["optimizer"])
-        scheduler.load_state_dict(saved["scheduler"])
+        if "optimizer" in saved:
+            optimizer.load_state_dict(saved["optimizer"])
+            scheduler.load_state_dict(saved["scheduler"])
+        else:  # fell back to best.pt: a fresh optimizer, the schedule moved on to that epoch
+            for _ in range(int(saved["epoch"]) * steps_per_epoch):
+                scheduler.step()
+            saved = {**saved, "history": history_from_metrics(run_dir, int(saved["epoch"])),
+                     "best_epoch": int(saved["epoch"])}
+            emit(LogMessage("warning", fallback_note))
         if scaler is not None and "scaler" in saved:
             scaler.load_state_dict(saved["scaler"])
         state.update({k: saved[k] for k in state if k in saved})
         _apply_new_lr(optimizer, scheduler, float(saved.get("base_lr") or tcfg.lr), tcfg.lr)
         emit(LogMessage("info", f"resumed from epoch {state['epoch']}" +
                         (f", batch {state['next_batch']}" if state["next_batch"] else "")))
+    if ctx.is_main and trim_metrics(run_dir, int(state["epoch"])):
+        emit(LogMessage("warning", f"the run had no usable checkpoint after epoch {state['epoch']}, so training "
+                                   f"continues from there; the metrics of the epochs after it were moved to "
+                                   "metrics.before-restart.jsonl"))
     resumed_from = int(state["epoch"])
     parameter_count = sum(p.numel() for p in model.parameters())
     size = config.preprocessing.image_size

@@ -92,3 +92,75 @@ def checkpoint_epoch(run_dir: Path) -> int:
         return int(torch.load(path, map_location="cpu", weights_only=True, mmap=True).get("epoch", 0))
     except Exception:  # a damaged checkpoint is dealt with when the run loads it
         return 0
+
+
+def resume_point(last_path: Path, best_path: Path) -> tuple[dict[str, Any] | None, str]:
+    """The checkpoint to continue from, and a note when it is not the run's last.pt.
+
+    A damaged last.pt falls back to best.pt (weights and epoch only: the optimizer starts afresh). None means
+    there is nothing to continue from, and the run starts at epoch 1.
+    """
+    from workbench.core.training.checkpoints import CheckpointError, load_checkpoint
+
+    if not last_path.exists():
+        return None, ""
+    try:
+        return load_checkpoint(last_path), ""
+    except CheckpointError as error:
+        reason = str(error)
+        if not best_path.exists():
+            raise CheckpointError(f"{error}. There is no best.pt to fall back on; start a new run") from None
+        try:
+            best = load_checkpoint(best_path)
+        except CheckpointError as second:
+            raise CheckpointError(f"{error}; best.pt cannot be read either ({second}). Start a new run") from None
+    epoch = int(best.get("epoch", 0))
+    return ({"model": best["model"], "epoch": epoch},
+            f"{reason}. Continuing from best.pt (epoch {epoch}) instead, with a fresh optimizer state; "
+            "the epochs after it are trained again")
+
+
+def trim_metrics(run_dir: Path, keep_through: int) -> int:
+    """Move metrics.jsonl's training lines after epoch `keep_through` to metrics.before-restart.jsonl.
+
+    A run continued from an earlier point (or from scratch) would otherwise log epochs 1, 2, 3, 1, 2, 3.
+    Returns how many lines were moved.
+    """
+    import json
+
+    from workbench.core.io import atomic_write_text
+
+    path = run_dir / "metrics.jsonl"
+    if not path.exists():
+        return 0
+    kept, moved = [], []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            moved.append(line)
+            continue
+        later = isinstance(record, dict) and record.get("phase", "supervised") == "supervised" \
+            and int(record.get("epoch", 0)) > keep_through
+        (moved if later else kept).append(line)
+    if moved:
+        with (run_dir / "metrics.before-restart.jsonl").open("a", encoding="utf-8") as handle:
+            handle.write("\n".join(moved) + "\n")
+        atomic_write_text(path, "".join(f"{line}\n" for line in kept))
+    return len(moved)
+
+
+def history_from_metrics(run_dir: Path, through: int) -> list[dict[str, Any]]:
+    """The run's per-epoch history up to epoch `through`, read back from metrics.jsonl (after a fallback)."""
+    import json
+
+    path = run_dir / "metrics.jsonl"
+    history = []
+    for line in (path.read_text(encoding="utf-8").splitlines() if path.exists() else []):
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if record.get("phase", "supervised") == "supervised" and int(record.get("epoch", 0)) <= through:
+            history.append({k: v for k, v in record.items() if k not in ("phase", "seconds", "is_best")})
+    return history

@@ -7,6 +7,7 @@ exit with status 2; nothing prints a traceback at the user.
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 import textwrap
@@ -151,10 +152,33 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as error:  # the engine's own errors are readable; say them plainly
         from workbench.core.config import ConfigError
         from workbench.core.data.errors import DatasetError
+        from workbench.core.data.reading import ImageReadError
+        from workbench.core.training.checkpoints import CheckpointError
 
-        if isinstance(error, (ConfigError, DatasetError, FileNotFoundError, PermissionError, ValueError)):
+        if isinstance(error, (ConfigError, DatasetError, ValueError, CheckpointError, ImageReadError)):
             return _err(str(error))
+        if isinstance(error, OSError):
+            return _err(os_error_message(error))
         return _err(f"unexpected {type(error).__name__}: {error}")
+
+
+_OS_ADVICE = {
+    errno.ENOENT: "check the path",
+    errno.EISDIR: "a folder of that name is in the way; give a file name instead",
+    errno.ENOTDIR: "a part of the path is a file, not a folder; check the path",
+    errno.EACCES: "choose a place you may write to, or change its permissions",
+    errno.EPERM: "choose a place you may write to, or change its permissions",
+    errno.EROFS: "the disk is read-only; choose a writable folder (for example with -o)",
+    errno.ENOSPC: "the disk is full; free space or choose another folder",
+}
+
+
+def os_error_message(error: OSError) -> str:
+    """An OSError as 'FILE: what is wrong; what to do' rather than a bare exception name."""
+    where = error.filename or "a file"
+    what = error.strerror or str(error) or type(error).__name__
+    advice = _OS_ADVICE.get(error.errno or -1, "check the file and try again")
+    return f"{where}: {what}; {advice}" if advice not in what else f"{where}: {what}"
 
 
 def _print_metrics(title: str, metrics: dict) -> None:
@@ -290,6 +314,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from workbench.core.evaluation.summaries import parse_tta
     from workbench.progress import bar
 
+    if args.output.is_dir():  # say so before the predictions are computed, not after
+        return _err(f"{args.output} is a folder; give the CSV file to write, such as -o {args.output / 'predictions.csv'}")
+    if not args.run.exists():
+        return _err(f"{args.run} does not exist; give a run folder or a .wbmodel bundle")
     with bar("predicting") as update:
         count, problems = predict_folder(args.run, args.images, args.output, progress=update,
                                          tta=parse_tta(args.tta), tta_rule=args.tta_rule)

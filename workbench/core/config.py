@@ -384,11 +384,18 @@ def load_config(path: str | Path) -> ProjectConfig:
     """Read a project TOML file. Relative dataset paths are resolved against the file's folder."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        data = path.read_bytes()
     except FileNotFoundError:
-        raise ConfigError(f"project file {path} does not exist") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError(f"project file {path} cannot be read: {error}") from None
+        raise ConfigError(f"project file {path} does not exist; check the path") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path} is a folder, not a project file; give the .toml file inside it") from None
+    except OSError as error:
+        raise ConfigError(f"project file {path} cannot be read ({error.strerror or error})") from None
+    try:
+        text = data.decode("utf-16") if data[:2] in (b"\xff\xfe", b"\xfe\xff") else data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"project file {path} is not UTF-8 text (byte {error.start} cannot be read); save it "
+                          "as UTF-8") from None
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:

@@ -75,6 +75,20 @@ def _is_hidden(name: str) -> bool:
     return name.startswith(".") or name.lower() in _IGNORED_NAMES
 
 
+# Dot-folders that tools make (version control, notebooks, caches): hidden on purpose, never classes.
+_TOOL_FOLDERS = {".git", ".svn", ".hg", ".ipynb_checkpoints", ".cache", ".thumbnails", ".trash", ".trashes",
+                 ".idea", ".vscode", ".venv", ".dvc", ".spotlight-v100", ".fseventsd"}
+
+
+def _holds_images(folder: Path) -> bool:
+    """Whether `folder` directly holds an image file (a cheap look, not a full walk)."""
+    try:
+        return any(entry.is_file() and Path(entry.name).suffix.lower() in SUPPORTED_SUFFIXES
+                   for entry in os.scandir(folder))
+    except OSError:
+        return False
+
+
 def _walk_files(folder: Path) -> list[Path]:
     """All non-hidden files under `folder`, following symbolic links but never looping."""
     found: list[Path] = []
@@ -168,6 +182,13 @@ def _scan_class_folders(root: Path, split: str | None = None) -> tuple[list[tupl
         warnings.append(
             f"{len(loose)} image(s) lie directly in {root} rather than in a class folder and were left out; "
             "move each into the folder of its class"
+        )
+    hidden = [d.name for d in root.iterdir() if d.is_dir() and d.name.startswith(".")
+              and d.name.lower() not in _TOOL_FOLDERS and _holds_images(d)]
+    if hidden:
+        warnings.append(
+            f"the folder(s) {', '.join(hidden)} in {root} hold images but start with a dot, so they are hidden and "
+            "were left out; rename them (for example '.5mm' to '0.5mm') to use them as classes"
         )
     split_like = [d.name for d in class_dirs if d.name.lower() in SPLIT_FOLDER_NAMES]
     if split is None and len(split_like) >= 2:

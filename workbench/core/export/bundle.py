@@ -162,23 +162,35 @@ def read_bundle(path: str | Path) -> dict[str, bytes]:
     missing = [m for m in REQUIRED if m not in contents]
     if missing:
         raise BundleError(f"{path.name} is not a complete Workbench model bundle: it lacks {', '.join(missing)}")
-    manifest = _load_json(contents, "manifest.json")
+    manifest = _load_json(contents, "manifest.json", dict)
     if manifest.get("format") != FORMAT:
         raise BundleError(f"{path.name} is not a Workbench model bundle (format {manifest.get('format')!r})")
-    if int(manifest.get("format_version", 0)) > FORMAT_VERSION:
+    version = manifest.get("format_version", 0)
+    if not isinstance(version, int):
+        raise BundleError(f"{path.name} has a damaged manifest (format_version {version!r} is not a number)")
+    if version > FORMAT_VERSION:
         raise BundleError(f"{path.name} was written by a newer Workbench (bundle format {manifest['format_version']}); "
                           "update Workbench to open it")
-    for member, digest in (manifest.get("files") or {}).items():
+    files = manifest.get("files") or {}
+    if not isinstance(files, dict):
+        raise BundleError(f"{path.name} has a damaged manifest (its 'files' entry is not a table of checksums)")
+    for member, digest in files.items():
         if member in contents and _sha(contents[member]) != digest:
             raise BundleError(f"bundle member {member} does not match its checksum: the file is damaged or was altered")
     return contents
 
 
-def _load_json(contents: dict[str, bytes], name: str) -> Any:
+def _load_json(contents: dict[str, bytes], name: str, kind: type = object) -> Any:
+    """A JSON member, which must be of `kind` (dict or list): anything else is a damaged bundle, not a crash."""
     try:
-        return json.loads(contents[name].decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as error:
-        raise BundleError(f"bundle member {name} is not valid JSON ({error})") from None
+        value = json.loads(contents[name].decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as error:
+        reason = "nested too deeply" if isinstance(error, RecursionError) else str(error)
+        raise BundleError(f"bundle member {name} is not valid JSON ({reason}); the bundle is damaged") from None
+    if kind is not object and not isinstance(value, kind):
+        raise BundleError(f"bundle member {name} should hold a JSON {'object' if kind is dict else 'list'}, not "
+                          f"{type(value).__name__}; the bundle is damaged")
+    return value
 
 
 def load_bundle(path: str | Path, device: str = "auto") -> LoadedRun:
@@ -189,17 +201,22 @@ def load_bundle(path: str | Path, device: str = "auto") -> LoadedRun:
     contents = read_bundle(path)
     try:
         raw = tomllib.loads(contents["config.toml"].decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as error:
-        raise BundleError(f"the bundle's config.toml cannot be read ({error})") from None
+    except (UnicodeDecodeError, ValueError, RecursionError) as error:
+        raise BundleError(f"the bundle's config.toml cannot be read ({error or 'nested too deeply'})") from None
     try:
         config = config_from_dict(raw, source=f"{path.name}:config.toml")
     except ConfigError as error:
         raise BundleError(str(error)) from None
-    class_names = [str(c) for c in _load_json(contents, "classes.json")]
-    stats = NormStats.from_dict(_load_json(contents, "norm_stats.json"))
-    pre = _load_json(contents, "preprocessing.json")
+    class_names = [str(c) for c in _load_json(contents, "classes.json", list)]
+    try:
+        stats = NormStats.from_dict(_load_json(contents, "norm_stats.json", dict))
+    except ValueError as error:
+        raise BundleError(f"the bundle's norm_stats.json is damaged: {error}") from None
+    pre = _load_json(contents, "preprocessing.json", dict)
     channels = pre.get("channels", "rgb")
-    metrics = _load_json(contents, "metrics.json") if "metrics.json" in contents else {}
+    if channels not in ("grayscale", "rgb"):
+        raise BundleError(f"the bundle's preprocessing.json names channels {channels!r}; expected grayscale or rgb")
+    metrics = _load_json(contents, "metrics.json", dict) if "metrics.json" in contents else {}
     try:
         state = load_safetensors(contents[WEIGHTS])
     except Exception as error:  # safetensors raises its own error types
@@ -210,7 +227,7 @@ def load_bundle(path: str | Path, device: str = "auto") -> LoadedRun:
     except RuntimeError as error:
         raise BundleError(f"the bundle's weights do not fit its architecture ({str(error)[:300]})") from None
     chosen = torch.device(select_device(device))  # a bundle moves between machines: 'auto' means this machine's best
-    manifest = _load_json(contents, "manifest.json")
+    manifest = _load_json(contents, "manifest.json", dict)
     return LoadedRun(path, config, class_names, stats, model.to(chosen).eval(), chosen,
                      int(manifest.get("checkpoint_epoch", 0)), channels, "bundle", metrics, None)
 

@@ -25,6 +25,7 @@ from workbench.core.config import ConfigError, ProjectConfig, load_config, save_
 from workbench.core.data.errors import DatasetError
 from workbench.core.data.pipeline import PreparedData, prepare_data
 from workbench.core.data.splits import write_manifest
+from workbench.core.data.stamps import changed_since_start, write_stamps
 from workbench.core.data.stats import NormStats
 from workbench.core.data.transforms import build_augmentation
 from workbench.core.devices import select_device
@@ -160,9 +161,16 @@ def _prepare_run_data(
         classes = read_json(run_dir / "classes.json")
         stats_data = read_json(run_dir / "norm_stats.json")
         stats = NormStats.from_dict(stats_data) if stats_data else None
-        return prepare_data(config, manifest=run_dir / "split.csv", class_names=classes, stats=stats,
+        from workbench.core.data.splits import read_manifest
+
+        samples, _ = read_manifest(run_dir / "split.csv")
+        changed = changed_since_start(run_dir, [s.path for s in samples])
+        data = prepare_data(config, manifest=run_dir / "split.csv", class_names=classes, stats=stats,
                             cache_dir=run_dir / "cache", stage_progress=stage,
                             should_stop=lambda: control.stop_requested)
+        if changed:
+            data.warnings.insert(0, changed)
+        return data
     return prepare_data(config, stage_progress=stage, should_stop=lambda: control.stop_requested)
 
 
@@ -170,6 +178,7 @@ def _write_data_files(run_dir: Path, config: ProjectConfig, data: PreparedData) 
     save_config(config, run_dir / "config.toml")
     manifest_sha = write_manifest(run_dir / "split.csv", data.samples, data.splits)
     write_test_files(run_dir)  # the test images' content hashes: later evaluations check them
+    write_stamps(run_dir, [s.path for s in data.samples])
     write_json(run_dir / "classes.json", data.class_names)
     data.stats.save(run_dir / "norm_stats.json")
     write_json(run_dir / "data_report.json", {

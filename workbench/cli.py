@@ -7,7 +7,6 @@ exit with status 2; nothing prints a traceback at the user.
 from __future__ import annotations
 
 import argparse
-import errno
 import os
 import sys
 import textwrap
@@ -158,27 +157,10 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(error, (ConfigError, DatasetError, ValueError, CheckpointError, ImageReadError)):
             return _err(str(error))
         if isinstance(error, OSError):
+            from workbench.core.io import os_error_message
+
             return _err(os_error_message(error))
         return _err(f"unexpected {type(error).__name__}: {error}")
-
-
-_OS_ADVICE = {
-    errno.ENOENT: "check the path",
-    errno.EISDIR: "a folder of that name is in the way; give a file name instead",
-    errno.ENOTDIR: "a part of the path is a file, not a folder; check the path",
-    errno.EACCES: "choose a place you may write to, or change its permissions",
-    errno.EPERM: "choose a place you may write to, or change its permissions",
-    errno.EROFS: "the disk is read-only; choose a writable folder (for example with -o)",
-    errno.ENOSPC: "the disk is full; free space or choose another folder",
-}
-
-
-def os_error_message(error: OSError) -> str:
-    """An OSError as 'FILE: what is wrong; what to do' rather than a bare exception name."""
-    where = error.filename or "a file"
-    what = error.strerror or str(error) or type(error).__name__
-    advice = _OS_ADVICE.get(error.errno or -1, "check the file and try again")
-    return f"{where}: {what}; {advice}" if advice not in what else f"{where}: {what}"
 
 
 def _print_metrics(title: str, metrics: dict) -> None:

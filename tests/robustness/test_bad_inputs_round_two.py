@@ -341,3 +341,24 @@ def test_damaged_bundles_are_named(bundle_bytes: bytes, tmp_path: Path, replace:
     assert main(["predict", str(bundle), str(images), "-o", str(tmp_path / "out.csv")]) == 2
     err = capsys.readouterr().err
     assert expected in err and "unexpected" not in err, err
+
+
+@pytest.mark.parametrize(("number", "text", "expected"), [
+    (30, "Read-only file system", "/archive/runs/x/run.json: Read-only file system; the disk is read-only; choose a "
+                                  "writable folder (for example with -o)"),
+    (21, "Is a directory", "/archive/runs/x/run.json: Is a directory; a folder of that name is in the way; give a "
+                           "file name instead"),
+    (28, "No space left on device", "/archive/runs/x/run.json: No space left on device; the disk is full; free "
+                                    "space or choose another folder"),
+], ids=["read-only-archive", "folder-in-the-way", "disk-full"])
+def test_file_system_errors_name_the_file_and_what_to_do(number: int, text: str, expected: str, trained_run: Path,
+                                                        monkeypatch: pytest.MonkeyPatch,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    import workbench.core.evaluation.evaluate as evaluate
+
+    def refuse(*args, **kwargs):
+        raise OSError(number, text, "/archive/runs/x/run.json")
+
+    monkeypatch.setattr(evaluate, "evaluate_run", refuse)
+    assert main(["eval", str(trained_run), "--split", "val"]) == 2
+    assert capsys.readouterr().err == f"workbench: error: {expected}\n"

@@ -2,10 +2,12 @@
 
 Every file Workbench writes for keeps (project files, checkpoints, run records, bundles) goes through
 here: the bytes go to a temporary file beside the target, are flushed to disk, then renamed over it.
+`os_error_message` words a failed read or write for the user: the file, what is wrong, what to do.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
@@ -39,3 +41,22 @@ def atomic_write_text(path: str | Path, text: str, encoding: str = "utf-8") -> N
 def atomic_write_json(path: str | Path, data: Any, indent: int | None = 2) -> None:
     """`atomic_write_bytes` for JSON; values JSON cannot hold (paths, dates) are written as text."""
     atomic_write_bytes(path, json.dumps(data, indent=indent, default=str).encode("utf-8"))
+
+
+_OS_ADVICE = {
+    errno.ENOENT: "check the path",
+    errno.EISDIR: "a folder of that name is in the way; give a file name instead",
+    errno.ENOTDIR: "a part of the path is a file, not a folder; check the path",
+    errno.EACCES: "choose a place you may write to, or change its permissions",
+    errno.EPERM: "choose a place you may write to, or change its permissions",
+    errno.EROFS: "the disk is read-only; choose a writable folder (for example with -o)",
+    errno.ENOSPC: "the disk is full; free space or choose another folder",
+}
+
+
+def os_error_message(error: OSError) -> str:
+    """An OSError as 'FILE: what is wrong; what to do' rather than a bare exception name."""
+    where = error.filename or "a file"
+    what = error.strerror or str(error) or type(error).__name__
+    advice = _OS_ADVICE.get(error.errno or -1, "check the file and try again")
+    return f"{where}: {what}; {advice}" if advice not in what else f"{where}: {what}"

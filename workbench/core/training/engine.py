@@ -43,6 +43,7 @@ from workbench.core.events import (
     RunStarted,
     StageProgress,
 )
+from workbench.core.io import os_error_message
 from workbench.core.models.factory import ModelBuildError, build_model
 from workbench.core.runs import RunStore, read_json, write_json
 from workbench.core.strategies import load_strategy
@@ -339,6 +340,8 @@ def _readable(error: Exception) -> str:
         return f"{detail} ({error.filename or 'runs folder'}); free space or choose another runs folder"
     if isinstance(error, PermissionError):
         return f"{error.strerror or 'permission denied'} ({error.filename}): choose a runs folder you can write to"
+    if isinstance(error, OSError) and error.errno is not None:
+        return os_error_message(error)
     return str(error)
 
 

@@ -204,11 +204,13 @@ def test_project_file_encodings(tmp_path: Path) -> None:
     (["predict", "{tmp}/nothing", "{tmp}"], "{tmp}/nothing does not exist; give a run folder or a .wbmodel bundle"),
     (["predict", "{run}", "{tmp}", "-o", "{tmp}"],
      "{tmp} is a folder; give the CSV file to write, such as -o {tmp}/predictions.csv"),
+    (["compare", "{run}", "{tmp}"], "{tmp} is not a Workbench run folder (no config.toml); give the folders under runs/"),
+    (["export", "{tmp}"], "run {tmpname} has no checkpoint yet; train at least one epoch first"),
 ], ids=["train-nothing", "runs-missing", "eval-not-a-run", "resume-not-a-run", "predict-missing-model",
-        "predict-output-is-folder"])
+        "predict-output-is-folder", "compare-not-a-run", "export-not-a-run"])
 def test_command_line_mistakes(argv: list[str], expected: str, tmp_path: Path, trained_run: Path,
                                capsys: pytest.CaptureFixture[str]) -> None:
-    fill = {"tmp": str(tmp_path), "run": str(trained_run)}
+    fill = {"tmp": str(tmp_path), "run": str(trained_run), "tmpname": tmp_path.name}
     assert main([a.format(**fill) for a in argv]) == 2
     err = capsys.readouterr().err
     assert err == f"workbench: error: {expected.format(**fill)}\n"

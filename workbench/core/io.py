@@ -56,7 +56,9 @@ _OS_ADVICE = {
 
 def os_error_message(error: OSError) -> str:
     """An OSError as 'FILE: what is wrong; what to do' rather than a bare exception name."""
-    where = error.filename or "a file"
+    if error.errno is None or error.filename is None:  # raised with a message of its own: it already says it all
+        return str(error) or type(error).__name__
+    where = error.filename
     what = error.strerror or str(error) or type(error).__name__
     advice = _OS_ADVICE.get(error.errno or -1, "check the file and try again")
     return f"{where}: {what}; {advice}" if advice not in what else f"{where}: {what}"

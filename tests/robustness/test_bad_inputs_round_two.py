@@ -364,3 +364,20 @@ def test_file_system_errors_name_the_file_and_what_to_do(number: int, text: str,
     monkeypatch.setattr(evaluate, "evaluate_run", refuse)
     assert main(["eval", str(trained_run), "--split", "val"]) == 2
     assert capsys.readouterr().err == f"workbench: error: {expected}\n"
+
+
+def test_run_whose_dataset_was_moved_says_so(tiny_project, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.helpers import write_shapes_dataset
+    from workbench.core.training.engine import train
+
+    data = write_shapes_dataset(tmp_path / "data", per_class=10)
+    tiny_project.data.source = str(data)
+    first = train(tiny_project)
+    data.rename(tmp_path / "moved")
+    assert main(["train", "--resume", str(first.run_dir), "--epochs", "3"]) == 2
+    err = capsys.readouterr().err
+    assert f"all of the 30 images listed in the run's split.csv cannot be read (first: {data}/" in err
+    assert "was the dataset moved, renamed or deleted? Put it back where it was, then try again" in err
+    assert json.loads((first.run_dir / "run.json").read_text())["status"] == "completed", "the refusal left it as it was"
+    (tmp_path / "moved").rename(data)
+    assert main(["train", "--resume", str(first.run_dir), "--epochs", "3"]) == 0

@@ -114,7 +114,16 @@ def prepare_data(
     labels = np.array([index[s.label] for s in kept], dtype=np.int64)
     if manifest is not None:
         if images.failed:
-            warnings.append(f"{len(images.failed)} file(s) of the stored split can no longer be read and were left out")
+            first = images.failed[0]
+            if not images.kept or not any(splits[i] == "train" for i in images.kept):
+                where = "all" if not images.kept else "every training image"
+                raise DatasetError(
+                    f"{where} of the {len(samples)} images listed in the run's {manifest.name} cannot be read (first: "
+                    f"{first.path}: {first.reason}); was the dataset moved, renamed or deleted? Put it back where "
+                    "it was, then try again"
+                )
+            warnings.append(f"{len(images.failed)} file(s) of the stored split can no longer be read and were left out "
+                            f"(first: {first.path}: {first.reason})")
         splits = [splits[i] for i in images.kept]
     else:
         present = set(labels.tolist())

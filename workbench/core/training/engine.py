@@ -219,6 +219,8 @@ def train(
     ctx = distributed.DistContext()
     try:
         resume_notes: list[str] = []
+        # A resume that fails before training starts (data moved, bad settings) leaves the run's status as it was.
+        claimed = resume is None
         if resume is not None:
             folder = Path(resume).expanduser().resolve()
             if not (folder / "config.toml").exists():
@@ -256,6 +258,7 @@ def train(
                 _write_data_files(run_dir, config, data)
         elif store is not None:
             store.update(run_id, status="running")
+        claimed = True
         if ctx.is_main:
             # The folder is the truth the index is rebuilt from: it says at once that the run is under way.
             write_json(run_dir / "run.json", {**(read_json(run_dir / "run.json", {}) or {}), "status": "running"})
@@ -274,7 +277,7 @@ def train(
         return _run_epochs(config, data, device, ctx, run_id, run_dir, store, emit, control,
                            chosen if ctx.is_main else [])
     except (StopRequested, InterruptedError):  # InterruptedError: stopped while scanning or decoding
-        if store is not None and run_id:
+        if store is not None and run_id and claimed:
             store.update(run_id, status="stopped", ended=True)
         emit(RunFinished(run_id, str(run_dir or ""), "stopped", 0, {}, 0))
         return TrainResult(run_id, run_dir, "stopped")
@@ -282,10 +285,10 @@ def train(
         reason = _readable(error)
         if isinstance(error, OSError):
             reason += _saved_files(run_dir)
-        return _fail(reason, run_id, run_dir, store, emit, traceback.format_exc())
+        return _fail(reason, run_id, run_dir, store, emit, traceback.format_exc(), record=claimed)
     except Exception as error:  # keep the GUI and CLI alive on anything unexpected
         reason = f"unexpected error: {type(error).__name__}: {error}. The full traceback is in the run's log."
-        return _fail(reason, run_id, run_dir, store, emit, traceback.format_exc())
+        return _fail(reason, run_id, run_dir, store, emit, traceback.format_exc(), record=claimed)
     finally:
         distributed.shutdown(ctx)
 
@@ -356,18 +359,20 @@ def _scrub(text: str) -> str:
 
 
 def _fail(reason: str, run_id: str, run_dir: Path | None, store: RunStore | None, emit: _Emitter,
-          trace: str, kept: str = "") -> TrainResult:
+          trace: str, kept: str = "", record: bool = True) -> TrainResult:
+    """End the run as failed; with `record` False (a refused resume) only the log hears of it."""
     trace = _scrub(trace)
     log.debug(trace)
     if run_dir is not None and run_dir.exists():
         try:
             with (run_dir / "log.txt").open("a", encoding="utf-8") as handle:
-                handle.write(f"run failed: {reason}\n{trace}\n")
-            status = read_json(run_dir / "run.json", {}) or {}
-            write_json(run_dir / "run.json", {**status, "status": "failed", "reason": reason})
+                handle.write(f"{'run failed' if record else 'resume refused'}: {reason}\n{trace}\n")
+            if record:
+                status = read_json(run_dir / "run.json", {}) or {}
+                write_json(run_dir / "run.json", {**status, "status": "failed", "reason": reason})
         except OSError:
             pass
-    if store is not None and run_id:
+    if store is not None and run_id and record:
         with contextlib.suppress(Exception):  # the index must never hide the original error
             store.update(run_id, status="failed", ended=True)
     emit(RunFailed(run_id, str(run_dir or ""), reason, kept))

@@ -132,7 +132,7 @@ def decode_dataset(
         # A big image waits until it fits beside the others in the budget (or runs alone).
         cost = budget.acquire(WORK_FACTOR * min(estimate_decoded_bytes(samples[i].path), per_image_cap()))
         try:
-            image = read_image(samples[i].path, notes=said)
+            image = read_image(samples[i].path, notes=said, target_side=size)
             # Resize at once, in the image's own channels and dtype, so only small arrays are kept.
             small = prepare(image, size, cfg.resize_mode, "keep", image.dtype)
         except ImageReadError as error:

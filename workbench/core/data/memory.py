@@ -63,19 +63,27 @@ def block_reduce(array: np.ndarray, factor: int, chunk_bytes: int | None = None)
     if height == 0 or width == 0:
         return np.asarray(array[:1, :1])
     rest = array.shape[2:]
-    out = np.empty((height // factor, width // factor, *rest), dtype=np.float32)
+    out = np.empty((height // factor, width // factor, *rest), dtype=array.dtype)  # no full-size float copy
     row_bytes = width * factor * int(np.prod(rest, dtype=np.int64)) * 4
     rows = max(1, chunk_bytes // max(row_bytes, 1))  # output rows per chunk
+    integer = array.dtype.kind in "iub"
+    if integer:
+        info = np.iinfo(array.dtype) if array.dtype.kind != "b" else None
+        low, high = (info.min, info.max) if info is not None else (0, 1)
     for start in range(0, height // factor, rows):
         stop = min(height // factor, start + rows)
         block = np.asarray(array[start * factor:stop * factor, :width], dtype=np.float32)
         block = block.reshape(stop - start, factor, width // factor, factor, *rest).sum(axis=3)
-        out[start:stop] = block.sum(axis=1) / (factor * factor)
-    if array.dtype.kind in "iub":
-        info = np.iinfo(array.dtype) if array.dtype.kind != "b" else None
-        low, high = (info.min, info.max) if info is not None else (0, 1)
-        return np.clip(np.rint(out), low, high).astype(array.dtype)
-    return out.astype(array.dtype)
+        mean = block.sum(axis=1) / (factor * factor)
+        out[start:stop] = np.clip(np.rint(mean), low, high) if integer else mean
+    return out
+
+
+def target_factor(height: int, width: int, target_side: int | None) -> int:
+    """A reduction that still leaves 4× the network's input on the short side (for clean antialiasing)."""
+    if not target_side:
+        return 1
+    return max(1, min(height, width) // (4 * target_side))
 
 
 class ByteBudget:

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from workbench.core.data.memory import block_reduce, per_image_cap, reduction_factor
+from workbench.core.data.memory import block_reduce, per_image_cap, reduction_factor, target_factor
 
 SUPPORTED_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"})
 MAX_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485
@@ -27,7 +27,7 @@ _REDUCED_NOTE = ("larger than the decode memory budget, so reduced while reading
                  "WORKBENCH_DECODE_BUDGET (bytes) higher to read such images whole")
 
 
-def _read_tiff(path: Path, notes: list[str] | None) -> np.ndarray:
+def _read_tiff(path: Path, notes: list[str] | None, target_side: int | None = None) -> np.ndarray:
     import tifffile
 
     with tifffile.TiffFile(path) as tif:
@@ -39,6 +39,10 @@ def _read_tiff(path: Path, notes: list[str] | None) -> np.ndarray:
             notes.append("multi-page TIFF (a stack): only its first page is used; save each page as its own "
                          "image to use them all")
         factor = reduction_factor(int(np.prod(page.shape, dtype=np.int64)) * page.dtype.itemsize, per_image_cap())
+        if factor > 1:  # over the budget anyway: shrink as far as the network's input allows
+            planar = len(page.shape) == 3 and page.shape[0] in (1, 3, 4) and page.shape[-1] not in (1, 3, 4)
+            height, width = page.shape[1:3] if planar else page.shape[:2]
+            factor = max(factor, target_factor(height, width, target_side))
         if factor > 1:  # decode to a memory-mapped temporary file, and reduce it in chunks
             array = page.asarray(out="memmap")
         else:
@@ -52,7 +56,7 @@ def _read_tiff(path: Path, notes: list[str] | None) -> np.ndarray:
     return array
 
 
-def _load_within_budget(image: Image.Image, notes: list[str] | None) -> Image.Image:
+def _load_within_budget(image: Image.Image, notes: list[str] | None, target_side: int | None = None) -> Image.Image:
     """Load a Pillow image, reduced (JPEG draft mode while decoding, then `reduce`) when its decoded size is over
     the per-image cap."""
     cap = per_image_cap()
@@ -63,10 +67,12 @@ def _load_within_budget(image: Image.Image, notes: list[str] | None) -> Image.Im
         return image
     if notes is not None:
         notes.append(_REDUCED_NOTE)
+    factor = max(factor, target_factor(image.height, image.width, target_side))
     if image.format == "JPEG":
         image.draft(image.mode, (max(1, image.width // factor), max(1, image.height // factor)))
     image.load()
-    factor = reduction_factor(image.width * image.height * len(image.getbands()), cap)
+    factor = max(reduction_factor(image.width * image.height * len(image.getbands()), cap),
+                 target_factor(image.height, image.width, target_side))
     if factor > 1:
         with contextlib.suppress(ValueError, NotImplementedError):  # modes reduce() does not take stay whole
             image = image.reduce(factor)
@@ -154,10 +160,12 @@ def _to_hwc(array: np.ndarray, notes: list[str] | None = None) -> np.ndarray:
     return np.ascontiguousarray(array)
 
 
-def read_image(path: str | Path, notes: list[str] | None = None) -> np.ndarray:
+def read_image(path: str | Path, notes: list[str] | None = None, target_side: int | None = None) -> np.ndarray:
     """Decode `path` into an HxWxC array (C = 1 or 3) of dtype uint8, uint16 or float32.
 
     Signed and 32-bit integer images are brought to uint16 without clipping; how is appended to `notes`.
+    An image over the decode budget is reduced while read; with `target_side` (the network's input side) as far
+    as 4× that side allows.
     Raises ImageReadError with a reason for empty, truncated, oversized or non-image files.
     """
     path = Path(path)
@@ -180,14 +188,14 @@ def read_image(path: str | Path, notes: list[str] | None = None) -> np.ndarray:
                     raise ImageReadError("image has no pixels")
                 is_tiff = image.format == "TIFF"
                 if not is_tiff:
-                    return _to_hwc(_from_pil(_load_within_budget(image, notes)), notes)
+                    return _to_hwc(_from_pil(_load_within_budget(image, notes, target_side)), notes)
         try:
-            return _to_hwc(_read_tiff(path, notes), notes)
+            return _to_hwc(_read_tiff(path, notes, target_side), notes)
         except ImageReadError:
             raise
         except Exception:  # tifffile cannot read some TIFF flavours that Pillow can
             with Image.open(path) as image:
-                return _to_hwc(_from_pil(_load_within_budget(image, notes)), notes)
+                return _to_hwc(_from_pil(_load_within_budget(image, notes, target_side)), notes)
     except ImageReadError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:

@@ -80,13 +80,22 @@ def test_locked_index_neither_blocks_a_run_nor_leaves_an_empty_folder(two_runs, 
     monkeypatch.setattr(runs_module, "LOCK_TIMEOUT_S", 0.2)
     holder = sqlite3.connect(runs_dir / INDEX_NAME, isolation_level=None)
     holder.execute("BEGIN EXCLUSIVE")
+    attempts: list[int] = []
+    connect = RunStore._connect
+
+    def counted(self):
+        attempts.append(1)
+        return connect(self)
+
+    monkeypatch.setattr(RunStore, "_connect", counted)
     try:
-        tiny_project.training.epochs = 1
+        tiny_project.training.epochs = 3
         result = train(tiny_project)
     finally:
         holder.execute("ROLLBACK")
         holder.close()
     assert result.status == "completed", result.reason
+    assert len(attempts) <= 3, "after one lock timeout the index is left alone, not waited on at every epoch"
     assert json.loads((result.run_dir / "run.json").read_text())["status"] == "completed"
     listed = {r.id: r.status for r in RunStore(runs_dir).list_runs()}
     assert listed == {ids[0]: "completed", ids[1]: "completed", result.run_id: "completed"}

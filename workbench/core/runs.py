@@ -57,6 +57,7 @@ def new_run_id() -> str:
 COLUMNS = ("id", "project", "dataset", "model", "strategy", "status", "best_epoch", "best_metrics", "started",
            "ended", "run_dir")
 LOCK_TIMEOUT_S = 10.0
+LOCKED_BACKOFF_S = 60.0
 
 
 class RunIndexError(OSError):
@@ -76,6 +77,7 @@ class RunStore:
         self.index_path = self.runs_dir / INDEX_NAME
         self.notes: list[str] = []  # what was repaired, for the caller to show
         self.read_only = not writable
+        self._locked_until = 0.0  # after a lock timeout, skip index writes a while rather than wait at every epoch
         if writable:
             try:
                 self.runs_dir.mkdir(parents=True, exist_ok=True)
@@ -169,6 +171,7 @@ class RunStore:
                      "running", time.time(), str(run_dir)),
                 )
         except sqlite3.Error as error:  # the folder is the record; the index learns of it when runs are listed
+            self._locked_until = time.monotonic() + LOCKED_BACKOFF_S
             self.notes.append(f"the run index could not record run {run_id} ({error}); it is added later from "
                               "its folder")
         return run_id, run_dir
@@ -187,10 +190,13 @@ class RunStore:
         if not fields:
             return
         assignments = ", ".join(f"{k} = ?" for k in fields)
+        if time.monotonic() < self._locked_until:
+            return  # run.json holds the same facts; the index catches up when runs are next listed
         try:
             with closing(self._connect()) as db, db:
                 db.execute(f"UPDATE runs SET {assignments} WHERE id = ?", (*fields.values(), run_id))
         except sqlite3.Error as error:  # never let the index stop a run: run.json holds the same facts
+            self._locked_until = time.monotonic() + LOCKED_BACKOFF_S
             self.notes.append(f"the run index could not be updated for run {run_id} ({error})")
 
     def add_existing(self, record: RunRecord, run_dir: Path) -> None:

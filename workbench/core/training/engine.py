@@ -55,6 +55,7 @@ from workbench.core.training.loop import BatchSource, NonFiniteLoss, StopRequest
 from workbench.core.training.monitors import Monitor, MonitorContext, default_monitors
 from workbench.core.training.optim import build_optimizer, build_scheduler
 from workbench.core.training.resume import (
+    apply_new_lr,
     check_epochs_left,
     checkpoint_epoch,
     history_from_metrics,
@@ -293,17 +294,6 @@ def train(
         distributed.shutdown(ctx)
 
 
-def _apply_new_lr(optimizer: torch.optim.Optimizer, scheduler: Any, saved_lr: float, new_lr: float) -> None:
-    """On resume with an edited learning rate: scale every group's base rate, keeping the schedule's position."""
-    if math.isclose(saved_lr, new_lr) or saved_lr <= 0:
-        return
-    ratio = new_lr / saved_lr
-    scheduler.base_lrs = [base * ratio for base in scheduler.base_lrs]
-    for group, base, factor in zip(optimizer.param_groups, scheduler.base_lrs, scheduler.lr_lambdas, strict=True):
-        group["initial_lr"] = base
-        group["lr"] = base * factor(scheduler.last_epoch)
-
-
 def _check_disk_space(run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimizer) -> None:
     """Refuse to start when the run folder cannot hold two checkpoints (weights plus optimizer state)."""
     import shutil
@@ -441,7 +431,7 @@ def _run_epochs(
         if scaler is not None and "scaler" in saved:
             scaler.load_state_dict(saved["scaler"])
         state.update({k: saved[k] for k in state if k in saved})
-        _apply_new_lr(optimizer, scheduler, float(saved.get("base_lr") or tcfg.lr), tcfg.lr)
+        apply_new_lr(optimizer, scheduler, float(saved.get("base_lr") or tcfg.lr), tcfg.lr)
         emit(LogMessage("info", f"resumed from epoch {state['epoch']}" +
                         (f", batch {state['next_batch']}" if state["next_batch"] else "")))
     if ctx.is_main and trim_metrics(run_dir, int(state["epoch"])):

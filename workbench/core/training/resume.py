@@ -7,6 +7,7 @@ mid-run: the number of epochs, the learning rate and the early-stopping patience
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -164,3 +165,14 @@ def history_from_metrics(run_dir: Path, through: int) -> list[dict[str, Any]]:
         if record.get("phase", "supervised") == "supervised" and int(record.get("epoch", 0)) <= through:
             history.append({k: v for k, v in record.items() if k not in ("phase", "seconds", "is_best")})
     return history
+
+
+def apply_new_lr(optimizer: Any, scheduler: Any, saved_lr: float, new_lr: float) -> None:
+    """On resume with an edited learning rate: scale every group's base rate, keeping the schedule's position."""
+    if math.isclose(saved_lr, new_lr) or saved_lr <= 0:
+        return
+    ratio = new_lr / saved_lr
+    scheduler.base_lrs = [base * ratio for base in scheduler.base_lrs]
+    for group, base, factor in zip(optimizer.param_groups, scheduler.base_lrs, scheduler.lr_lambdas, strict=True):
+        group["initial_lr"] = base
+        group["lr"] = base * factor(scheduler.last_epoch)

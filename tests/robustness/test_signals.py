@@ -88,3 +88,17 @@ def test_ctrl_c_stops_the_run_and_it_resumes(tiny_project, tmp_path: Path, capsy
     assert main(["train", "--resume", str(found[0].parent), "--epochs", str(done + 1)]) == 0
     status = json.loads((found[0].parent / "run.json").read_text())
     assert status["status"] == "completed" and status["epochs_run"] == done + 1
+
+
+def test_signals_are_left_to_torchrun_under_ddp(monkeypatch: pytest.MonkeyPatch) -> None:
+    from workbench.core.training.control import RunControl
+    from workbench.core.training.signals import stop_on_signals
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    before = signal.getsignal(signal.SIGTERM)
+    with stop_on_signals(RunControl()):
+        assert signal.getsignal(signal.SIGTERM) is before, "ranks that stop at different batches would hang"
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    with stop_on_signals(RunControl()):
+        assert signal.getsignal(signal.SIGTERM) is not before
+    assert signal.getsignal(signal.SIGTERM) is before

@@ -7,6 +7,7 @@ writes last.pt (mid-epoch) and records the run as stopped, so it can be resumed.
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import sys
 import threading
@@ -20,9 +21,12 @@ from workbench.core.training.control import RunControl
 def stop_on_signals(control: RunControl, say: Any = None) -> Iterator[RunControl]:
     """While inside, SIGINT and SIGTERM request a stop through `control`; outside, the old handlers are back.
 
-    Only the main thread may set handlers; elsewhere (a GUI worker) this does nothing.
+    Only the main thread may set handlers; elsewhere (a GUI worker), and under torchrun, this does nothing.
     """
-    if threading.current_thread() is not threading.main_thread():
+    # Under torchrun each rank would stop at its own batch and the others would wait in all-reduce for ever:
+    # there the launcher's own handling (it ends every rank) stays; resume continues from the last epoch.
+    distributed = int(os.environ.get("WORLD_SIZE", "1") or 1) > 1
+    if distributed or threading.current_thread() is not threading.main_thread():
         yield control
         return
     say = say or (lambda text: print(text, file=sys.stderr, flush=True))

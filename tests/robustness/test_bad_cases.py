@@ -216,3 +216,26 @@ def test_huge_decoded_images_stay_within_the_decode_budget(tmp_path: Path, monke
     assert peak < budget, f"decoding peaked at {peak / 1024**2:.0f} MiB over a {budget / 1024**2:.0f} MiB budget"
     np.testing.assert_allclose(images.array[0].astype(np.float64), whole[0], atol=0.01 * 65535)
     assert any("reduced while reading" in n and n.startswith("2 image(s)") for n in images.notes), images.notes
+
+
+def test_huge_png_and_jpeg_are_reduced_while_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from skimage import data as skdata
+
+    from workbench.core.data import memory
+    from workbench.core.data.reading import read_image
+
+    photo = np.kron(skdata.astronaut(), np.ones((6, 6, 1), np.uint8))  # 3072×3072 RGB, 27 MiB decoded
+    Image.fromarray(photo).save(tmp_path / "big.png")
+    Image.fromarray(photo).save(tmp_path / "big.jpg", quality=90)
+    whole = read_image(tmp_path / "big.png")
+    assert whole.shape == (3072, 3072, 3)
+    monkeypatch.setattr(memory, "DECODE_BUDGET_BYTES", 12 * 1024**2)  # per-image cap 2 MiB
+    for name in ("big.png", "big.jpg"):
+        notes: list[str] = []
+        small = read_image(tmp_path / name, notes=notes, target_side=32)
+        assert small.nbytes <= 2 * 1024**2 and small.shape[0] >= 4 * 32, (name, small.shape)
+        assert notes and "reduced while reading" in notes[0]
+        factor = 3072 // small.shape[0]
+        reference = whole[: small.shape[0] * factor, : small.shape[1] * factor].reshape(
+            small.shape[0], factor, small.shape[1], factor, 3).mean(axis=(1, 3))
+        assert np.abs(small.astype(np.float64) - reference).mean() < 6, name  # the same picture, only smaller

@@ -151,9 +151,15 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as error:  # the engine's own errors are readable; say them plainly
         from workbench.core.config import ConfigError
         from workbench.core.data.errors import DatasetError
+        from workbench.core.data.reading import ImageReadError
+        from workbench.core.training.checkpoints import CheckpointError
 
-        if isinstance(error, (ConfigError, DatasetError, FileNotFoundError, PermissionError, ValueError)):
+        if isinstance(error, (ConfigError, DatasetError, ValueError, CheckpointError, ImageReadError)):
             return _err(str(error))
+        if isinstance(error, OSError):
+            from workbench.core.io import os_error_message
+
+            return _err(os_error_message(error))
         return _err(f"unexpected {type(error).__name__}: {error}")
 
 
@@ -169,28 +175,39 @@ def _print_metrics(title: str, metrics: dict) -> None:
             print(f"  {name[:16]:<16} {m['precision']:>9.3f} {m['recall']:>7.3f} {m['f1']:>6.3f} {m['support']:>5}")
 
 
-def _train(config, resume: Path | None = None):
+def _train(config, resume: Path | None = None, overrides: dict | None = None):
+    from workbench.core.training.control import RunControl
     from workbench.core.training.engine import train
+    from workbench.core.training.signals import stop_on_signals
     from workbench.progress import ConsoleProgress
 
     callback = ConsoleProgress() if _is_main_rank() else None
-    return train(config, callback, resume=resume)
+    with stop_on_signals(RunControl()) as control:  # SIGTERM/Ctrl+C: checkpoint, then 'stopped'
+        return train(config, callback, control, resume=resume, overrides=overrides or None)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from workbench.core.config import load_config
+    from workbench.core.config import ProjectConfig, load_config, with_updates
 
     if args.project is None and args.resume is None:
         return _err("give a project file (workbench train PROJECT.toml) or --resume RUN")
     config = None
+    overrides = {"training.epochs": args.epochs} if args.epochs is not None else {}
     if args.project is not None:
         config = load_config(args.project)
-        if args.epochs:
-            config = config.model_copy(update={"training": config.training.model_copy(update={"epochs": args.epochs})})
+        if args.resume is None:  # on resume the engine decides which settings may change, and says so
+            config = with_updates(config, overrides, source="--epochs") if overrides else config
     resume_folds = args.resume if args.resume is not None and args.resume.suffix == ".json" else None
     if args.k_fold is not None or resume_folds is not None:
         return _cross_validate(config, args.k_fold, resume_folds)
-    result = _train(config, args.resume)
+    if args.resume is not None and overrides:
+        from workbench.core.config import ConfigError
+
+        try:  # check the value at once, with the flag's name, before the run folder is read
+            with_updates(config or ProjectConfig(), overrides, source="--epochs")
+        except ConfigError as error:
+            return _err(str(error))
+    result = _train(config, args.resume, overrides)
     if not _is_main_rank():
         return 0 if result.status != "failed" else 1
     if result.status == "failed":
@@ -211,9 +228,15 @@ def _cross_validate(config, k: int | None, resume: Path | None) -> int:
     if resume is None:
         if config is None:
             return _err("--k-fold needs a project file")
-        k = k if k and k > 0 else (config.data.k_folds or 5)
-        config = config.model_copy(update={"data": config.data.model_copy(update={"k_folds": k})})
-    folds = run_k_fold(None if resume is not None else config, ConsoleProgress(), resume=resume)
+        from workbench.core.config import with_updates
+
+        k = k if k is not None and k != -1 else (config.data.k_folds or 5)
+        config = with_updates(config, {"data.k_folds": k}, source="--k-fold")
+    from workbench.core.training.control import RunControl
+    from workbench.core.training.signals import stop_on_signals
+
+    with stop_on_signals(RunControl()) as control:
+        folds = run_k_fold(None if resume is not None else config, ConsoleProgress(), control, resume=resume)
     if folds.status == "failed":
         return _err(folds.reason)
     print(f"\nk-fold: {folds.summary()}; summary in {folds.summary_path}")
@@ -229,8 +252,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     dataset = write_digits_dataset(base / "digits")
     print(f"Demo dataset: 1,797 real 8×8 handwritten digit scans (scikit-learn), 10 classes, in {dataset}")
     config = demo_config(dataset, base / "runs")
-    if args.epochs:
-        config.training.epochs = args.epochs
+    if args.epochs is not None:
+        from workbench.core.config import with_updates
+
+        config = with_updates(config, {"training.epochs": args.epochs}, source="--epochs")
     from workbench.core.config import save_config
 
     save_config(config, base / "digits-demo.toml")
@@ -271,6 +296,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from workbench.core.evaluation.summaries import parse_tta
     from workbench.progress import bar
 
+    if args.output.is_dir():  # say so before the predictions are computed, not after
+        return _err(f"{args.output} is a folder; give the CSV file to write, such as -o {args.output / 'predictions.csv'}")
+    if not args.run.exists():
+        return _err(f"{args.run} does not exist; give a run folder or a .wbmodel bundle")
     with bar("predicting") as update:
         count, problems = predict_folder(args.run, args.images, args.output, progress=update,
                                          tta=parse_tta(args.tta), tta_rule=args.tta_rule)
@@ -312,11 +341,14 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    from workbench.core.runs import RunStore
+    from workbench.core.runs import open_runs_folder
 
     if not args.runs_dir.is_dir():
         return _err(f"runs folder {args.runs_dir} does not exist")
-    records = RunStore(args.runs_dir).list_runs()
+    store = open_runs_folder(args.runs_dir)
+    records = store.list_runs()
+    for note in store.notes:
+        print(f"note: {note}", file=sys.stderr)
     if not records:
         print(f"no runs in {args.runs_dir}")
         return 0

@@ -55,3 +55,17 @@ def test_key_affects() -> None:
     assert key_affects("data", "data.source")
     assert not key_affects("training.lr", "data")
     assert not key_affects("data.sourceX", "data.source")
+
+
+def test_saving_an_opened_project_keeps_its_relative_paths(qtbot, tmp_path) -> None:
+    (tmp_path / "images").mkdir()
+    (tmp_path / "p.toml").write_text('name = "rel"\nruns_dir = "../shared-runs"\n[data]\nsource = "images"\n')
+    project = ProjectModel()
+    project.open(tmp_path / "p.toml")
+    assert project.update("training.epochs", 4) is None
+    project.save()
+    text = (tmp_path / "p.toml").read_text()
+    assert 'source = "images"' in text and 'runs_dir = "../shared-runs"' in text and "epochs = 4" in text
+    assert project.update("data.source", str(tmp_path / "elsewhere")) is None
+    project.save()
+    assert f'source = "{tmp_path / "elsewhere"}"' in (tmp_path / "p.toml").read_text(), "a new folder is kept as chosen"

@@ -165,7 +165,7 @@ class RunArtifactsCallback(Callback):
         self._lock = threading.Lock()  # projections arrive from a worker thread
 
     def _write(self, name: str, data: object) -> None:
-        from workbench.core.config import atomic_write_bytes
+        from workbench.core.io import atomic_write_bytes
 
         atomic_write_bytes(self.run_dir / name, json.dumps(data, indent=1, default=str).encode("utf-8"))
 

@@ -6,8 +6,6 @@ choices, and a one-line description that the GUI shows as a tooltip.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Literal
 
@@ -17,7 +15,9 @@ try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+
+from workbench.core.io import atomic_write_bytes
 
 SCHEMA_VERSION = 1
 
@@ -284,6 +284,22 @@ class ProjectConfig(_Section):
     diagnostics: DiagnosticsConfig = Field(default_factory=DiagnosticsConfig)
     export: ExportConfig = Field(default_factory=ExportConfig)
 
+    # The dataset and runs paths as the project file wrote them, when relative (see resolve_paths, save_config).
+    _relative: dict[str, str] = PrivateAttr(default_factory=dict)
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, value: str) -> str:
+        # The name becomes part of exported file names: it must never lead out of the folder it is written to.
+        if "/" in value or "\\" in value or ".." in value or any(ord(ch) < 32 for ch in value):
+            raise ValueError(
+                "a project name may not contain '/', '\\', '..' or control characters, because it is used in file "
+                "names; choose a plain name such as 'cell-types'"
+            )
+        if not value.strip():
+            raise ValueError("the project name is blank; give it a name such as 'cell-types'")
+        return value
+
     @field_validator("schema_version", mode="before")
     @classmethod
     def _supported_version(cls, value: Any) -> Any:
@@ -368,11 +384,18 @@ def load_config(path: str | Path) -> ProjectConfig:
     """Read a project TOML file. Relative dataset paths are resolved against the file's folder."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        data = path.read_bytes()
     except FileNotFoundError:
-        raise ConfigError(f"project file {path} does not exist") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError(f"project file {path} cannot be read: {error}") from None
+        raise ConfigError(f"project file {path} does not exist; check the path") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path} is a folder, not a project file; give the .toml file inside it") from None
+    except OSError as error:
+        raise ConfigError(f"project file {path} cannot be read ({error.strerror or error})") from None
+    try:
+        text = data.decode("utf-16") if data[:2] in (b"\xff\xfe", b"\xfe\xff") else data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"project file {path} is not UTF-8 text (byte {error.start} cannot be read); save it "
+                          "as UTF-8") from None
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
@@ -382,35 +405,77 @@ def load_config(path: str | Path) -> ProjectConfig:
 
 
 def resolve_paths(config: ProjectConfig, base: Path) -> ProjectConfig:
-    """Make the dataset source and runs folder absolute, relative to `base` (the project file's folder)."""
+    """Make the dataset source and runs folder absolute, relative to `base` (the project file's folder).
+
+    The relative forms are remembered, so that saving the project writes them back relative.
+    """
     updates: dict[str, Any] = {}
+    relative: dict[str, str] = {}
     source = config.data.source
     if source and not Path(source).expanduser().is_absolute():
         updates["data"] = config.data.model_copy(update={"source": str((base / source).resolve())})
+        relative["data.source"] = source
     runs = config.runs_dir or "runs"
     if not Path(runs).expanduser().is_absolute():
         updates["runs_dir"] = str((base / runs).resolve())
-    return config.model_copy(update=updates)
+        relative["runs_dir"] = config.runs_dir  # "" stays "" (a runs folder beside the project file)
+    resolved = config.model_copy(update=updates)
+    resolved._relative = {**config._relative, **relative}
+    return resolved
 
 
 def config_to_toml(config: ProjectConfig) -> str:
     return tomli_w.dumps(config.model_dump(mode="json"))
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write to a temporary file beside `path`, then rename, so a crash never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+def _get(config: BaseModel, key: str) -> Any:
+    value: Any = config
+    for part in key.split("."):
+        value = getattr(value, part)
+    return value
+
+
+def _relative_form(config: ProjectConfig, base: Path) -> ProjectConfig:
+    """The config with each path that was relative in its file made relative again, where it still points to
+    the same place from `base` (a Save As into another folder keeps the absolute path instead)."""
+    updates: dict[str, Any] = {}
+    for key, raw in config._relative.items():
+        current = _get(config, key)
+        if current and (base / (raw or "runs")).resolve() == Path(current).expanduser().resolve():
+            updates[key] = raw
+    return with_updates(config, updates) if updates else config
+
+
+# --- changing settings ---------------------------------------------------------------------------
+
+
+def with_updates(config: ProjectConfig, updates: dict[str, Any], source: str = "the changed settings"
+                 ) -> ProjectConfig:
+    """A copy of `config` with dotted keys set (`{"training.epochs": 20}`), validated as a whole.
+
+    The one way to change a config outside a form: out-of-range values (`--epochs -3`) and unknown keys raise
+    ConfigError with the field, the value and what is allowed, exactly as a project file would.
+    """
+    raw = config.model_dump(mode="python")
+    for key, value in updates.items():
+        parts = key.split(".")
+        owner = raw
+        for part in parts[:-1]:
+            if not isinstance(owner.get(part), dict):
+                raise ConfigError(f"{source}: {key} is not a setting; check its spelling (such as training.epochs)")
+            owner = owner[part]
+        if parts[-1] not in owner:
+            raise ConfigError(f"{source}: {key} is not a setting; check its spelling (such as training.epochs)")
+        owner[parts[-1]] = value
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        updated = ProjectConfig.model_validate(raw)
+    except ValidationError as error:
+        raise ConfigError(describe_validation_error(error, source)) from None
+    updated._relative = dict(config._relative)
+    return updated
 
 
 def save_config(config: ProjectConfig, path: str | Path) -> None:
-    atomic_write_bytes(Path(path), config_to_toml(config).encode("utf-8"))
+    """Write the project atomically; paths that were relative in the file it came from stay relative."""
+    path = Path(path)
+    atomic_write_bytes(path, config_to_toml(_relative_form(config, path.parent.resolve())).encode("utf-8"))

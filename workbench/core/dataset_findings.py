@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from workbench.core.config import atomic_write_bytes
+from workbench.core.io import atomic_write_bytes
 
 STORE_NAME = "dataset_findings.json"
 

@@ -14,7 +14,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QStandardPaths, QTimer
 
-from workbench.core.config import ConfigError, ProjectConfig, atomic_write_bytes, load_config, save_config
+from workbench.core.config import ConfigError, ProjectConfig, load_config, save_config
+from workbench.core.io import atomic_write_bytes
 from workbench.qt.project_model import ProjectModel
 
 AUTOSAVE_NAME = "autosave.toml"

@@ -114,9 +114,10 @@ def augmentation_views(path: str, cfg: PreprocessingConfig, n: int = 8, seed: in
 
 
 def model_summary(config: ProjectConfig, in_channels: int, num_classes: int) -> Any:
+    from workbench.core.config import with_updates
     from workbench.core.models.factory import model_summary as engine_summary
 
-    offline = config.model_copy(update={"model": config.model.model_copy(update={"pretrained": False})})
+    offline = with_updates(config, {"model.pretrained": False})
     return engine_summary(offline, in_channels, num_classes)
 
 
@@ -130,9 +131,9 @@ def list_runs(runs_dir: str) -> list[Any]:
     """Runs recorded under `runs_dir`, newest first."""
     if not runs_dir or not Path(runs_dir).is_dir():
         return []
-    from workbench.core.runs import RunStore
+    from workbench.core.runs import open_runs_folder
 
-    return list(RunStore(runs_dir).list_runs())
+    return list(open_runs_folder(runs_dir).list_runs())  # a read-only archive is listed from its folders
 
 
 def run_summary(run_dir: str) -> dict:
@@ -257,19 +258,19 @@ def compute_attribution_maps(run_dir: str, context: TaskContext) -> AttributionM
 
 # --- runs (the Runs window) ---------------------------------------------------------------------------
 
-RESUMABLE_STATUSES = ("stopped", "failed", "running")  # "running" without a live process: interrupted
+RESUMABLE_STATUSES = ("stopped", "failed", "running", "interrupted")  # "running" without a live process: interrupted
 
 
 def list_run_rows(runs_dir: str) -> list[dict[str, Any]]:
     """Every indexed run as a dict (RunRecord fields plus `resumable`: a checkpoint to continue from)."""
     from dataclasses import asdict
 
-    from workbench.core.runs import RunStore
+    from workbench.core.runs import open_runs_folder
 
     if not runs_dir or not Path(runs_dir).is_dir():
         return []
     rows = []
-    for record in RunStore(runs_dir).list_runs():
+    for record in open_runs_folder(runs_dir).list_runs():  # read-only archives are listed from their folders
         row = asdict(record)
         row["resumable"] = record.status in RESUMABLE_STATUSES and (Path(record.run_dir) / "checkpoints" / "last.pt").exists()
         rows.append(row)

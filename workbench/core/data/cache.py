@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -18,7 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from workbench.core.config import PreprocessingConfig
+from workbench.core.data import memory
 from workbench.core.data.discovery import Sample, SkippedFile
+from workbench.core.data.memory import WORK_FACTOR, ByteBudget, estimate_decoded_bytes, per_image_cap
 from workbench.core.data.preprocess import prepare
 from workbench.core.data.reading import ImageReadError, read_image, value_scale
 
@@ -35,6 +38,7 @@ class DecodedImages:
     channels: str = "grayscale"
     value_scale: float = 255.0
     on_disk: bool = False
+    notes: list[str] = field(default_factory=list)  # how unusual bit depths were mapped, with image counts
 
     @property
     def nbytes(self) -> int:
@@ -117,15 +121,28 @@ def decode_dataset(
     failed: list[SkippedFile] = []
     done = 0
 
+    notes: Counter[str] = Counter()
+    notes_lock = threading.Lock()
+    budget = ByteBudget(memory.DECODE_BUDGET_BYTES)
+
     def load(i: int) -> tuple[int, np.ndarray | None, str | None]:
         if should_stop is not None and should_stop():
             return i, None, "cancelled"
+        said: list[str] = []
+        # A big image waits until it fits beside the others in the budget (or runs alone).
+        cost = budget.acquire(WORK_FACTOR * min(estimate_decoded_bytes(samples[i].path), per_image_cap()))
         try:
-            image = read_image(samples[i].path)
+            image = read_image(samples[i].path, notes=said, target_side=size)
+            # Resize at once, in the image's own channels and dtype, so only small arrays are kept.
+            small = prepare(image, size, cfg.resize_mode, "keep", image.dtype)
         except ImageReadError as error:
             return i, None, str(error)
-        # Resize at once, in the image's own channels and dtype, so only small arrays are kept.
-        return i, prepare(image, size, cfg.resize_mode, "keep", image.dtype), None
+        finally:
+            image = None
+            budget.release(cost)
+        with notes_lock:
+            notes.update(set(said))
+        return i, small, None
 
     n_workers = workers or min(4, os.cpu_count() or 1)
     resized: list[np.ndarray | None] = [None] * total
@@ -156,7 +173,12 @@ def decode_dataset(
         resized[i] = None
     if on_disk and isinstance(array, np.memmap):
         array.flush()
-    result = DecodedImages(array, kept, failed, channels, value_scale(dtype), on_disk)
+    mixed = len(dtypes) > 1
+    summary = [f"{count} image(s): {text}" for text, count in sorted(notes.items())]
+    if mixed:
+        summary.append(f"images of {len(dtypes)} bit depths ({', '.join(sorted(str(d) for d in dtypes))}) were each "
+                       f"scaled by their own depth to one range (8-bit by 255, 16-bit by 65,535, float as 0–1)")
+    result = DecodedImages(array, kept, failed, channels, value_scale(dtype), on_disk, summary)
     with _last_lock:
         _last = (key, result)
     return result
@@ -174,6 +196,8 @@ def _finish(item: np.ndarray, n_channels: int, dtype: np.dtype) -> np.ndarray:
         values = item.astype(np.float32)
         if dtype == np.uint16 and item.dtype == np.uint8:
             values = values * 257.0
+        elif dtype.kind == "f":  # float cache: every integer image to 0–1 by its own depth
+            values = values / value_scale(item.dtype)
         if dtype.kind in "ui":
             return np.clip(np.rint(values), 0, np.iinfo(dtype).max).astype(dtype)
         return values.astype(dtype)

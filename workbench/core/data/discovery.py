@@ -65,12 +65,28 @@ class DatasetScan:
         return [s.split for s in self.samples]
 
 
-def _natural_key(text: str) -> list:
-    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", text)]
+def _natural_key(text: str) -> tuple[list, str]:
+    """Natural order ("img2" before "img10"), case-blind; ties ("Cat"/"cat", "c1"/"c01") broken by the exact
+    text, so the order is total and never depends on set or hash order."""
+    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", text)], text
 
 
 def _is_hidden(name: str) -> bool:
     return name.startswith(".") or name.lower() in _IGNORED_NAMES
+
+
+# Dot-folders that tools make (version control, notebooks, caches): hidden on purpose, never classes.
+_TOOL_FOLDERS = {".git", ".svn", ".hg", ".ipynb_checkpoints", ".cache", ".thumbnails", ".trash", ".trashes",
+                 ".idea", ".vscode", ".venv", ".dvc", ".spotlight-v100", ".fseventsd"}
+
+
+def _holds_images(folder: Path) -> bool:
+    """Whether `folder` directly holds an image file (a cheap look, not a full walk)."""
+    try:
+        return any(entry.is_file() and Path(entry.name).suffix.lower() in SUPPORTED_SUFFIXES
+                   for entry in os.scandir(folder))
+    except OSError:
+        return False
 
 
 def _walk_files(folder: Path) -> list[Path]:
@@ -167,6 +183,21 @@ def _scan_class_folders(root: Path, split: str | None = None) -> tuple[list[tupl
             f"{len(loose)} image(s) lie directly in {root} rather than in a class folder and were left out; "
             "move each into the folder of its class"
         )
+    hidden = [d.name for d in root.iterdir() if d.is_dir() and d.name.startswith(".")
+              and d.name.lower() not in _TOOL_FOLDERS and _holds_images(d)]
+    if hidden:
+        warnings.append(
+            f"the folder(s) {', '.join(hidden)} in {root} hold images but start with a dot, so they are hidden and "
+            "were left out; rename them (for example '.5mm' to '0.5mm') to use them as classes"
+        )
+    split_like = [d.name for d in class_dirs if d.name.lower() in SPLIT_FOLDER_NAMES]
+    if split is None and len(split_like) >= 2:
+        others = [d.name for d in class_dirs if d.name.lower() not in SPLIT_FOLDER_NAMES]
+        warnings.append(
+            f"the folders {', '.join(split_like)} in {root} look like train/val/test splits, but "
+            f"{', '.join(others[:5])} {'is' if len(others) == 1 else 'are'} not a split name, so every folder was "
+            "taken as a class; move or rename the other folder(s) to use the pre-split layout"
+        )
     for class_dir in class_dirs:
         files = _walk_files(class_dir)
         if not files:
@@ -188,11 +219,45 @@ def _scan_presplit(root: Path) -> tuple[list[tuple[Path, str, str | None]], list
     return candidates, warnings
 
 
-def _scan_csv(manifest: Path) -> tuple[list[tuple[Path, str, str | None]], list[SkippedFile], list[str]]:
+def read_text_file(path: Path, what: str = "CSV manifest") -> tuple[str, str | None]:
+    """The text of a CSV file, and a warning when it was not UTF-8.
+
+    UTF-8 (with or without BOM) and UTF-16 (BOM, or the NUL pattern of ASCII in UTF-16) are read as they are;
+    other text is read as Windows-1252 (a superset of Latin-1) with a warning. Binary files are refused.
+    """
     try:
-        text = manifest.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as error:
-        raise DatasetError(f"CSV manifest {manifest} cannot be read: {error}") from None
+        data = path.read_bytes()
+    except OSError as error:
+        raise DatasetError(f"{what} {path} cannot be read ({error.strerror or error}); check that it exists "
+                           "and that you may read it") from None
+    encoding = None
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        encoding = "utf-16"
+    elif len(data) >= 4 and data[1:4:2] == b"\0\0" and data[0:4:2] != b"\0\0":
+        encoding = "utf-16-le"
+    elif len(data) >= 4 and data[0:4:2] == b"\0\0" and data[1:4:2] != b"\0\0":
+        encoding = "utf-16-be"
+    if encoding is not None:
+        try:
+            return data.decode(encoding).lstrip("\ufeff"), None
+        except UnicodeDecodeError:
+            pass
+    try:
+        return data.decode("utf-8-sig"), None
+    except UnicodeDecodeError as error:
+        if b"\0" in data:
+            raise DatasetError(f"{what} {path} is not a text file (it holds binary data at byte {error.start}); "
+                               "save it as a UTF-8 CSV") from None
+    try:
+        text = data.decode("cp1252")
+    except UnicodeDecodeError:
+        text = data.decode("latin-1")
+    return text, (f"{what} {path.name} is not UTF-8; it was read as Windows-1252/Latin-1. If any name looks "
+                  "wrong, save the file as UTF-8")
+
+
+def _scan_csv(manifest: Path) -> tuple[list[tuple[Path, str, str | None]], list[SkippedFile], list[str]]:
+    text, encoding_note = read_text_file(manifest)
     dialect = csv.excel_tab if manifest.suffix.lower() == ".tsv" else csv.excel
     reader = csv.DictReader(text.splitlines(), dialect=dialect)
     columns = {(c or "").strip().lower(): c for c in (reader.fieldnames or [])}
@@ -206,6 +271,7 @@ def _scan_csv(manifest: Path) -> tuple[list[tuple[Path, str, str | None]], list[
     candidates: list[tuple[Path, str, str | None]] = []
     skipped: list[SkippedFile] = []
     seen: dict[str, int] = {}
+    unknown_splits: dict[str, list[int]] = {}
     for row_number, row in enumerate(reader, start=2):
         raw_path = (row.get(columns["path"]) or "").strip()
         label = (row.get(columns["label"]) or "").strip()
@@ -226,9 +292,20 @@ def _scan_csv(manifest: Path) -> tuple[list[tuple[Path, str, str | None]], list[
             continue
         split = None
         if split_col:
-            split = SPLIT_FOLDER_NAMES.get((row.get(split_col) or "").strip().lower())
+            given = (row.get(split_col) or "").strip()
+            split = SPLIT_FOLDER_NAMES.get(given.lower())
+            if given and split is None:
+                unknown_splits.setdefault(given, []).append(row_number)
         candidates.append((path, label, split))
-    return candidates, skipped, []
+    if unknown_splits:
+        # Guessing would be unsafe: a 'holdout' row put into training leaks the test set.
+        detail = "; ".join(f"{value!r} in {len(rows)} row(s) (first: row {rows[0]})"
+                           for value, rows in sorted(unknown_splits.items()))
+        raise DatasetError(
+            f"CSV manifest {manifest.name} has split values Workbench does not know: {detail}. Use train, val or "
+            "test (or leave the cell empty to let Workbench choose), then load it again"
+        )
+    return candidates, skipped, [encoding_note] if encoding_note else []
 
 
 def scan_dataset(

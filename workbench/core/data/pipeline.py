@@ -52,6 +52,11 @@ class PreparedData:
 def _thin_class_warnings(names: list[str], labels: np.ndarray, splits: list[str]) -> list[str]:
     """Classes too small to appear in every split that exists."""
     notes = []
+    train = set(labels[[i for i, s in enumerate(splits) if s == "train"]].tolist())
+    no_train = [names[c] for c in range(len(names)) if c not in train and c in set(labels.tolist())]
+    if no_train:
+        notes.append(f"class(es) {', '.join(no_train)} have no training images (only validation or test ones), so "
+                     "the network cannot learn them; add images to their train/ folder or manifest rows")
     for split in ("val", "test"):
         members = labels[[i for i, s in enumerate(splits) if s == split]]
         if len(members) == 0:
@@ -100,6 +105,7 @@ def prepare_data(
     images = decode_dataset(samples, config.preprocessing, cache_dir=cache_dir, progress=report("decode"),
                             should_stop=should_stop)
     skipped += images.failed
+    warnings += images.notes
     kept = [samples[i] for i in images.kept]
     index = {c: i for i, c in enumerate(names)}
     unknown = sorted({s.label for s in kept if s.label not in index})
@@ -108,7 +114,16 @@ def prepare_data(
     labels = np.array([index[s.label] for s in kept], dtype=np.int64)
     if manifest is not None:
         if images.failed:
-            warnings.append(f"{len(images.failed)} file(s) of the stored split can no longer be read and were left out")
+            first = images.failed[0]
+            if not images.kept or not any(splits[i] == "train" for i in images.kept):
+                where = "all" if not images.kept else "every training image"
+                raise DatasetError(
+                    f"{where} of the {len(samples)} images listed in the run's {manifest.name} cannot be read (first: "
+                    f"{first.path}: {first.reason}); was the dataset moved, renamed or deleted? Put it back where "
+                    "it was, then try again"
+                )
+            warnings.append(f"{len(images.failed)} file(s) of the stored split can no longer be read and were left out "
+                            f"(first: {first.path}: {first.reason})")
         splits = [splits[i] for i in images.kept]
     else:
         present = set(labels.tolist())

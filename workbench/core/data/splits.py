@@ -14,8 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from workbench.core.config import DataConfig, atomic_write_bytes
+from workbench.core.config import DataConfig
 from workbench.core.data.discovery import Sample
+from workbench.core.io import atomic_write_bytes
 
 SPLITS = ("train", "val", "test")
 
@@ -121,8 +122,24 @@ def write_manifest(path: Path, samples: Sequence[Sample], splits: Sequence[str])
 
 
 def read_manifest(path: Path) -> tuple[list[Sample], list[str]]:
-    with path.open(encoding="utf-8", newline="") as handle:
-        rows = list(csv.DictReader(handle))
+    """A run's stored split. Raises DatasetError, naming the file, when it is damaged."""
+    from workbench.core.data.errors import DatasetError
+
+    try:
+        with path.open(encoding="utf-8", newline="") as handle:
+            reader = csv.DictReader(handle)
+            rows = list(reader)
+            columns = set(reader.fieldnames or [])
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise DatasetError(f"the run's split file {path} cannot be read ({error}); it is needed to keep the test "
+                           "set locked, so restore it from a backup or start a new run") from None
+    missing = [c for c in ("path", "label", "split") if c not in columns]
+    bad = [i + 2 for i, r in enumerate(rows) if r.get("split") not in SPLITS or not r.get("path") or not r.get("label")]
+    if missing or bad:
+        what = (f"lacks the column(s) {', '.join(missing)}" if missing else
+                f"has {len(bad)} damaged row(s) (first: row {bad[0]}; each needs a path, a label and a split of "
+                f"{', '.join(SPLITS)})")
+        raise DatasetError(f"the run's split file {path} {what}; restore it from a backup or start a new run")
     samples = [Sample(r["path"], r["label"], r["split"]) for r in rows]
     return samples, [r["split"] for r in rows]
 

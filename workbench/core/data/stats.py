@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from workbench.core.config import atomic_write_bytes
+from workbench.core.io import atomic_write_bytes
 
 if TYPE_CHECKING:
     import torch
@@ -36,7 +36,19 @@ class NormStats:
 
     @classmethod
     def from_dict(cls, data: dict) -> NormStats:
-        return cls(**{k: data[k] for k in ("mode", "mean", "std", "minimum", "maximum", "value_scale")})
+        """Raises ValueError naming what is missing or wrong (a damaged norm_stats.json)."""
+        keys = ("mode", "mean", "std", "minimum", "maximum", "value_scale")
+        if not isinstance(data, dict) or any(k not in data for k in keys):
+            have = ", ".join(sorted(data)) if isinstance(data, dict) else type(data).__name__
+            raise ValueError(f"the normalisation statistics are incomplete: they need {', '.join(keys)} (found: {have})")
+        try:
+            stats = cls(str(data["mode"]), [float(v) for v in data["mean"]], [float(v) for v in data["std"]],
+                        float(data["minimum"]), float(data["maximum"]), float(data["value_scale"]))
+        except (TypeError, ValueError):
+            raise ValueError("the normalisation statistics hold values that are not numbers") from None
+        if stats.value_scale <= 0 or len(stats.mean) != len(stats.std) or not stats.mean:
+            raise ValueError("the normalisation statistics are inconsistent (empty, unequal lengths or a scale <= 0)")
+        return stats
 
     def save(self, path: Path) -> None:
         atomic_write_bytes(path, json.dumps(self.to_dict(), indent=2).encode())

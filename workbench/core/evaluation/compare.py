@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from workbench.core.config import ConfigError
 from workbench.core.evaluation import storage
 from workbench.core.evaluation.metrics import headline
 from workbench.core.evaluation.test_lock import summarize_test_uses
@@ -71,6 +72,10 @@ def compare_runs(run_dirs: Sequence[str | Path]) -> dict[str, Any]:
     Test metrics are read from what was stored at the last evaluation; comparing runs never uses the test set.
     """
     folders = [Path(d).expanduser().resolve() for d in run_dirs]
+    strangers = [str(f) for f in folders if not (f / "config.toml").is_file()]
+    if strangers:  # an empty column would read as a run with no results
+        verb = "is not a Workbench run folder" if len(strangers) == 1 else "are not Workbench run folders"
+        raise ConfigError(f"{', '.join(strangers)} {verb} (no config.toml); give the folders under runs/")
     ids = [f.name for f in folders]
     if len(set(ids)) != len(ids):  # runs from different folders may share a name
         ids = [str(f) for f in folders]

@@ -6,6 +6,7 @@ bundles; it lives apart so that this module and the bundle reader do not import 
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,9 @@ from workbench.core.data.stats import NormStats
 from workbench.core.devices import select_device
 from workbench.core.models.factory import build_model
 from workbench.core.runs import read_json
-from workbench.core.training.checkpoints import load_checkpoint
+from workbench.core.training.checkpoints import CheckpointError, load_checkpoint
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -63,14 +66,35 @@ def load_run_folder(run_dir: str | Path, which: str = "best", device: str = "aut
     stats_data = read_json(run_dir / "norm_stats.json")
     if not class_names or not stats_data:
         raise ConfigError(f"run {run_dir.name} has no class list or statistics; it did not get past data preparation")
+    if not isinstance(class_names, list):
+        raise ConfigError(f"{run_dir / 'classes.json'} is damaged: it should be a list of class names")
     path = run_dir / "checkpoints" / f"{which}.pt"
     if not path.exists():
         path = run_dir / "checkpoints" / "last.pt"
-    saved = load_checkpoint(path)
-    stats = NormStats.from_dict(stats_data)
-    channels = read_json(run_dir / "data_report.json", {}).get("channels", "rgb")
+    if not path.exists():
+        raise ConfigError(f"run {run_dir.name} has no checkpoint yet (checkpoints/{which}.pt); train at least one "
+                          "epoch first")
+    try:
+        saved = load_checkpoint(path)
+    except CheckpointError as error:  # a damaged best.pt (or last.pt): the other one still holds a model
+        other = run_dir / "checkpoints" / ("last.pt" if path.name == "best.pt" else "best.pt")
+        if not other.exists():
+            raise
+        log.warning("%s; using %s instead", error, other.name)
+        saved, path = load_checkpoint(other), other
+    try:
+        stats = NormStats.from_dict(stats_data)
+    except ValueError as error:
+        raise ConfigError(f"{run_dir / 'norm_stats.json'} is damaged: {error}") from None
+    channels = (read_json(run_dir / "data_report.json", {}) or {}).get("channels", "rgb")
     model = build_inference_model(config, channels, len(class_names))
-    model.load_state_dict(saved["model"])
+    if not isinstance(saved, dict) or "model" not in saved:
+        raise CheckpointError(f"checkpoint {path} holds no model weights; it is not a Workbench checkpoint")
+    try:
+        model.load_state_dict(saved["model"])
+    except RuntimeError as error:
+        raise CheckpointError(f"checkpoint {path} does not fit the run's model ({str(error).splitlines()[0][:200]}); "
+                              "was config.toml edited after training?") from None
     chosen = torch.device(select_device(device if device != "auto" else config.training.device))
     status = read_json(run_dir / "run.json", {}) or {}
     return LoadedRun(run_dir, config, class_names, stats, model.to(chosen).eval(), chosen, int(saved.get("epoch", 0)),

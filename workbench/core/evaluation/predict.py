@@ -90,8 +90,12 @@ def predict_folder(run_dir: str | Path | LoadedRun, images_dir: str | Path, outp
 
 
 def write_predictions_csv(results: list[Prediction], output: Path, with_plain: bool = False) -> Path:
-    output.parent.mkdir(parents=True, exist_ok=True)
-    with output.open("w", newline="", encoding="utf-8") as handle:
+    """Written atomically: an interrupted write never leaves half a CSV."""
+    import io
+
+    from workbench.core.io import atomic_write_text
+
+    with io.StringIO(newline="") as handle:
         writer = csv.writer(handle)
         header = ["file", "predicted", "confidence", "top1", "p1", "top2", "p2", "top3", "p3"]
         writer.writerow(header + (["predicted_without_tta", "confidence_without_tta"] if with_plain else []))
@@ -102,4 +106,5 @@ def write_predictions_csv(results: list[Prediction], output: Path, with_plain: b
             if with_plain:
                 cells += [r.plain_predicted, round(r.plain_confidence, 6)]
             writer.writerow(cells)
+        atomic_write_text(output, handle.getvalue())
     return output

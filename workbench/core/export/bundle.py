@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
 import time
 import zipfile
 from pathlib import Path
@@ -20,11 +21,19 @@ from typing import Any
 
 import torch
 
-from workbench.core.config import ConfigError, atomic_write_bytes, config_from_dict
+from workbench.core.config import ConfigError, config_from_dict
 from workbench.core.data.stats import NormStats
 from workbench.core.devices import select_device
 from workbench.core.evaluation.loaded_run import LoadedRun, build_inference_model, load_run_folder
-from workbench.core.export.bundle_safety import MAX_TEXT_BYTES, BundleError, check_content, check_members
+from workbench.core.export.bundle_safety import (
+    MAX_TEXT_BYTES,
+    MAX_TOTAL_BYTES,
+    BundleError,
+    check_content,
+    check_members,
+    read_member,
+)
+from workbench.core.io import atomic_write_bytes
 
 try:
     import tomllib
@@ -44,6 +53,12 @@ def _sha(data: bytes) -> str:
 
 def _json(data: Any) -> bytes:
     return json.dumps(data, indent=2, default=str).encode("utf-8")
+
+
+def safe_file_stem(text: str) -> str:
+    """`text` as part of a file name: letters, digits, '.', '-' and '_' only, so it can never lead elsewhere."""
+    stem = re.sub(r"[^\w.-]+", "_", text).strip("._")
+    return stem or "model"
 
 
 def weights_bytes(model: torch.nn.Module) -> bytes:
@@ -92,7 +107,7 @@ def write_bundle(run_or_dir: LoadedRun | str | Path, dest: str | Path | None = N
     from workbench.core.export.model_card import model_card_markdown
 
     run = run_or_dir if isinstance(run_or_dir, LoadedRun) else load_run_folder(run_or_dir, device="cpu")
-    name = f"{run.config.name}-{run.run_dir.stem}{SUFFIX}".replace(" ", "_")
+    name = f"{safe_file_stem(run.config.name)}-{safe_file_stem(run.run_dir.stem)}{SUFFIX}"
     if dest is None:
         path = run.run_dir / "exports" / name
     else:
@@ -141,31 +156,41 @@ def read_bundle(path: str | Path) -> dict[str, bytes]:
         for info in members:
             if info.is_dir():
                 continue
-            if info.filename != WEIGHTS and info.file_size > MAX_TEXT_BYTES:
-                raise BundleError(f"bundle member {info.filename} is {info.file_size:,} bytes, too large; refused")
-            data = archive.read(info)
+            data = read_member(archive, info, MAX_TOTAL_BYTES if info.filename == WEIGHTS else MAX_TEXT_BYTES)
             check_content(info.filename, data, WEIGHTS)
             contents[info.filename] = data
     missing = [m for m in REQUIRED if m not in contents]
     if missing:
         raise BundleError(f"{path.name} is not a complete Workbench model bundle: it lacks {', '.join(missing)}")
-    manifest = _load_json(contents, "manifest.json")
+    manifest = _load_json(contents, "manifest.json", dict)
     if manifest.get("format") != FORMAT:
         raise BundleError(f"{path.name} is not a Workbench model bundle (format {manifest.get('format')!r})")
-    if int(manifest.get("format_version", 0)) > FORMAT_VERSION:
+    version = manifest.get("format_version", 0)
+    if not isinstance(version, int):
+        raise BundleError(f"{path.name} has a damaged manifest (format_version {version!r} is not a number)")
+    if version > FORMAT_VERSION:
         raise BundleError(f"{path.name} was written by a newer Workbench (bundle format {manifest['format_version']}); "
                           "update Workbench to open it")
-    for member, digest in (manifest.get("files") or {}).items():
+    files = manifest.get("files") or {}
+    if not isinstance(files, dict):
+        raise BundleError(f"{path.name} has a damaged manifest (its 'files' entry is not a table of checksums)")
+    for member, digest in files.items():
         if member in contents and _sha(contents[member]) != digest:
             raise BundleError(f"bundle member {member} does not match its checksum: the file is damaged or was altered")
     return contents
 
 
-def _load_json(contents: dict[str, bytes], name: str) -> Any:
+def _load_json(contents: dict[str, bytes], name: str, kind: type = object) -> Any:
+    """A JSON member, which must be of `kind` (dict or list): anything else is a damaged bundle, not a crash."""
     try:
-        return json.loads(contents[name].decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as error:
-        raise BundleError(f"bundle member {name} is not valid JSON ({error})") from None
+        value = json.loads(contents[name].decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as error:
+        reason = "nested too deeply" if isinstance(error, RecursionError) else str(error)
+        raise BundleError(f"bundle member {name} is not valid JSON ({reason}); the bundle is damaged") from None
+    if kind is not object and not isinstance(value, kind):
+        raise BundleError(f"bundle member {name} should hold a JSON {'object' if kind is dict else 'list'}, not "
+                          f"{type(value).__name__}; the bundle is damaged")
+    return value
 
 
 def load_bundle(path: str | Path, device: str = "auto") -> LoadedRun:
@@ -176,17 +201,22 @@ def load_bundle(path: str | Path, device: str = "auto") -> LoadedRun:
     contents = read_bundle(path)
     try:
         raw = tomllib.loads(contents["config.toml"].decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as error:
-        raise BundleError(f"the bundle's config.toml cannot be read ({error})") from None
+    except (UnicodeDecodeError, ValueError, RecursionError) as error:
+        raise BundleError(f"the bundle's config.toml cannot be read ({error or 'nested too deeply'})") from None
     try:
         config = config_from_dict(raw, source=f"{path.name}:config.toml")
     except ConfigError as error:
         raise BundleError(str(error)) from None
-    class_names = [str(c) for c in _load_json(contents, "classes.json")]
-    stats = NormStats.from_dict(_load_json(contents, "norm_stats.json"))
-    pre = _load_json(contents, "preprocessing.json")
+    class_names = [str(c) for c in _load_json(contents, "classes.json", list)]
+    try:
+        stats = NormStats.from_dict(_load_json(contents, "norm_stats.json", dict))
+    except ValueError as error:
+        raise BundleError(f"the bundle's norm_stats.json is damaged: {error}") from None
+    pre = _load_json(contents, "preprocessing.json", dict)
     channels = pre.get("channels", "rgb")
-    metrics = _load_json(contents, "metrics.json") if "metrics.json" in contents else {}
+    if channels not in ("grayscale", "rgb"):
+        raise BundleError(f"the bundle's preprocessing.json names channels {channels!r}; expected grayscale or rgb")
+    metrics = _load_json(contents, "metrics.json", dict) if "metrics.json" in contents else {}
     try:
         state = load_safetensors(contents[WEIGHTS])
     except Exception as error:  # safetensors raises its own error types
@@ -197,7 +227,7 @@ def load_bundle(path: str | Path, device: str = "auto") -> LoadedRun:
     except RuntimeError as error:
         raise BundleError(f"the bundle's weights do not fit its architecture ({str(error)[:300]})") from None
     chosen = torch.device(select_device(device))  # a bundle moves between machines: 'auto' means this machine's best
-    manifest = _load_json(contents, "manifest.json")
+    manifest = _load_json(contents, "manifest.json", dict)
     return LoadedRun(path, config, class_names, stats, model.to(chosen).eval(), chosen,
                      int(manifest.get("checkpoint_epoch", 0)), channels, "bundle", metrics, None)
 

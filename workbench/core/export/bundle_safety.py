@@ -17,6 +17,10 @@ import zipfile
 PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".joblib", ".bin", ".npy", ".npz")
 MAX_TEXT_BYTES = 16 * 1024**2
 MAX_TOTAL_BYTES = 8 * 1024**3
+# Real members compress at most ~10:1 (JSON, Markdown); weights are stored. A far higher ratio is a bomb.
+MAX_RATIO = 200
+RATIO_FREE_BYTES = 1024**2  # tiny members may compress very well (a short JSON of repeated keys)
+_CHUNK = 1024**2
 _DRIVE = re.compile(r"^[A-Za-z]:")
 
 
@@ -78,6 +82,12 @@ def check_members(archive: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
                 f"bundle member {info.filename} is a pickle-based file; Workbench never opens pickles, because they "
                 "can run arbitrary code. The bundle was refused"
             )
+        if info.file_size > RATIO_FREE_BYTES and info.file_size > MAX_RATIO * max(info.compress_size, 1):
+            raise BundleError(
+                f"bundle member {info.filename} inflates from {info.compress_size:,} to {info.file_size:,} bytes, "
+                f"{info.file_size // max(info.compress_size, 1):,} times its compressed size (a zip bomb?); "
+                "the bundle was refused"
+            )
         total += info.file_size
     if total > MAX_TOTAL_BYTES:
         raise BundleError(f"the bundle unpacks to {total / 1024**3:.1f} GiB, over the 8 GiB limit; it was refused")
@@ -92,3 +102,30 @@ def check_content(name: str, data: bytes, weights_name: str) -> None:
         check_safetensors(data, name)
     elif looks_like_pickle(data):
         raise BundleError(f"bundle member {name} holds a Python pickle; Workbench never unpickles. The bundle was refused")
+
+
+def read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> bytes:
+    """The member's bytes, read in chunks, refused before reading when it declares more than `limit`.
+
+    zipfile never inflates past the declared size, and checks the CRC at the end, so a member whose header
+    lies about its size is refused as damaged after at most its declared (already checked) number of bytes.
+    """
+    if info.file_size > limit:
+        raise BundleError(f"bundle member {info.filename} is {info.file_size:,} bytes, over the {limit:,}-byte "
+                          "limit for it; the bundle was refused")
+    parts: list[bytes] = []
+    size = 0
+    try:
+        with archive.open(info) as handle:
+            while chunk := handle.read(_CHUNK):
+                size += len(chunk)
+                if size > info.file_size:  # defence in depth; zipfile itself stops at the declared size
+                    raise BundleError(f"bundle member {info.filename} inflates past its declared {info.file_size:,} "
+                                      "bytes; the bundle is damaged or crafted and was refused")
+                parts.append(chunk)
+    except BundleError:
+        raise
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, RuntimeError, NotImplementedError) as error:
+        raise BundleError(f"bundle member {info.filename} cannot be read ({error}): the bundle is damaged or "
+                          "crafted and was refused. Export it again from the run") from None
+    return b"".join(parts)

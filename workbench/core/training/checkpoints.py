@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import io
+import pickle
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from workbench.core.config import atomic_write_bytes
+from workbench.core.io import atomic_write_bytes
 
 
 class CheckpointError(RuntimeError):
@@ -27,8 +28,18 @@ def load_checkpoint(path: Path, map_location: str = "cpu") -> dict[str, Any]:
         return torch.load(path, map_location=map_location, weights_only=True)
     except FileNotFoundError:
         raise CheckpointError(f"checkpoint {path} does not exist") from None
-    except Exception as error:
+    except pickle.UnpicklingError as error:
+        if "weights only" not in str(error).lower() and "weights_only" not in str(error):
+            raise CheckpointError(f"checkpoint {path} is damaged or incomplete ({_first_line(error)})") from None
         raise CheckpointError(
-            f"checkpoint {path} was refused: it cannot be read as plain weights ({type(error).__name__}). "
+            f"checkpoint {path} was refused: it holds Python objects other than plain weights. "
             "Workbench never unpickles arbitrary objects; export the weights as .safetensors instead"
         ) from None
+    except Exception as error:  # a cut-off or overwritten file: zip reader, EOF and size errors
+        raise CheckpointError(f"checkpoint {path} is damaged or incomplete ({_first_line(error)}); it was "
+                              "probably cut off by a crash or a full disk") from None
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip().splitlines()
+    return (text[0][:200] if text else "") or type(error).__name__

@@ -21,10 +21,11 @@ import torch
 from torch import nn
 
 from workbench.core.callbacks import Callback, CallbackList, MetricsLogCallback, RunArtifactsCallback
-from workbench.core.config import ConfigError, ProjectConfig, load_config, save_config
+from workbench.core.config import ConfigError, ProjectConfig, load_config, save_config, with_updates
 from workbench.core.data.errors import DatasetError
 from workbench.core.data.pipeline import PreparedData, prepare_data
 from workbench.core.data.splits import write_manifest
+from workbench.core.data.stamps import changed_since_start, write_stamps
 from workbench.core.data.stats import NormStats
 from workbench.core.data.transforms import build_augmentation
 from workbench.core.devices import select_device
@@ -42,6 +43,7 @@ from workbench.core.events import (
     RunStarted,
     StageProgress,
 )
+from workbench.core.io import os_error_message
 from workbench.core.models.factory import ModelBuildError, build_model
 from workbench.core.runs import RunStore, read_json, write_json
 from workbench.core.strategies import load_strategy
@@ -52,6 +54,15 @@ from workbench.core.training.control import RunControl
 from workbench.core.training.loop import BatchSource, NonFiniteLoss, StopRequested, evaluate, train_one_epoch
 from workbench.core.training.monitors import Monitor, MonitorContext, default_monitors
 from workbench.core.training.optim import build_optimizer, build_scheduler
+from workbench.core.training.resume import (
+    apply_new_lr,
+    check_epochs_left,
+    checkpoint_epoch,
+    history_from_metrics,
+    resume_point,
+    resume_settings,
+    trim_metrics,
+)
 
 log = logging.getLogger(__name__)
 
@@ -152,9 +163,16 @@ def _prepare_run_data(
         classes = read_json(run_dir / "classes.json")
         stats_data = read_json(run_dir / "norm_stats.json")
         stats = NormStats.from_dict(stats_data) if stats_data else None
-        return prepare_data(config, manifest=run_dir / "split.csv", class_names=classes, stats=stats,
+        from workbench.core.data.splits import read_manifest
+
+        samples, _ = read_manifest(run_dir / "split.csv")
+        changed = changed_since_start(run_dir, [s.path for s in samples])
+        data = prepare_data(config, manifest=run_dir / "split.csv", class_names=classes, stats=stats,
                             cache_dir=run_dir / "cache", stage_progress=stage,
                             should_stop=lambda: control.stop_requested)
+        if changed:
+            data.warnings.insert(0, changed)
+        return data
     return prepare_data(config, stage_progress=stage, should_stop=lambda: control.stop_requested)
 
 
@@ -162,6 +180,7 @@ def _write_data_files(run_dir: Path, config: ProjectConfig, data: PreparedData) 
     save_config(config, run_dir / "config.toml")
     manifest_sha = write_manifest(run_dir / "split.csv", data.samples, data.splits)
     write_test_files(run_dir)  # the test images' content hashes: later evaluations check them
+    write_stamps(run_dir, [s.path for s in data.samples])
     write_json(run_dir / "classes.json", data.class_names)
     data.stats.save(run_dir / "norm_stats.json")
     write_json(run_dir / "data_report.json", {
@@ -186,10 +205,13 @@ def train(
     *,
     resume: str | Path | None = None,
     monitors: list[Monitor] | None = None,
+    overrides: dict[str, Any] | None = None,
 ) -> TrainResult:
     """Train a model as `config` says (or continue the run folder `resume`), reporting through `callback`.
 
     `monitors` watch the run from the inside; by default the registered diagnostics and projections.
+    `overrides` are dotted settings (`{"training.epochs": 30}`), validated with the rest of the config. On
+    resume, the settings that can change mid-run are taken from `config` and `overrides`; the rest are the run's.
     """
     control = control or RunControl()
     emit = _Emitter(callback, is_main=True)
@@ -197,13 +219,21 @@ def train(
     store: RunStore | None = None
     ctx = distributed.DistContext()
     try:
+        resume_notes: list[str] = []
+        # A resume that fails before training starts (data moved, bad settings) leaves the run's status as it was.
+        claimed = resume is None
         if resume is not None:
-            run_dir = Path(resume).expanduser().resolve()
-            if not (run_dir / "config.toml").exists():
-                raise ConfigError(f"{run_dir} is not a Workbench run folder (it has no config.toml)")
-            config = load_config(run_dir / "config.toml")
-            config = config.model_copy(update={"runs_dir": str(run_dir.parent)})
-            run_id = run_dir.name
+            folder = Path(resume).expanduser().resolve()
+            if not (folder / "config.toml").exists():
+                raise ConfigError(f"{folder} is not a Workbench run folder (it has no config.toml)")
+            saved = with_updates(load_config(folder / "config.toml"), {"runs_dir": str(folder.parent)})
+            config, resume_notes = resume_settings(saved, config, overrides, folder)
+            check_epochs_left(saved, config, checkpoint_epoch(folder), folder)
+            run_dir, run_id = folder, folder.name  # only now: a refused resume leaves the run's records alone
+            if resume_notes:
+                save_config(config, run_dir / "config.toml")  # a later resume, eval or export sees the new settings
+        elif config is not None and overrides:
+            config = with_updates(config, overrides, source="the command-line settings")
         if config is None:
             raise ConfigError("no project configuration given")
         device = torch.device(select_device(config.training.device))
@@ -229,8 +259,15 @@ def train(
                 _write_data_files(run_dir, config, data)
         elif store is not None:
             store.update(run_id, status="running")
+        claimed = True
         if ctx.is_main:
+            # The folder is the truth the index is rebuilt from: it says at once that the run is under way.
+            write_json(run_dir / "run.json", {**(read_json(run_dir / "run.json", {}) or {}), "status": "running"})
             emit.callbacks.callbacks += [MetricsLogCallback(run_dir), RunArtifactsCallback(run_dir, data.class_names)]
+            for note in store.notes if store is not None else []:
+                emit(LogMessage("warning", note))
+            for note in resume_notes:
+                emit(LogMessage("info", note))
             for warning in data.warnings:
                 emit(LogMessage("warning", warning))
             if data.skipped:
@@ -241,7 +278,7 @@ def train(
         return _run_epochs(config, data, device, ctx, run_id, run_dir, store, emit, control,
                            chosen if ctx.is_main else [])
     except (StopRequested, InterruptedError):  # InterruptedError: stopped while scanning or decoding
-        if store is not None and run_id:
+        if store is not None and run_id and claimed:
             store.update(run_id, status="stopped", ended=True)
         emit(RunFinished(run_id, str(run_dir or ""), "stopped", 0, {}, 0))
         return TrainResult(run_id, run_dir, "stopped")
@@ -249,10 +286,10 @@ def train(
         reason = _readable(error)
         if isinstance(error, OSError):
             reason += _saved_files(run_dir)
-        return _fail(reason, run_id, run_dir, store, emit, traceback.format_exc())
+        return _fail(reason, run_id, run_dir, store, emit, traceback.format_exc(), record=claimed)
     except Exception as error:  # keep the GUI and CLI alive on anything unexpected
         reason = f"unexpected error: {type(error).__name__}: {error}. The full traceback is in the run's log."
-        return _fail(reason, run_id, run_dir, store, emit, traceback.format_exc())
+        return _fail(reason, run_id, run_dir, store, emit, traceback.format_exc(), record=claimed)
     finally:
         distributed.shutdown(ctx)
 
@@ -296,6 +333,8 @@ def _readable(error: Exception) -> str:
         return f"{detail} ({error.filename or 'runs folder'}); free space or choose another runs folder"
     if isinstance(error, PermissionError):
         return f"{error.strerror or 'permission denied'} ({error.filename}): choose a runs folder you can write to"
+    if isinstance(error, OSError) and error.errno is not None:
+        return os_error_message(error)
     return str(error)
 
 
@@ -310,18 +349,20 @@ def _scrub(text: str) -> str:
 
 
 def _fail(reason: str, run_id: str, run_dir: Path | None, store: RunStore | None, emit: _Emitter,
-          trace: str, kept: str = "") -> TrainResult:
+          trace: str, kept: str = "", record: bool = True) -> TrainResult:
+    """End the run as failed; with `record` False (a refused resume) only the log hears of it."""
     trace = _scrub(trace)
     log.debug(trace)
     if run_dir is not None and run_dir.exists():
         try:
             with (run_dir / "log.txt").open("a", encoding="utf-8") as handle:
-                handle.write(f"run failed: {reason}\n{trace}\n")
-            status = read_json(run_dir / "run.json", {}) or {}
-            write_json(run_dir / "run.json", {**status, "status": "failed", "reason": reason})
+                handle.write(f"{'run failed' if record else 'resume refused'}: {reason}\n{trace}\n")
+            if record:
+                status = read_json(run_dir / "run.json", {}) or {}
+                write_json(run_dir / "run.json", {**status, "status": "failed", "reason": reason})
         except OSError:
             pass
-    if store is not None and run_id:
+    if store is not None and run_id and record:
         with contextlib.suppress(Exception):  # the index must never hide the original error
             store.update(run_id, status="failed", ended=True)
     emit(RunFailed(run_id, str(run_dir or ""), reason, kept))
@@ -347,7 +388,8 @@ def _run_epochs(
     sctx = StrategyContext(config, data, device, run_dir, emit, control, ctx.is_main)
     ckpt_dir = run_dir / "checkpoints"
     last_path, best_path = ckpt_dir / "last.pt", ckpt_dir / "best.pt"
-    resuming = last_path.exists()
+    saved, fallback_note = resume_point(last_path, best_path)  # each rank reads the same files
+    resuming = saved is not None
     model = strategy.build_model(sctx) or build_model(config, data.in_channels, num_classes)
     strategy.prepare_model(model, sctx, resuming)
     model = model.to(device)
@@ -375,16 +417,27 @@ def _run_epochs(
 
     state: dict[str, Any] = {"epoch": 0, "next_batch": 0, "partial": {}, "best_value": None, "best_epoch": 0,
                              "best_metrics": {}, "stale_epochs": 0, "history": []}
-    if resuming:
-        saved = load_checkpoint(last_path, map_location=str(device))
+    if saved is not None:
         model.load_state_dict(saved["model"])
-        optimizer.load_state_dict(saved["optimizer"])
-        scheduler.load_state_dict(saved["scheduler"])
+        if "optimizer" in saved:
+            optimizer.load_state_dict(saved["optimizer"])
+            scheduler.load_state_dict(saved["scheduler"])
+        else:  # fell back to best.pt: a fresh optimizer, the schedule moved on to that epoch
+            for _ in range(int(saved["epoch"]) * steps_per_epoch):
+                scheduler.step()
+            saved = {**saved, "history": history_from_metrics(run_dir, int(saved["epoch"])),
+                     "best_epoch": int(saved["epoch"])}
+            emit(LogMessage("warning", fallback_note))
         if scaler is not None and "scaler" in saved:
             scaler.load_state_dict(saved["scaler"])
         state.update({k: saved[k] for k in state if k in saved})
+        apply_new_lr(optimizer, scheduler, float(saved.get("base_lr") or tcfg.lr), tcfg.lr)
         emit(LogMessage("info", f"resumed from epoch {state['epoch']}" +
                         (f", batch {state['next_batch']}" if state["next_batch"] else "")))
+    if ctx.is_main and trim_metrics(run_dir, int(state["epoch"])):
+        emit(LogMessage("warning", f"the run had no usable checkpoint after epoch {state['epoch']}, so training "
+                                   f"continues from there; the metrics of the epochs after it were moved to "
+                                   "metrics.before-restart.jsonl"))
     resumed_from = int(state["epoch"])
     parameter_count = sum(p.numel() for p in model.parameters())
     size = config.preprocessing.image_size
@@ -404,7 +457,7 @@ def _run_epochs(
         payload = {
             "model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
             **{k: v for k, v in state.items()}, "epoch": epoch_done, "next_batch": next_batch,
-            "partial": partial or {}, "class_names": list(data.class_names),
+            "partial": partial or {}, "class_names": list(data.class_names), "base_lr": tcfg.lr,
         }
         if scaler is not None:
             payload["scaler"] = scaler.state_dict()

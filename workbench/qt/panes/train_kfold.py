@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from workbench.core.config import with_updates
+
 
 class KFoldMixin:
     """Start, resume and summarise a cross-validation; see `workbench.core.strategies.kfold`."""
@@ -22,7 +24,7 @@ class KFoldMixin:
             return self.start()  # the same refusal or "needs a dataset" message as a single run
         k = self.fold_count()
         config = self.project.effective_config()
-        config = config.model_copy(update={"data": config.data.model_copy(update={"k_folds": k})})
+        config = with_updates(config, {"data.k_folds": k}, source="the number of folds")
         self._begin(config, fresh=True)
         self.fold = -1
         self.k_fold_summary = ""

@@ -354,9 +354,9 @@ def cmd_runs(args: argparse.Namespace) -> int:
         return 0
     print(f"{'run':<22} {'status':<13} {'model':<14} {'best':>4} {'val acc':>8}  project")
     for r in records:
-        acc = r.best_metrics.get("accuracy")
-        print(f"{r.id:<22} {r.status:<13} {r.model[:14]:<14} {r.best_epoch or 0:>4} "
-              f"{acc if acc is None else f'{acc:.4f}':>8}  {r.project}")
+        acc = (r.best_metrics or {}).get("accuracy")
+        shown = f"{acc:.4f}" if isinstance(acc, (int, float)) else "—"  # failed or stopped before an epoch ended
+        print(f"{r.id:<22} {r.status:<13} {r.model[:14]:<14} {r.best_epoch or 0:>4} {shown:>8}  {r.project}")
     return 0
 
 

@@ -19,6 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 
 from workbench.core.io import atomic_write_bytes
 
+# The catalogs are torch-free leaf modules: the config imports them downwards, never the other way round.
+from workbench.core.models.registry import ACTIVATIONS, is_known_architecture, small_cnn_doc
+
 SCHEMA_VERSION = 1
 
 
@@ -79,28 +82,25 @@ class PreprocessingConfig(_Section):
 
 
 class SmallCNNConfig(_Section):
-    depth: int = Field(3, ge=1, le=8, description="Number of convolution stages.")
-    width: int = Field(32, ge=4, le=512, description="Channels of the first stage; doubled at each later stage.")
-    activation: str = Field("relu", description="Non-linearity after each convolution.")
+    # Descriptions come from the architecture registry, where the small CNN's options are described once.
+    depth: int = Field(3, ge=1, le=8, description=small_cnn_doc("depth"))
+    width: int = Field(32, ge=4, le=512, description=small_cnn_doc("width"))
+    activation: str = Field("relu", description=small_cnn_doc("activation"))
     normalization: Literal["batch", "instance", "layer", "group", "none"] = Field(
-        "batch", description="Normalisation layer after each convolution."
+        "batch", description=small_cnn_doc("normalization")
     )
     conv_type: Literal["standard", "bottleneck", "spatial_separable", "depthwise_separable"] = Field(
-        "standard", description="Kind of convolution in each stage."
+        "standard", description=small_cnn_doc("conv_type")
     )
-    downsample: Literal["max", "avg", "strided", "blur"] = Field(
-        "max", description="How each stage halves the resolution."
-    )
-    dropout: float = Field(0.2, ge=0.0, le=0.9, description="Dropout rate before the classifier.")
-    width_multiplier: float = Field(1.0, ge=0.25, le=4.0, description="Multiplies every stage's channels (wider nets see finer detail).")
-    depth_multiplier: float = Field(1.0, ge=0.5, le=4.0, description="Multiplies the convolutions per stage (2 at 1.0).")
-    kernel_size: int = Field(3, ge=1, le=9, description="Side of the convolution kernels (odd sizes keep the image centred).")
+    downsample: Literal["max", "avg", "strided", "blur"] = Field("max", description=small_cnn_doc("downsample"))
+    dropout: float = Field(0.2, ge=0.0, le=0.9, description=small_cnn_doc("dropout"))
+    width_multiplier: float = Field(1.0, ge=0.25, le=4.0, description=small_cnn_doc("width_multiplier"))
+    depth_multiplier: float = Field(1.0, ge=0.5, le=4.0, description=small_cnn_doc("depth_multiplier"))
+    kernel_size: int = Field(3, ge=1, le=9, description=small_cnn_doc("kernel_size"))
 
     @field_validator("activation")
     @classmethod
     def _known_activation(cls, value: str) -> str:
-        from workbench.core.models.registry import ACTIVATIONS
-
         if value not in ACTIVATIONS:
             raise ValueError(f"unknown activation {value!r}; choose one of {sorted(ACTIVATIONS)}")
         return value
@@ -114,8 +114,6 @@ class ModelConfig(_Section):
     @field_validator("architecture")
     @classmethod
     def _known_architecture(cls, value: str) -> str:
-        from workbench.core.models.registry import is_known_architecture
-
         if not is_known_architecture(value):
             raise ValueError(f"unknown architecture {value!r}; use 'small_cnn' or a timm model name such as 'resnet18'")
         return value

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from workbench.core.config import ProjectConfig
-from workbench.core.models.registry import architecture_info
+from workbench.core.models.registry import ArchitectureInfo, architecture_info
 from workbench.core.models.small_cnn import SmallCNN
 
 
@@ -16,27 +18,19 @@ class ModelBuildError(ValueError):
     """The architecture cannot be built with these settings; the message says what to change."""
 
 
+def _builder(info: ArchitectureInfo) -> Callable[..., nn.Module]:
+    module_name, _, function = info.builder.partition(":")
+    return getattr(importlib.import_module(module_name), function)
+
+
 def build_model(config: ProjectConfig, in_channels: int, num_classes: int) -> nn.Module:
+    """The registry entry's builder makes the model (timm models at the project's size where timm needs it)."""
     name = config.model.architecture
-    if name == "small_cnn":
-        return SmallCNN(config.model.small_cnn, in_channels, num_classes, config.preprocessing.image_size)
-    import timm
-
     info = architecture_info(name)
-    kwargs = {}
-    if "vit" in name or "deit" in name:
-        kwargs["img_size"] = config.preprocessing.image_size
     try:
-        if config.model.pretrained:  # the local cache first; no silent retries when offline
-            from workbench.core.models.offline import WeightsOffline, create_pretrained
-
-            try:
-                return create_pretrained(info.timm_name or name, info.label, num_classes=num_classes,
-                                         in_chans=in_channels, **kwargs)
-            except WeightsOffline as error:
-                raise ModelBuildError(str(error)) from None
-        return timm.create_model(info.timm_name or name, pretrained=False,
-                                 num_classes=num_classes, in_chans=in_channels, **kwargs)
+        return _builder(info)(config, info, in_channels, num_classes)
+    except ModelBuildError:
+        raise
     except RuntimeError as error:
         if config.model.pretrained:
             raise ModelBuildError(
@@ -44,6 +38,27 @@ def build_model(config: ProjectConfig, in_channels: int, num_classes: int) -> nn
                 "untick 'pretrained' or place the weights in the Hugging Face cache"
             ) from None
         raise ModelBuildError(f"{name} cannot be built: {error}") from None
+    except (TypeError, AssertionError, ValueError) as error:  # timm's own refusals of a setting
+        raise ModelBuildError(f"{name} cannot be built with these settings: {error}") from None
+
+
+def preflight_model(config: ProjectConfig, in_channels: int, num_classes: int) -> None:
+    """Build the architecture on the meta device (no memory, no weights) and pass a batch through it, so that
+    an image size the model cannot take is refused before any run folder is made; raises ModelBuildError."""
+    name, size = config.model.architecture, config.preprocessing.image_size
+    plain = config.model_copy(update={"model": config.model.model_copy(update={"pretrained": False})})
+    try:
+        with torch.device("meta"):
+            model = build_model(plain, in_channels, max(2, num_classes)).eval()
+            with torch.no_grad():
+                model(torch.zeros(2, in_channels, size, size))
+    except Exception as error:
+        detail = str(error).removeprefix(f"{name} cannot be built with these settings: ")
+        base = architecture_info(name).base_resolution
+        raise ModelBuildError(
+            f"{name} cannot take {size}×{size} images ({detail}). Choose another image size in Preprocessing "
+            f"(its design size is {base} px) or another architecture"
+        ) from None
 
 
 def penultimate_features(model: nn.Module, x: torch.Tensor) -> torch.Tensor:

@@ -135,9 +135,9 @@ def timm_pretrained_state(architecture: str, in_channels: int, num_classes: int,
 
     path = timm_weights_file(architecture)
     state = read_state_dict(path)
-    kwargs: dict[str, Any] = {}
-    if "vit" in architecture or "deit" in architecture:
-        kwargs["img_size"] = image_size
+    from workbench.core.models.builders import timm_kwargs
+
+    kwargs: dict[str, Any] = timm_kwargs(architecture, image_size)  # timm says whether the size is fixed
     model = timm.create_model(architecture, pretrained=True, pretrained_cfg_overlay={"state_dict": state},
                               num_classes=num_classes, in_chans=in_channels, **kwargs)
     return model.state_dict(), str(path)

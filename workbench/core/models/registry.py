@@ -1,7 +1,9 @@
 """Registry of architectures and activations, as frozen dataclasses (after timm's optimizer registry).
 
-This module imports no torch, so the config and the GUI can list choices cheaply; builders are
-imported only when a model is actually made.
+This module imports no torch (nor anything of Workbench), so the config and the GUI can list choices
+cheaply. Each architecture names its builder as "module:function"; the builder is imported only when a
+model is actually made. The small CNN's options are described here once; the config takes its
+descriptions from `SMALL_CNN_PARAMS`.
 """
 
 from __future__ import annotations
@@ -18,6 +20,10 @@ class ParamInfo:
     description: str
 
 
+TIMM_BUILDER = "workbench.core.models.builders:build_timm"
+SMALL_CNN_BUILDER = "workbench.core.models.builders:build_small_cnn"
+
+
 @dataclass(frozen=True)
 class ArchitectureInfo:
     name: str
@@ -29,6 +35,15 @@ class ArchitectureInfo:
     needs_much_data: bool = False
     timm_name: str | None = None  # None: built by Workbench itself
     base_resolution: int = 224  # the input side its design (and its pretrained weights) assume: resolution ×1
+    builder: str = TIMM_BUILDER  # "module:function(config, info, in_channels, num_classes) -> nn.Module"
+    # timm's pretrained config marks the model's input size as fixed: the image size is passed as `img_size`.
+    # None (a timm name outside the registry): timm is asked when the model is built.
+    takes_img_size: bool | None = False
+
+    @property
+    def uses_pretrained_weights(self) -> bool:
+        """True when 'pretrained' means something for it (timm's weights)."""
+        return self.timm_name is not None
 
 
 @dataclass(frozen=True)
@@ -48,18 +63,29 @@ ACTIVATIONS: dict[str, ActivationInfo] = {
     )
 }
 
-_SMALL_CNN_PARAMS = (
-    ParamInfo("depth", "Depth", "Number of convolution stages; deeper nets suit clear single-object images."),
-    ParamInfo("width", "Width", "Channels in the first stage; wider nets capture finer detail."),
-    ParamInfo("activation", "Activation", "Non-linearity after each convolution."),
-    ParamInfo("normalization", "Normalisation", "Layer that keeps feature maps in range."),
-    ParamInfo("conv_type", "Convolution", "Standard, 1×1 bottleneck, spatially or depthwise separable."),
-    ParamInfo("downsample", "Downsampling", "Max, average, strided convolution, or anti-aliased blur pooling."),
-    ParamInfo("dropout", "Dropout", "Share of features dropped before the classifier during training."),
-    ParamInfo("kernel_size", "Kernel size", "Side of each convolution kernel; odd sizes keep the image centred."),
-    ParamInfo("width_multiplier", "Width ×", "Scales every stage's channels (EfficientNet's width multiplier)."),
-    ParamInfo("depth_multiplier", "Depth ×", "Scales the convolutions per stage (EfficientNet's depth multiplier)."),
-)
+SMALL_CNN_PARAMS: dict[str, ParamInfo] = {
+    p.name: p
+    for p in (
+        ParamInfo("depth", "Depth", "Number of convolution stages; deeper nets suit clear single-object images."),
+        ParamInfo("width", "Width", "Channels in the first stage, doubled at each later stage; wider nets capture "
+                                    "finer detail."),
+        ParamInfo("activation", "Activation", "Non-linearity after each convolution."),
+        ParamInfo("normalization", "Normalisation", "Layer after each convolution that keeps feature maps in range."),
+        ParamInfo("conv_type", "Convolution", "Standard, 1×1 bottleneck, spatially or depthwise separable."),
+        ParamInfo("downsample", "Downsampling", "How each stage halves the resolution: max, average, strided "
+                                                "convolution, or anti-aliased blur pooling."),
+        ParamInfo("dropout", "Dropout", "Share of features dropped before the classifier during training."),
+        ParamInfo("kernel_size", "Kernel size", "Side of each convolution kernel; odd sizes keep the image centred."),
+        ParamInfo("width_multiplier", "Width ×", "Scales every stage's channels (EfficientNet's width multiplier)."),
+        ParamInfo("depth_multiplier", "Depth ×", "Scales the convolutions per stage, 2 at 1.0 (EfficientNet's depth "
+                                                 "multiplier)."),
+    )
+}
+
+
+def small_cnn_doc(name: str) -> str:
+    """The one description of a small-CNN option (the config's field description and the form's tooltip)."""
+    return SMALL_CNN_PARAMS[name].description
 
 
 def _timm(name: str, label: str, family: str, size: str, description: str, **kw: Any) -> ArchitectureInfo:
@@ -72,7 +98,8 @@ ARCHITECTURES: dict[str, ArchitectureInfo] = {
         ArchitectureInfo(
             "small_cnn", "Small CNN (configurable)",
             "A compact CNN you shape yourself; the safest start for small datasets and small images.",
-            "Workbench", "0.01–5 M", params=_SMALL_CNN_PARAMS, base_resolution=32,
+            "Workbench", "0.01–5 M", params=tuple(SMALL_CNN_PARAMS.values()), base_resolution=32,
+            builder=SMALL_CNN_BUILDER,
         ),
         _timm("resnet18", "ResNet-18", "ResNet", "11.7 M", "Residual network; a robust, well-understood default."),
         _timm("resnet34", "ResNet-34", "ResNet", "21.8 M", "Deeper residual network."),
@@ -89,18 +116,18 @@ ARCHITECTURES: dict[str, ArchitectureInfo] = {
         _timm(
             "vit_tiny_patch16_224", "ViT Tiny/16", "ViT/DeiT", "5.7 M",
             "Vision transformer. It needs much more data than a CNN: use pretrained weights, never scratch on small data.",
-            needs_much_data=True,
+            needs_much_data=True, takes_img_size=True,
         ),
         _timm(
             "deit_tiny_patch16_224", "DeiT Tiny/16", "ViT/DeiT", "5.7 M",
             "Data-efficient transformer; still needs far more data than a CNN unless pretrained.",
-            needs_much_data=True,
+            needs_much_data=True, takes_img_size=True,
         ),
         _timm("test_resnet", "timm test ResNet", "Test", "<0.1 M", "timm's tiny ResNet for quick checks.", base_resolution=160),
         _timm("test_efficientnet", "timm test EfficientNet", "Test", "<0.1 M", "timm's tiny EfficientNet for quick checks.",
               base_resolution=160),
         _timm("test_vit", "timm test ViT", "Test", "<0.1 M", "timm's tiny ViT for quick checks.", needs_much_data=True,
-              base_resolution=160),
+              base_resolution=160, takes_img_size=True),
     )
 }
 
@@ -125,4 +152,11 @@ def is_known_architecture(name: str) -> bool:
 def architecture_info(name: str) -> ArchitectureInfo:
     if name in ARCHITECTURES:
         return ARCHITECTURES[name]
-    return ArchitectureInfo(name, name, f"timm model {name}.", "timm", timm_name=name)
+    return ArchitectureInfo(name, name, f"timm model {name}.", "timm", timm_name=name, takes_img_size=None)
+
+
+def register_architecture(info: ArchitectureInfo) -> None:
+    """Add or replace an architecture (plugins use this through the `workbench.plugins` entry points)."""
+    if ":" not in info.builder:
+        raise ValueError(f"architecture {info.name!r}: builder must be 'module:function', not {info.builder!r}")
+    ARCHITECTURES[info.name] = info

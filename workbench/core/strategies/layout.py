@@ -19,7 +19,7 @@ PLANNED = ("transfer", "fine_tune", "self_supervised", "autoencoder")
 FIXED_EXTRACTOR = "feature_extraction"
 
 
-def _architecture_config(config: ProjectConfig) -> ProjectConfig:
+def run_architecture_config(config: ProjectConfig) -> ProjectConfig:
     """The config with the architecture the run will really build (an earlier run's, for weights="run")."""
     from workbench.core.strategies.common import plain_config
 
@@ -57,7 +57,7 @@ def trainable_layout(config: ProjectConfig, in_channels: int, num_classes: int) 
     """
     from workbench.core.models.factory import build_model
 
-    model = build_model(_architecture_config(config), max(1, in_channels), max(1, num_classes))
+    model = build_model(run_architecture_config(config), max(1, in_channels), max(1, num_classes))
     name = config.strategy.name
     lr = config.training.lr
     if name == FIXED_EXTRACTOR:

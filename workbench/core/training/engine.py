@@ -44,10 +44,11 @@ from workbench.core.events import (
     StageProgress,
 )
 from workbench.core.io import os_error_message
-from workbench.core.models.factory import ModelBuildError, build_model
+from workbench.core.models.factory import ModelBuildError, build_model, preflight_model
 from workbench.core.runs import RunStore, read_json, write_json
 from workbench.core.strategies import load_strategy
 from workbench.core.strategies.base import Strategy, StrategyContext
+from workbench.core.strategies.layout import run_architecture_config
 from workbench.core.training import distributed
 from workbench.core.training.checkpoints import CheckpointError, load_checkpoint, save_checkpoint
 from workbench.core.training.control import RunControl
@@ -96,6 +97,11 @@ def _register_builtin_monitors() -> None:
     """Importing these packages registers the pitfall doctor's and the live projection's run monitors."""
     import workbench.core.diagnostics
     import workbench.core.projection  # noqa: F401
+
+
+def _expected_channels(config: ProjectConfig) -> int:
+    """The input channels before the data is read ('auto' may still become 1; the size check does not care)."""
+    return 1 if config.preprocessing.channels == "grayscale" else 3
 
 
 def _seed_everything(seed: int, deterministic: bool) -> None:
@@ -247,6 +253,8 @@ def train(
         if config.model.pretrained:
             emit(LogMessage("info", f"pretrained weights for {config.model.architecture} are loaded from the local "
                                     "cache, or downloaded from the Hugging Face Hub if they are not there yet"))
+        if run_dir is None:  # refuse an architecture that cannot take this image size before any folder exists
+            preflight_model(run_architecture_config(config), _expected_channels(config), 2)
         data = _prepare_run_data(config, run_dir, emit, control)
         if control.stop_requested:
             raise StopRequested(0, {})

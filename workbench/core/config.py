@@ -202,7 +202,8 @@ class TrainingConfig(_Section):
     gamma: float = Field(0.5, gt=0.0, le=1.0, description="Decay factor for the step and exponential schedules.")
     restart_period: int = Field(5, ge=1, le=10000, description="Epochs in the first cycle of cosine with warm restarts.")
     warmup_epochs: int = Field(0, ge=0, le=1000, description="Epochs of linear warm-up before the schedule starts.")
-    class_weighting: bool = Field(False, description="Weight the loss by inverse class frequency (for imbalanced data).")
+    class_weighting: bool = Field(False, description="Weight the loss by inverse class frequency (for imbalanced "
+                                                     "data); feature extraction weights its classifier (not k-NN).")
     label_smoothing: float = Field(0.0, ge=0.0, lt=1.0, description="Label smoothing of the cross-entropy loss.")
     early_stopping_patience: int = Field(0, ge=0, le=1000, description="Stop after this many epochs without improvement (0 = off).")
     monitor: Literal["val_loss", "val_accuracy", "val_balanced_accuracy", "val_macro_f1"] = Field(

@@ -19,7 +19,7 @@ from workbench.core.config import ProjectConfig
 from workbench.core.events import LogMessage
 from workbench.core.strategies.base import Strategy, StrategyContext
 from workbench.core.strategies.common import build_architecture, embed, source_for, stage_reporter, write_report
-from workbench.core.strategies.feature_heads import fit_head, make_head
+from workbench.core.strategies.feature_heads import WEIGHTABLE, fit_head, make_head
 from workbench.core.strategies.features import FeatureClassifier
 from workbench.core.strategies.weights import architecture_config, load_pretrained
 from workbench.core.training.loop import EpochResult
@@ -53,6 +53,13 @@ def fit_transform(model: FeatureClassifier, raw: np.ndarray, pca_components: int
     return info
 
 
+def _weighting_note(classifier: str, balanced: bool) -> str:
+    """How the fitted classifier treats class frequencies, for the run's report."""
+    if not balanced:
+        return "off"
+    return "balanced" if classifier in WEIGHTABLE else f"not supported by {classifier}"
+
+
 class FeatureExtractionStrategy(Strategy):
     def build_model(self, context: StrategyContext) -> nn.Module | None:
         return wrap_backbone(architecture_config(context), context.data.in_channels, len(context.data.class_names))
@@ -82,8 +89,14 @@ class FeatureExtractionStrategy(Strategy):
         info = fit_transform(model, raw, scfg.pca_components, config.training.seed)
         with torch.no_grad():
             features = model.transform(torch.from_numpy(raw).to(context.device)).cpu().numpy()
+        balanced = config.training.class_weighting
         head = fit_head(scfg.classifier, features, labels, model.num_classes, c=scfg.regularization_c,
-                        k=scfg.neighbours, trees=scfg.trees, seed=config.training.seed)
+                        k=scfg.neighbours, trees=scfg.trees, seed=config.training.seed, balanced=balanced)
+        weighting = _weighting_note(scfg.classifier, balanced)
+        if balanced and scfg.classifier not in WEIGHTABLE:
+            context.emit(LogMessage("warning", "class weighting is on, but k-NN does not weight classes: its votes "
+                                               "follow the training images as they are. Choose logistic regression, "
+                                               "an SVM or a random forest to weight the rare classes"))
         model.head = head.to(context.device)
         with torch.no_grad():
             logits = model.head(torch.from_numpy(features).to(context.device)).float().cpu()
@@ -92,10 +105,10 @@ class FeatureExtractionStrategy(Strategy):
         accuracy = float((logits.argmax(1) == target).float().mean())
         seconds = time.perf_counter() - started
         report = {**info, "layers": model.layers or ["penultimate"], "classifier": scfg.classifier,
-                  "train_images": len(labels), "train_accuracy": accuracy, "seconds": seconds}
+                  "class_weighting": weighting, "train_images": len(labels), "train_accuracy": accuracy, "seconds": seconds}
         write_report(context, REPORT_NAME, report)
         reduced = f", PCA to {info['pca_components']}" if info["pca_components"] else ""
         context.emit(LogMessage("info", f"feature extraction: {info['feature_dim']} features from "
                                         f"{', '.join(report['layers'])}{reduced}; {scfg.classifier} fitted on {len(labels)} "
-                                        f"images (training accuracy {accuracy:.3f}) in {seconds:.1f}s"))
+                                        f"images, class weighting {weighting} (training accuracy {accuracy:.3f}) in {seconds:.1f}s"))
         return EpochResult(loss, accuracy, len(labels), seconds)

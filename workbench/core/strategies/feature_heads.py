@@ -201,31 +201,42 @@ def make_head(kind: str, num_classes: int, k: int = 5) -> FeatureHead:
     return HEADS[kind](num_classes)
 
 
+# Classifiers whose scikit-learn class takes `class_weight` (k-NN votes by neighbours and has none).
+WEIGHTABLE = ("logistic", "linear_svm", "rbf_svm", "random_forest")
+
+
 def fit_head(kind: str, features: np.ndarray, labels: np.ndarray, num_classes: int, *, c: float = 1.0, k: int = 5,
-             trees: int = 200, seed: int = 0) -> FeatureHead:
-    """Fit the scikit-learn classifier `kind` on float32 features and return it as a tensor head."""
+             trees: int = 200, seed: int = 0, balanced: bool = False) -> FeatureHead:
+    """Fit the scikit-learn classifier `kind` on float32 features and return it as a tensor head.
+
+    `balanced` weights each class by its inverse frequency (scikit-learn's class_weight="balanced"), the
+    feature-extraction counterpart of the weighted loss that `training.class_weighting` asks for.
+    """
     missing = sorted(set(range(num_classes)) - set(np.unique(labels).tolist()))
     if missing:
         raise ValueError(f"the training split has no image of class index(es) {missing}; a classifier cannot learn them")
     head = make_head(kind, num_classes, k)
+    weight = "balanced" if balanced and kind in WEIGHTABLE else None
     if kind == "logistic":
         from sklearn.linear_model import LogisticRegression
 
-        fitted = LogisticRegression(C=c, max_iter=5000).fit(features, labels)
+        fitted = LogisticRegression(C=c, max_iter=5000, class_weight=weight).fit(features, labels)
         head.set(fitted.coef_, fitted.intercept_)  # type: ignore[attr-defined]
     elif kind == "linear_svm":
         from sklearn.svm import LinearSVC
 
-        fitted = LinearSVC(C=c, max_iter=20000, random_state=seed).fit(features, labels)
+        fitted = LinearSVC(C=c, max_iter=20000, random_state=seed, class_weight=weight).fit(features, labels)
         head.set(fitted.coef_, fitted.intercept_)  # type: ignore[attr-defined]
     elif kind == "rbf_svm":
         from sklearn.svm import SVC
 
-        head.set(SVC(C=c, kernel="rbf", gamma="scale", random_state=seed).fit(features, labels))  # type: ignore[attr-defined]
+        svc = SVC(C=c, kernel="rbf", gamma="scale", random_state=seed, class_weight=weight)
+        head.set(svc.fit(features, labels))  # type: ignore[attr-defined]
     elif kind == "random_forest":
         from sklearn.ensemble import RandomForestClassifier
 
-        forest = RandomForestClassifier(n_estimators=trees, random_state=seed, n_jobs=-1).fit(features, labels)
+        forest = RandomForestClassifier(n_estimators=trees, random_state=seed, n_jobs=-1,
+                                        class_weight=weight).fit(features, labels)
         head.set(forest)  # type: ignore[attr-defined]
     elif kind == "knn":
         head.set(features, labels)  # type: ignore[attr-defined]

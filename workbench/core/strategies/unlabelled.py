@@ -1,11 +1,12 @@
 """The images a pretraining stage learns from: a folder of unlabelled images, or the training split without labels.
 
 Images of the labelled dataset's validation and test splits are always left out, so pretraining never
-sees the images that judge the model.
+sees the images that judge the model: the same files (also through links) and byte-identical copies of them.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +47,39 @@ def image_files(folder: Path) -> list[Path]:
     return found
 
 
+def _sha256(path: str | Path) -> str | None:
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    except OSError:
+        return None  # unreadable: decoding will skip it and say so
+    return digest.hexdigest()
+
+
+def _size(path: str | Path) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return -1
+
+
+def without_held_out(files: list[Path], held_out: list[str]) -> list[Path]:
+    """`files` less those that are a held-out image: the same file (also through a link) or a byte-identical copy.
+
+    Only files whose size equals a held-out file's are hashed, so a folder of other images costs one stat each.
+    """
+    real = {os.path.realpath(p) for p in held_out}
+    sizes: dict[int, list[str]] = {}
+    for path in held_out:
+        sizes.setdefault(_size(path), []).append(path)
+    same_size = [f for f in files if os.path.realpath(f) not in real and _size(f) in sizes]
+    hashes = {h for s in {_size(f) for f in same_size} for h in map(_sha256, sizes[s]) if h}
+    copies = {f for f in same_size if _sha256(f) in hashes}
+    return [f for f in files if os.path.realpath(f) not in real and f not in copies]
+
+
 def pretraining_images(context: StrategyContext) -> PretrainImages:
     data, scfg = context.data, context.config.strategy
     if not scfg.unlabelled_dir:
@@ -55,12 +89,13 @@ def pretraining_images(context: StrategyContext) -> PretrainImages:
     folder = Path(scfg.unlabelled_dir).expanduser().resolve()
     if not folder.is_dir():
         raise ConfigError(f"the unlabelled image folder {folder} does not exist")
-    held_out = {os.path.realpath(s.path) for s, split in zip(data.samples, data.splits, strict=True) if split != "train"}
+    held_out = [s.path for s, split in zip(data.samples, data.splits, strict=True) if split != "train"]
     files = image_files(folder)
-    kept = [f for f in files if os.path.realpath(f) not in held_out]
+    kept = without_held_out(files, held_out)
     if len(kept) < len(files):
         context.emit(LogMessage("warning", f"{len(files) - len(kept)} unlabelled image(s) are validation or test images "
-                                           "of the labelled dataset and were left out of pretraining"))
+                                           "of the labelled dataset (the same file, or a file with the same content) "
+                                           "and were left out of pretraining"))
     if not kept:
         raise ConfigError(f"no usable image in the unlabelled folder {folder} (Workbench reads "
                           f"{', '.join(sorted(SUPPORTED_SUFFIXES))})")

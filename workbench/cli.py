@@ -26,6 +26,8 @@ def _err(message: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from workbench.core.catalog.tta import COMBINE_RULES, tta_help
+
     parser = argparse.ArgumentParser(prog="workbench", description="Train image classifiers, and see whether "
                                      "they really learned. With no command, the desktop application opens.")
     parser.add_argument("--version", action="store_true", help="print the version and exit")
@@ -50,8 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev = sub.add_parser("eval", help="evaluate a run on its locked test split (the use is recorded)")
     ev.add_argument("run", type=Path, help="run folder")
     ev.add_argument("--split", choices=("test", "val", "train"), default="test")
-    ev.add_argument("--tta", metavar="AUGS", help="test-time augmentations, comma-separated: hflip,vflip,rot90,shift,rotate,zoom")
-    ev.add_argument("--tta-rule", choices=("mean", "vote"), help="how TTA views are combined (default: mean)")
+    ev.add_argument("--tta", metavar="AUGS", help=f"test-time augmentations, comma-separated: {tta_help()}")
+    ev.add_argument("--tta-rule", choices=tuple(COMBINE_RULES), help="how TTA views are combined (default: mean)")
     ev.add_argument("--robustness", action="store_true", help="also evaluate on perturbed copies (noise, blur, shift, ...)")
     ev.add_argument("--gallery", type=int, metavar="N", help="most confident errors to save with saliency maps")
     ev.add_argument("--external", metavar="DIR", type=Path,
@@ -64,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     pred.add_argument("images", type=Path, help="folder of images")
     pred.add_argument("-o", "--output", type=Path, default=Path("predictions.csv"), help="CSV file to write")
     pred.add_argument("--tta", metavar="AUGS", help="test-time augmentations, comma-separated (see eval --tta)")
-    pred.add_argument("--tta-rule", choices=("mean", "vote"), default="mean")
+    pred.add_argument("--tta-rule", choices=tuple(COMBINE_RULES), default="mean")
 
     export = sub.add_parser("export", help="export a run: .wbmodel bundle, TorchScript, ONNX (checked), model card")
     export.add_argument("run", type=Path, help="run folder")

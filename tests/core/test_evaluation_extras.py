@@ -42,7 +42,7 @@ def test_views_keep_the_shape_and_start_with_the_original() -> None:
     x = torch.rand(2, 3, 16, 16)
     views = make_views(x, list(TTA_AUGMENTATIONS))
     assert views[0][0] == "original" and torch.equal(views[0][1], x)
-    assert len(views) == 1 + sum(len(info.views(x)) for info in TTA_AUGMENTATIONS.values())
+    assert len(views) == 1 + sum(len(info.view_names) for info in TTA_AUGMENTATIONS.values())
     assert all(v.shape == x.shape for _, v in views)
     assert torch.equal(dict(views)["hflip"], x.flip(-1))
 

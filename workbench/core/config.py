@@ -20,6 +20,10 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 from workbench.core.io import atomic_write_bytes
 
 # The catalogs are torch-free leaf modules: the config imports them downwards, never the other way round.
+from workbench.core.catalog.optimizers import OPTIMIZERS
+from workbench.core.catalog.schedules import SCHEDULERS
+from workbench.core.catalog.strategies import STRATEGIES
+from workbench.core.catalog.tta import COMBINE_RULES, TTA_AUGMENTATIONS
 from workbench.core.models.registry import ACTIVATIONS, is_known_architecture, small_cnn_doc
 
 SCHEMA_VERSION = 1
@@ -183,8 +187,6 @@ class StrategyConfig(_Section):
     @field_validator("name")
     @classmethod
     def _known_strategy(cls, value: str) -> str:
-        from workbench.core.strategies import STRATEGIES
-
         if value not in STRATEGIES:
             raise ValueError(f"unknown strategy {value!r}; choose one of {sorted(STRATEGIES)}")
         return value
@@ -194,6 +196,8 @@ class TrainingConfig(_Section):
     optimizer: str = Field("adamw", description="Optimisation algorithm.")
     lr: float = Field(1e-3, gt=0.0, le=10.0, description="Learning rate (step size).")
     momentum: float = Field(0.9, ge=0.0, lt=1.0, description="Momentum for SGD (0 = plain SGD).")
+    nesterov: bool = Field(False, description="Nesterov momentum for SGD: look ahead along the momentum before "
+                                              "taking the gradient (needs momentum above 0).")
     weight_decay: float = Field(1e-4, ge=0.0, le=1.0, description="L2 penalty on the weights.")
     batch_size: int = Field(64, ge=1, le=4096, description="Images per optimisation step.")
     epochs: int = Field(15, ge=1, le=10000, description="Passes over the training split.")
@@ -218,8 +222,6 @@ class TrainingConfig(_Section):
     @field_validator("optimizer")
     @classmethod
     def _known_optimizer(cls, value: str) -> str:
-        from workbench.core.training.optim import OPTIMIZERS
-
         if value not in OPTIMIZERS:
             raise ValueError(f"unknown optimizer {value!r}; choose one of {sorted(OPTIMIZERS)}")
         return value
@@ -227,8 +229,6 @@ class TrainingConfig(_Section):
     @field_validator("scheduler")
     @classmethod
     def _known_scheduler(cls, value: str) -> str:
-        from workbench.core.training.optim import SCHEDULERS
-
         if value not in SCHEDULERS:
             raise ValueError(f"unknown scheduler {value!r}; choose one of {sorted(SCHEDULERS)}")
         return value
@@ -236,12 +236,29 @@ class TrainingConfig(_Section):
 
 class EvaluationConfig(_Section):
     bootstrap_samples: int = Field(1000, ge=0, le=100000, description="Bootstrap resamples for confidence intervals.")
-    tta_augmentations: list[Literal["hflip", "vflip", "rot90", "shift", "rotate", "zoom"]] = Field(
+    tta_augmentations: list[str] = Field(
         default_factory=list, description="Test-time augmentations whose predictions are combined with the plain one.")
-    tta_rule: Literal["mean", "vote"] = Field("mean", description="Combine TTA views by mean probability or majority vote.")
+    tta_rule: str = Field("mean", description="Combine TTA views by mean probability or majority vote.")
     robustness: bool = Field(False, description="Also score perturbed copies (noise, blur, shift, rotation, brightness, contrast, JPEG).")
     gallery_size: int = Field(12, ge=0, le=100, description="Most confident errors shown with saliency maps (0 = none).")
     calibration_bins: int = Field(10, ge=2, le=50, description="Confidence bins of the reliability diagram and calibration error.")
+
+
+    @field_validator("tta_augmentations")
+    @classmethod
+    def _known_tta(cls, value: list[str]) -> list[str]:
+        unknown = [a for a in value if a not in TTA_AUGMENTATIONS]
+        if unknown:
+            raise ValueError(f"unknown test-time augmentation(s) {', '.join(map(repr, unknown))}; "
+                             f"choose from {', '.join(TTA_AUGMENTATIONS)}")
+        return list(dict.fromkeys(value))  # each view once
+
+    @field_validator("tta_rule")
+    @classmethod
+    def _known_rule(cls, value: str) -> str:
+        if value not in COMBINE_RULES:
+            raise ValueError(f"unknown combination rule {value!r}; choose one of {sorted(COMBINE_RULES)}")
+        return value
 
 
 class DiagnosticsConfig(_Section):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from workbench.core.evaluation.tta import TTA_AUGMENTATIONS
+from workbench.core.catalog.tta import TTA_AUGMENTATIONS
 
 
 def parse_tta(text: str | None) -> list[str]:

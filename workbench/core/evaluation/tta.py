@@ -1,5 +1,6 @@
 """Test-time augmentation (paper, section VI-B): predict several transformed views of each image and combine them.
 
+The list of augmentations is the catalog's (`workbench.core.catalog.tta`); this module makes their views.
 Views are made from batches of 0–1 scaled images (N×C×H×W) before normalisation. Combination rules:
 - `mean`: the mean of the views' class probabilities;
 - `vote`: majority vote of the views' predicted classes; ties go to the class with the higher mean probability.
@@ -9,11 +10,15 @@ Views are made from batches of 0–1 scaled images (N×C×H×W) before normalisa
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torchvision.transforms.v2 import functional as TF
+
+from workbench.core.catalog import resolve
+from workbench.core.catalog.tta import COMBINE_RULES, TTA_AUGMENTATIONS, TtaInfo, check_tta
+
+__all__ = ["COMBINE_RULES", "TTA_AUGMENTATIONS", "TtaInfo", "check_tta", "combine", "make_views", "shift_image"]
 
 Views = Callable[[torch.Tensor], list[torch.Tensor]]
 
@@ -29,16 +34,16 @@ def shift_image(x: torch.Tensor, dx: int, dy: int) -> torch.Tensor:
     return padded[..., top:top + h, left:left + w]
 
 
-def _shift_views(x: torch.Tensor) -> list[torch.Tensor]:
+def shift_views(x: torch.Tensor) -> list[torch.Tensor]:
     step = max(1, round(x.shape[-1] * 0.0625))  # 1/16 of the side: a small shift
     return [shift_image(x, dx, dy) for dx, dy in ((step, 0), (-step, 0), (0, step), (0, -step))]
 
 
-def _rotate_views(x: torch.Tensor) -> list[torch.Tensor]:
+def rotate_views(x: torch.Tensor) -> list[torch.Tensor]:
     return [TF.rotate(x, angle, interpolation=TF.InterpolationMode.BILINEAR) for angle in (-10.0, 10.0)]
 
 
-def _zoom_views(x: torch.Tensor) -> list[torch.Tensor]:
+def zoom_views(x: torch.Tensor) -> list[torch.Tensor]:
     h, w = x.shape[-2:]
     ch, cw = max(1, round(h * 0.9)), max(1, round(w * 0.9))
     top, left = (h - ch) // 2, (w - cw) // 2
@@ -46,43 +51,16 @@ def _zoom_views(x: torch.Tensor) -> list[torch.Tensor]:
     return [F.interpolate(crop, size=(h, w), mode="bilinear", align_corners=False)]
 
 
-@dataclass(frozen=True)
-class TtaInfo:
-    name: str
-    label: str
-    description: str
-    views: Views
-    view_names: tuple[str, ...]  # one per view that `views` makes, for tables
+def hflip_views(x: torch.Tensor) -> list[torch.Tensor]:
+    return [x.flip(-1)]
 
 
-TTA_AUGMENTATIONS: dict[str, TtaInfo] = {
-    t.name: t
-    for t in (
-        TtaInfo("hflip", "Horizontal flip", "Mirror left-right (for data without a preferred left or right).",
-                lambda x: [x.flip(-1)], ("hflip",)),
-        TtaInfo("vflip", "Vertical flip", "Mirror top-bottom (for microscopy, satellite and other top-down images).",
-                lambda x: [x.flip(-2)], ("vflip",)),
-        TtaInfo("rot90", "90° rotations", "Rotate by 90°, 180° and 270° (for images with no natural 'up').",
-                lambda x: [torch.rot90(x, k, dims=(-2, -1)) for k in (1, 2, 3)], ("rot90", "rot180", "rot270")),
-        TtaInfo("shift", "Small shifts", "Shift by 1/16 of the side right, left, down and up.", _shift_views,
-                ("shift right", "shift left", "shift down", "shift up")),
-        TtaInfo("rotate", "Small rotations", "Rotate by −10° and +10°.", _rotate_views, ("rotate −10°", "rotate +10°")),
-        TtaInfo("zoom", "Slight zoom", "Crop the central 90% and enlarge it back.", _zoom_views, ("zoom 90%",)),
-    )
-}
-
-COMBINE_RULES = {
-    "mean": "Mean of the probabilities of all views",
-    "vote": "Majority vote of the views' predictions (ties: higher mean probability)",
-}
+def vflip_views(x: torch.Tensor) -> list[torch.Tensor]:
+    return [x.flip(-2)]
 
 
-def check_tta(augmentations: Sequence[str], rule: str) -> None:
-    unknown = [a for a in augmentations if a not in TTA_AUGMENTATIONS]
-    if unknown:
-        raise ValueError(f"unknown test-time augmentation(s) {', '.join(unknown)}; choose from {', '.join(TTA_AUGMENTATIONS)}")
-    if rule not in COMBINE_RULES:
-        raise ValueError(f"unknown combination rule {rule!r}; choose 'mean' or 'vote'")
+def rot90_views(x: torch.Tensor) -> list[torch.Tensor]:
+    return [torch.rot90(x, k, dims=(-2, -1)) for k in (1, 2, 3)]
 
 
 def make_views(x: torch.Tensor, augmentations: Sequence[str]) -> list[tuple[str, torch.Tensor]]:
@@ -90,7 +68,7 @@ def make_views(x: torch.Tensor, augmentations: Sequence[str]) -> list[tuple[str,
     views = [("original", x)]
     for name in augmentations:
         info = TTA_AUGMENTATIONS[name]
-        views += list(zip(info.view_names, info.views(x), strict=True))
+        views += list(zip(info.view_names, resolve(info.views)(x), strict=True))
     return views
 
 

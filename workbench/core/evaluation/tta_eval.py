@@ -40,7 +40,7 @@ def compare_tta(
         "augmentations": list(augmentations),
         "augmentation_labels": [TTA_AUGMENTATIONS[a].label for a in augmentations],
         "rule": rule,
-        "rule_label": COMBINE_RULES[rule],
+        "rule_label": COMBINE_RULES[rule].description,
         "views": len(out["view_names"]),
         "split": images.name,
         "images": len(labels),

@@ -14,9 +14,10 @@ if TYPE_CHECKING:
 
     from workbench.core.config import ProjectConfig
 
-# Strategies that freeze part of the network; every other one trains all weights at the training rate.
-PLANNED = ("transfer", "fine_tune", "self_supervised", "autoencoder")
-FIXED_EXTRACTOR = "feature_extraction"
+from workbench.core.strategies import STRATEGIES
+
+# The strategy registry's capability flags decide the layout: `freezes_layers` (an UnfreezePlan),
+# `fixed_extractor` (nothing trains; a fitted classifier), otherwise every block trains at the training rate.
 
 
 def run_architecture_config(config: ProjectConfig) -> ProjectConfig:
@@ -24,7 +25,7 @@ def run_architecture_config(config: ProjectConfig) -> ProjectConfig:
     from workbench.core.strategies.common import plain_config
 
     scfg = config.strategy
-    if scfg.name in ("transfer", "fine_tune", FIXED_EXTRACTOR) and scfg.weights == "run" and scfg.weights_path:
+    if STRATEGIES[scfg.name].takes_weights and scfg.weights == "run" and scfg.weights_path:
         try:
             from workbench.core.strategies.weights import source_model_config
 
@@ -35,12 +36,11 @@ def run_architecture_config(config: ProjectConfig) -> ProjectConfig:
 
 
 def _fine_tunes(config: ProjectConfig) -> bool:
-    name = config.strategy.name
-    if name == "fine_tune":
-        return True
-    if name in ("self_supervised", "autoencoder"):
+    """Whether the plan unfreezes top blocks: the strategy's own flag, or after pretraining the `downstream` choice."""
+    info = STRATEGIES[config.strategy.name]
+    if info.pretrains:
         return config.strategy.downstream == "fine_tune"
-    return False
+    return info.fine_tunes
 
 
 def _rows(model: nn.Module) -> list[tuple[str, bool, int]]:
@@ -58,13 +58,13 @@ def trainable_layout(config: ProjectConfig, in_channels: int, num_classes: int) 
     from workbench.core.models.factory import build_model
 
     model = build_model(run_architecture_config(config), max(1, in_channels), max(1, num_classes))
-    name = config.strategy.name
+    info = STRATEGIES[config.strategy.name]
     lr = config.training.lr
-    if name == FIXED_EXTRACTOR:
+    if info.fixed_extractor:
         rows = _rows(model)
         return [{"name": block, "params": count, "trainable_start": False, "trainable_end": False, "lr": None,
                  "note": "fitted classifier" if block == "head" else "fixed"} for block, _, count in rows]
-    if name not in PLANNED:
+    if not info.freezes_layers:
         return [{"name": block, "params": count, "trainable_start": True, "trainable_end": True, "lr": lr, "note": ""}
                 for block, _, count in _rows(model)]
 

@@ -54,7 +54,7 @@ from workbench.core.training.checkpoints import CheckpointError, load_checkpoint
 from workbench.core.training.control import RunControl
 from workbench.core.training.loop import BatchSource, NonFiniteLoss, StopRequested, evaluate, train_one_epoch
 from workbench.core.training.monitors import Monitor, MonitorContext, default_monitors
-from workbench.core.training.optim import build_optimizer, build_scheduler
+from workbench.core.training.optim import OPTIMIZERS, build_optimizer, build_scheduler
 from workbench.core.training.resume import (
     apply_new_lr,
     check_epochs_left,
@@ -146,7 +146,8 @@ def _improved(name: str, value: float, best: float | None) -> bool:
 
 def _nan_diagnosis(config: ProjectConfig, stats: NormStats, amp: bool) -> str:
     causes = []
-    if config.training.lr >= 0.1 or (config.training.optimizer != "sgd" and config.training.lr >= 0.01):
+    adaptive = OPTIMIZERS[config.training.optimizer].adaptive  # Adam-like rates diverge sooner than SGD's
+    if config.training.lr >= 0.1 or (adaptive and config.training.lr >= 0.01):
         causes.append(f"the learning rate ({config.training.lr:g}) is too high for {config.training.optimizer}: "
                       "divide it by 10")
     if stats.mode == "none" and stats.value_scale > 1:
@@ -302,12 +303,12 @@ def train(
         distributed.shutdown(ctx)
 
 
-def _check_disk_space(run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimizer) -> None:
+def _check_disk_space(run_dir: Path, model: nn.Module, optimizer_name: str) -> None:
     """Refuse to start when the run folder cannot hold two checkpoints (weights plus optimizer state)."""
     import shutil
 
     weights = sum(p.numel() * p.element_size() for p in model.parameters())
-    states = 2 if isinstance(optimizer, (torch.optim.Adam, torch.optim.AdamW, torch.optim.RAdam)) else 1
+    states = OPTIMIZERS[optimizer_name].state_per_weight
     need = weights * (2 + states) + 16 * 2**20
     free = shutil.disk_usage(run_dir).free
     if free < need:
@@ -480,7 +481,7 @@ def _run_epochs(
             f"Set the batch size to {new} (or lower the image size) to avoid the retry.",
             {"old_batch_size": old, "new_batch_size": new, "patch": {"training.batch_size": new}}, pane="strategy"))
 
-    _check_disk_space(run_dir, model, optimizer)
+    _check_disk_space(run_dir, model, tcfg.optimizer)
     global_step = resumed_from * steps_per_epoch + int(state["next_batch"])
     epoch = resumed_from + 1
     status = "completed"

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from workbench.core.catalog.tta import COMBINE_RULES, TTA_AUGMENTATIONS
 from workbench.core.config import ConfigError
 from workbench.core.data.errors import DatasetError
 from workbench.qt import dialogs, jobs
@@ -46,8 +47,6 @@ from workbench.qt.widgets.step_list import StepState, StepStatus
 from workbench.qt.widgets.tables import set_row
 from workbench.qt.widgets.tta_table import TtaComparison
 
-TTA_CHOICES = (("hflip", "Horizontal flip"), ("vflip", "Vertical flip"), ("rot90", "90° rotations"),
-               ("shift", "Small shifts"), ("rotate", "Small rotations"), ("zoom", "Zoom"))
 EXPECTED_ERRORS = (ConfigError, DatasetError, FileNotFoundError, ValueError, InterruptedError)
 
 
@@ -154,8 +153,9 @@ class EvaluatePane(Pane):
         grid.setHorizontalSpacing(16)
         grid.setVerticalSpacing(4)
         self.tta_boxes: dict[str, QCheckBox] = {}
-        for i, (name, label) in enumerate(TTA_CHOICES):
+        for i, (name, label) in enumerate((t.name, t.label) for t in TTA_AUGMENTATIONS.values()):
             check = QCheckBox(self.tr(label))
+            check.setToolTip(TTA_AUGMENTATIONS[name].description)
             check.setObjectName(f"tta_{name}")
             check.toggled.connect(self._on_tta_toggled)
             grid.addWidget(check, i // 3, i % 3)
@@ -164,7 +164,7 @@ class EvaluatePane(Pane):
         tta.addStretch(1)
         self.options = ConfigForm(self.project, "evaluation", [
             FieldSpec("tta_rule", label=self.tr("Combine views by"),
-                      choices=(Choice("mean", self.tr("mean probability")), Choice("vote", self.tr("majority vote")))),
+                      choices=tuple(Choice(r.name, self.tr(r.label), r.description) for r in COMBINE_RULES.values())),
             FieldSpec("robustness", label=self.tr("Robustness check"),
                       tooltip=self.tr("Also score perturbed copies of the test images (noise, blur, shift, "
                                       "rotation, brightness, contrast, JPEG). Takes longer.")),

@@ -27,8 +27,6 @@ from workbench.qt.widgets.layer_table import LayerTable
 from workbench.qt.widgets.lr_finder import LRFinderPanel
 from workbench.qt.widgets.step_list import StepState, StepStatus
 
-# Strategies whose trainable layout differs from "everything trains at the training rate".
-LAYER_STRATEGIES = ("transfer", "fine_tune", "self_supervised", "feature_extraction")
 # Settings that change the layout: the strategy, the architecture, the input size, the head's rate and the epochs.
 LAYOUT_KEYS = ("strategy", "model", "preprocessing", "training.lr", "training.epochs")
 
@@ -41,7 +39,9 @@ def optimisation_fields() -> list[FieldSpec | str]:
     return [
         FieldSpec("optimizer", choices=registry_choices(OPTIMIZERS)),
         "lr",
-        FieldSpec("momentum", enabled_when=lambda c: OPTIMIZERS[c.training.optimizer].uses_momentum),
+        FieldSpec("momentum", enabled_when=lambda c: OPTIMIZERS[c.training.optimizer].has_momentum),
+        FieldSpec("nesterov", label="Nesterov momentum",
+                  enabled_when=lambda c: OPTIMIZERS[c.training.optimizer].has_nesterov and c.training.momentum > 0),
         "weight_decay",
         "batch_size",
         "epochs",
@@ -203,7 +203,7 @@ class StrategyPane(Pane):
     # --- trainable layers ------------------------------------------------------------------------
 
     def shows_layers(self) -> bool:
-        return self.project.config.strategy.name in LAYER_STRATEGIES
+        return STRATEGIES[self.project.config.strategy.name].has_layer_table
 
     def refresh_layers(self) -> None:
         """Work out the trainable layout in a worker (it builds the model, so it needs torch).

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 from workbench.core.io import atomic_write_bytes
 
 # The catalogs are torch-free leaf modules: the config imports them downwards, never the other way round.
+from workbench.core.catalog.augmentations import AUGMENTATIONS, augmentation_doc
 from workbench.core.catalog.optimizers import OPTIMIZERS
 from workbench.core.catalog.schedules import SCHEDULERS
 from workbench.core.catalog.strategies import STRATEGIES
@@ -51,21 +52,36 @@ class DataConfig(_Section):
 
 
 class AugmentationConfig(_Section):
-    hflip: bool = Field(False, description="Randomly mirror images left-right.")
-    vflip: bool = Field(False, description="Randomly mirror images top-bottom.")
-    rotation: float = Field(0.0, ge=0.0, le=180.0, description="Largest random rotation, in degrees.")
-    crop_scale: float = Field(1.0, ge=0.3, le=1.0, description="Smallest area kept by a random resized crop (1 = off).")
-    brightness: float = Field(0.0, ge=0.0, le=1.0, description="Strength of random brightness changes.")
-    contrast: float = Field(0.0, ge=0.0, le=1.0, description="Strength of random contrast changes.")
-    noise_std: float = Field(0.0, ge=0.0, le=0.5, description="Standard deviation of added Gaussian noise (on 0-1 images).")
-    blur_sigma: float = Field(0.0, ge=0.0, le=5.0, description="Largest sigma of a random Gaussian blur (0 = off).")
+    # Descriptions come from the augmentation registry, which also builds the transforms and the form.
+    hflip: bool = Field(False, description=augmentation_doc("hflip"))
+    vflip: bool = Field(False, description=augmentation_doc("vflip"))
+    rotation: float = Field(0.0, ge=0.0, le=180.0, description=augmentation_doc("rotation"))
+    crop_scale: float = Field(1.0, ge=0.3, le=1.0, description=augmentation_doc("crop_scale"))
+    brightness: float = Field(0.0, ge=0.0, le=1.0, description=augmentation_doc("brightness"))
+    contrast: float = Field(0.0, ge=0.0, le=1.0, description=augmentation_doc("contrast"))
+    noise_std: float = Field(0.0, ge=0.0, le=0.5, description=augmentation_doc("noise_std"))
+    blur_sigma: float = Field(0.0, ge=0.0, le=5.0, description=augmentation_doc("blur_sigma"))
+    extra: dict[str, float] = Field(default_factory=dict,
+                                    description="Settings of augmentations added by plugins, by name.")
+
+    @field_validator("extra")
+    @classmethod
+    def _known_extra(cls, value: dict[str, float]) -> dict[str, float]:
+        unknown = [k for k in value if k not in AUGMENTATIONS or k in cls.model_fields]
+        if unknown:
+            raise ValueError(f"unknown plugin augmentation(s) {', '.join(map(repr, unknown))}; registered ones: "
+                             f"{', '.join(k for k in AUGMENTATIONS if k not in cls.model_fields) or 'none'}")
+        return value
+
+    def value(self, name: str) -> Any:
+        """The setting of augmentation `name`: its own field, or its entry in `extra` (off when absent)."""
+        if name in type(self).model_fields and name != "extra":
+            return getattr(self, name)
+        return self.extra.get(name, AUGMENTATIONS[name].off)
 
     @property
     def enabled(self) -> bool:
-        return any(
-            (self.hflip, self.vflip, self.rotation > 0, self.crop_scale < 1, self.brightness > 0,
-             self.contrast > 0, self.noise_std > 0, self.blur_sigma > 0)
-        )
+        return any(info.active(self.value(name)) for name, info in AUGMENTATIONS.items())
 
 
 class PreprocessingConfig(_Section):

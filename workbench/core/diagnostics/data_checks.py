@@ -55,7 +55,7 @@ def run_data_checks(
             progress(done, len(entries))
         ctx.check_stop()
         try:
-            found = entry.function(prepared, config, ctx)
+            found = entry.load()(prepared, config, ctx)
         except InterruptedError:
             raise
         except Exception:  # a broken check must not hide the others

@@ -1,8 +1,8 @@
 """The diagnostics attached to every training run, and the factory the engine calls to get them.
 
 Data checks run in a background thread from the start of the run; shortcut probing and the label check on
-the network's own validation predictions run once at the end; the loss and network checks watch every step
-and epoch.
+the network's own validation predictions run once at the end; the loss and network checks (every "training"
+entry of the diagnostics registry) watch every step and epoch.
 """
 
 from __future__ import annotations
@@ -16,9 +16,8 @@ from typing import TYPE_CHECKING
 from workbench.core.diagnostics.background import lower_thread_priority
 from workbench.core.diagnostics.data_checks import run_data_checks
 from workbench.core.diagnostics.label_issues import judges_labels, label_issue_findings, save_out_of_sample_probs
-from workbench.core.diagnostics.loss_monitors import FitMonitor, InitialLossMonitor, LossTrendMonitor
 from workbench.core.diagnostics.monitor_base import GuardedMonitor
-from workbench.core.diagnostics.network_monitors import DeadUnitMonitor, GradientMonitor, OutputPairingMonitor
+from workbench.core.diagnostics.registry import diagnostics_of_kind
 from workbench.core.diagnostics.settings import settings_from_config
 from workbench.core.diagnostics.shortcut import shortcut_check_for_run
 from workbench.core.training.monitors import Monitor, MonitorContext
@@ -132,9 +131,12 @@ def diagnostic_monitors(config: ProjectConfig) -> list[Monitor]:
     monitors: list[Monitor] = []
     if settings.data_checks:
         monitors.append(DataChecksMonitor())
-    if settings.training_checks:
-        monitors += [OutputPairingMonitor(), InitialLossMonitor(), LossTrendMonitor(), FitMonitor(),
-                     DeadUnitMonitor(), GradientMonitor()]
+    if settings.training_checks:  # every "training" entry of the registry, a plugin's included
+        for entry in diagnostics_of_kind("training"):
+            try:
+                monitors.append(entry.load()(config))
+            except Exception:  # a broken (plugin) monitor must not stop the run; the log says which
+                log.warning("training monitor %s could not be made", entry.name, exc_info=True)
     if settings.shortcut_check:
         monitors.append(ShortcutMonitor())
     if settings.label_check:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QPushButton, QSlider, QSpinBox, QVBoxLayout, QWidget
 
+from workbench.core.catalog.augmentations import AUGMENTATIONS
 from workbench.qt import jobs
 from workbench.qt.panes.base import Pane, group, hint
 from workbench.qt.project_model import key_affects
@@ -68,6 +69,13 @@ class ResolutionControl(QWidget):
                 widget.blockSignals(False)
 
 
+def augmentation_fields() -> list[FieldSpec]:
+    """The augmentation form, row by row from the augmentation registry (in pipeline order)."""
+    settable = section_model("preprocessing.augmentation").model_fields
+    return [FieldSpec(info.name, label=info.label, tooltip=info.description)
+            for info in sorted(AUGMENTATIONS.values(), key=lambda a: a.order) if info.name in settable]
+
+
 class SamplesPane(Pane):
     key = "samples"
     title = "Samples"
@@ -109,7 +117,7 @@ class SamplesPane(Pane):
         row.addLayout(stats_column, 1)
         self.body_layout.addWidget(group(self.tr("Preprocessing"), self.resolution, row))
 
-        fields = [FieldSpec(name) for name in section_model("preprocessing.augmentation").model_fields]
+        fields = augmentation_fields()
         self.aug_form = ConfigForm(self.project, "preprocessing.augmentation", fields)
         self.aug_strip = QGridLayout()
         self.aug_strip.setSpacing(6)

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from importlib.metadata import EntryPoint
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 import torch
@@ -104,7 +105,7 @@ def transpose_views(x: torch.Tensor) -> list[torch.Tensor]:
 
 
 class CountingMonitor:
-    steps: list[int] = []
+    steps: ClassVar[list[int]] = []
 
     @classmethod
     def from_config(cls, config) -> CountingMonitor:

@@ -67,3 +67,17 @@ def without_validation(run_dir: Path) -> None:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows({**r, "split": "train" if r["split"] == "val" else r["split"]} for r in rows)
+
+
+def write_digits_dataset(root: Path, classes: int = 4, per_class: int = 20, size: int = 16) -> Path:
+    """Real scanned handwritten digits (scikit-learn's 8×8 set), enlarged to `size` px, one folder per digit."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    for digit in range(classes):
+        folder = root / f"digit_{digit}"
+        folder.mkdir(parents=True, exist_ok=True)
+        for i, image in enumerate(digits.images[digits.target == digit][:per_class]):
+            pixels = (image * (255 / 16)).astype(np.uint8)
+            Image.fromarray(pixels).resize((size, size), Image.Resampling.BILINEAR).save(folder / f"{i:03d}.png")
+    return root

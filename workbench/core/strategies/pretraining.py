@@ -22,6 +22,7 @@ from torch import nn
 from workbench.core.config import ConfigError
 from workbench.core.data.stats import normalize
 from workbench.core.events import BatchEnded, EpochEnded, LogMessage, ProjectionReady
+from workbench.core.models.heads import start_head_small
 from workbench.core.strategies.base import Strategy, StrategyContext
 from workbench.core.strategies.common import check_stop, embed, knn_predict, source_for, write_report
 from workbench.core.strategies.unfreezing import UnfreezePlan
@@ -190,6 +191,8 @@ class PretrainingStrategy(Strategy):
         if dist.is_available() and dist.is_initialized():
             raise ConfigError(f"{self.label} runs on one device: start the run without torchrun")
         self.plan = UnfreezePlan(model, context.config, context.config.strategy.downstream == "fine_tune")
+        if not resuming:  # the head is fresh after pretraining too: start it at a uniform guess (loss ln C)
+            start_head_small(model)
 
     def param_groups(self, model: nn.Module, context: StrategyContext) -> Iterable[Any]:
         assert self.plan is not None, "prepare_model runs first"

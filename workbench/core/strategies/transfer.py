@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from workbench.core.events import LogMessage
+from workbench.core.models.heads import start_head_small
 from workbench.core.strategies.base import Strategy, StrategyContext
 from workbench.core.strategies.blocks import trainable_layers
 from workbench.core.strategies.common import build_architecture
@@ -36,6 +37,7 @@ class TransferStrategy(Strategy):
     def prepare_model(self, model: nn.Module, context: StrategyContext, resuming: bool) -> None:
         if not resuming:  # on resume the run's own checkpoint supplies the weights
             load_pretrained(model, context)
+            start_head_small(model)  # the new head starts at a uniform guess: first loss ln C
         self.plan = UnfreezePlan(model, context.config, self.fine_tune)
         self.plan.apply(model, 1)
         rates = ", ".join(f"{name} {lr:.1e}" for name, lr in self.plan.rates())

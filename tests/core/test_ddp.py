@@ -40,3 +40,5 @@ def test_torchrun_two_processes(tiny_project, tmp_path: Path) -> None:
     assert history[-1]["accuracy"] >= 0.6, history[-1]
     assert len((run_dir / "metrics.jsonl").read_text().splitlines()) == 4, "metrics are written once, not per rank"
     assert done.stdout.count("Run folder:") == 1
+    # batch_size is per process, and the run says what a step really takes (issue 18, item 6).
+    assert "global batch 32 (16 per process × 2 processes)" in done.stderr, done.stderr[-2000:]

@@ -215,7 +215,8 @@ class TrainingConfig(_Section):
     nesterov: bool = Field(False, description="Nesterov momentum for SGD: look ahead along the momentum before "
                                               "taking the gradient (needs momentum above 0).")
     weight_decay: float = Field(1e-4, ge=0.0, le=1.0, description="L2 penalty on the weights.")
-    batch_size: int = Field(64, ge=1, le=4096, description="Images per optimisation step.")
+    batch_size: int = Field(64, ge=1, le=4096, description="Images per optimisation step, per process: under torchrun "
+                                                          "with N processes a step takes N × this many images.")
     epochs: int = Field(15, ge=1, le=10000, description="Passes over the training split.")
     scheduler: str = Field("cosine", description="How the learning rate changes during training.")
     step_size: int = Field(10, ge=1, le=10000, description="Epochs between decays for the step schedule.")

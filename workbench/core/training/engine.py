@@ -452,6 +452,9 @@ def _run_epochs(
     size = config.preprocessing.image_size
     emit(RunStarted(run_id, str(run_dir), str(device), num_classes, tuple(data.class_names), data.split_sizes(),
                     tcfg.epochs, steps_per_epoch, parameter_count, (data.in_channels, size, size), resumed_from))
+    if ctx.world_size > 1:  # batch_size is per process: say what a step really takes
+        emit(LogMessage("info", f"global batch {tcfg.batch_size * ctx.world_size} ({tcfg.batch_size} per process × "
+                                f"{ctx.world_size} processes): {steps_per_epoch} steps per epoch"))
     context = MonitorContext(config, data, model, train_source, val_source, run_dir, emit, device)
     for monitor in monitors:
         monitor.setup(context)

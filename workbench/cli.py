@@ -296,15 +296,18 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_predict(args: argparse.Namespace) -> int:
     from workbench.core.evaluation.predict import predict_folder
     from workbench.core.evaluation.summaries import parse_tta
-    from workbench.progress import bar
+    from workbench.progress import StagedBar
 
     if args.output.is_dir():  # say so before the predictions are computed, not after
         return _err(f"{args.output} is a folder; give the CSV file to write, such as -o {args.output / 'predictions.csv'}")
     if not args.run.exists():
         return _err(f"{args.run} does not exist; give a run folder or a .wbmodel bundle")
-    with bar("predicting") as update:
-        count, problems = predict_folder(args.run, args.images, args.output, progress=update,
-                                         tta=parse_tta(args.tta), tta_rule=args.tta_rule)
+    staged = StagedBar()
+    try:
+        count, problems = predict_folder(args.run, args.images, args.output, progress=staged.update,
+                                         tta=parse_tta(args.tta), tta_rule=args.tta_rule, stage=staged.stage)
+    finally:
+        staged.close()
     for path, reason in problems:
         print(f"skipped {path}: {reason}", file=sys.stderr)
     print(f"{count} prediction(s) written to {args.output}")

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 
 from tqdm import tqdm
 
-from workbench.core.callbacks import Callback
+from workbench.core.callbacks import Callback, epoch_line
 from workbench.core.events import (
     BatchEnded,
     EngineEvent,
@@ -34,6 +34,30 @@ def bar(label: str) -> Iterator[Callable[[int, int], None]]:
         yield update
     finally:
         progress.close()
+
+
+class StagedBar:
+    """One bar per stage ("reading images", then "predicting"), each counting the images of that stage."""
+
+    def __init__(self) -> None:
+        self.progress: tqdm | None = None
+
+    def stage(self, label: str) -> None:
+        self.close()
+        self.progress = tqdm(desc=label, unit="img", file=sys.stderr, leave=False, dynamic_ncols=True)
+
+    def update(self, done: int, total: int) -> None:
+        if self.progress is None:
+            self.stage("working")
+        assert self.progress is not None
+        self.progress.total = total
+        self.progress.n = done
+        self.progress.refresh()
+
+    def close(self) -> None:
+        if self.progress is not None:
+            self.progress.close()
+            self.progress = None
 
 
 class ConsoleProgress(Callback):
@@ -83,11 +107,7 @@ class ConsoleProgress(Callback):
         if self.bar is not None:
             self.bar.close()
             self.bar = None
-        acc = event.metrics.get("accuracy", float("nan"))
-        best = " *" if event.is_best else ""
-        phase = "" if event.phase == "supervised" else f"{event.phase} "
-        print(f"{phase}epoch {event.epoch:>3}/{event.epochs}  train loss {event.train_loss:.4f}  "
-              f"val loss {event.val_loss:.4f}  val acc {acc:.4f}  lr {event.lr:.2e}  {event.seconds:.1f}s{best}")
+        print(epoch_line(event))
 
     def on_finding(self, event: FindingRaised) -> None:
         tqdm.write(f"[{event.severity}] {event.title}: {event.explanation}" + (f" Fix: {event.fix}" if event.fix else ""))

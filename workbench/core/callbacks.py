@@ -6,6 +6,7 @@ A callback overrides `on_event`, or the per-event hooks, each a no-op by default
 from __future__ import annotations
 
 import json
+import math
 import threading
 import time
 from pathlib import Path
@@ -69,6 +70,26 @@ class CallbackList(Callback):
             callback.on_event(event)
 
 
+def _finite(value: object) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value)
+
+
+def epoch_line(event: EpochEnded, sep: str = "  ") -> str:
+    """One epoch in words; a single fit says so, and quantities the phase does not have (nan) are left out."""
+    parts = [f"train loss {event.train_loss:.4f}"]
+    if _finite(event.val_loss):
+        parts.append(f"val loss {event.val_loss:.4f}")
+    for key, label in (("accuracy", "val acc"), ("knn_accuracy", "kNN acc")):
+        if _finite(event.metrics.get(key)):
+            parts.append(f"{label} {event.metrics[key]:.4f}")
+            break
+    if event.single_fit:
+        return "fit: " + sep.join(parts) + f"{sep}{event.seconds:.1f}s"
+    phase = "" if event.phase == "supervised" else f"{event.phase} "
+    return (f"{phase}epoch {event.epoch:>3}/{event.epochs}{sep}" + sep.join(parts)
+            + f"{sep}lr {event.lr:.2e}{sep}{event.seconds:.1f}s" + (" *" if event.is_best else ""))
+
+
 class CollectingCallback(Callback):
     """Keeps every event; used by tests and by the CLI's summary."""
 
@@ -118,11 +139,7 @@ class MetricsLogCallback(Callback):
         }
         with self.metrics_path.open("a", encoding="utf-8") as handle:
             handle.write(json.dumps(record) + "\n")
-        phase = "" if event.phase == "supervised" else f"{event.phase} "
-        self._log(
-            f"{phase}epoch {event.epoch}/{event.epochs}: train loss {event.train_loss:.4f}, val loss {event.val_loss:.4f}, "
-            f"val accuracy {event.metrics.get('accuracy', float('nan')):.4f}"
-        )
+        self._log(epoch_line(event, ", "))
 
     def on_finding(self, event: FindingRaised) -> None:
         self._log(f"finding [{event.severity}] {event.title}: {event.explanation} Fix: {event.fix}")

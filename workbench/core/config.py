@@ -159,7 +159,9 @@ class StrategyConfig(_Section):
     lr_decay: float = Field(0.5, gt=0.0, le=1.0, description="Each lower block learns at this fraction of the rate of the block above.")
     # Feature extraction with a scikit-learn classifier.
     feature_layers: str = Field(
-        "penultimate", description="Features from 'penultimate', 'all_blocks', or layer names separated by commas (pooled, concatenated)."
+        "penultimate", description="Features from 'penultimate', 'all_blocks' (the stages the network marks as feature "
+        "outputs, e.g. 5 of EfficientNet's 7 blocks; the run lists them), or layer names separated by commas "
+        "(pooled, concatenated)."
     )
     pca_components: int = Field(0, ge=0, le=4096, description="Reduce the features to this many principal components (0 = off).")
     classifier: Literal["logistic", "linear_svm", "rbf_svm", "knn", "random_forest"] = Field(

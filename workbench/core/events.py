@@ -65,6 +65,7 @@ class EpochEnded(EngineEvent):
     is_best: bool
     phase: str = "supervised"
     data_fraction: float = 1.0  # share of the training split used this epoch (curriculum learning)
+    single_fit: bool = False  # the strategy trained by one fit (e.g. a scikit-learn classifier), not by epochs
 
 
 @dataclass(frozen=True)

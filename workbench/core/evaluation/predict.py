@@ -41,20 +41,28 @@ def read_channels(run: LoadedRun) -> str:
 
 
 def predict_files(run: LoadedRun, paths: list[Path], batch_size: int = 64, progress: Progress | None = None,
-                  tta: Sequence[str] = (), tta_rule: str = "mean") -> tuple[list[Prediction], list[tuple[str, str]]]:
-    """Predictions for readable files, and (path, reason) for the others."""
+                  tta: Sequence[str] = (), tta_rule: str = "mean", stage: Callable[[str], None] | None = None,
+                  ) -> tuple[list[Prediction], list[tuple[str, str]]]:
+    """Predictions for readable files, and (path, reason) for the others.
+
+    `progress(done, total)` counts images, in each of two stages: reading the files, then predicting them;
+    `stage(name)` is told when each stage starts, so a progress bar can say which one it counts.
+    """
     cfg = run.config.preprocessing.model_copy(update={"channels": run.channels, "cache": "memory"})
     samples = [Sample(str(p), "?") for p in paths]
-    total = 2 * len(samples)  # one bar for both halves: decoding, then the forward passes
-    images = decode_dataset(samples, cfg, progress=(lambda d, t: progress(d, total)) if progress else None, reuse=False)
+    if stage is not None:
+        stage("reading images")
+    images = decode_dataset(samples, cfg, progress=progress, reuse=False)
     problems = [(s.path, s.reason) for s in images.failed]
     n = len(images.kept)
+    if stage is not None:
+        stage("predicting")
     image_set = EvalSet(images.array, np.arange(n), np.zeros(n, np.int64), [samples[i].path for i in images.kept],
                         images.value_scale, "new")
     out = predict_set(run, image_set, tta=tta, rule=tta_rule, batch_size=batch_size, keep_views=bool(tta),
-                      progress=(lambda d, t: progress(len(samples) + d, total)) if progress else None)
+                      progress=progress)
     if progress is not None:
-        progress(total, total)
+        progress(n, n)
     results: list[Prediction] = []
     for row, p in enumerate(out["probs"]):
         order = np.argsort(-p)[:3]
@@ -69,7 +77,7 @@ def predict_files(run: LoadedRun, paths: list[Path], batch_size: int = 64, progr
 
 def predict_folder(run_dir: str | Path | LoadedRun, images_dir: str | Path, output: str | Path,
                    progress: Progress | None = None, tta: Sequence[str] = (), tta_rule: str = "mean",
-                   device: str = "auto") -> tuple[int, list[tuple[str, str]]]:
+                   device: str = "auto", stage: Callable[[str], None] | None = None) -> tuple[int, list[tuple[str, str]]]:
     """Write file, predicted class, confidence and top-3 to `output` (CSV); returns (count, problems).
 
     `run_dir` is a run folder or a `.wbmodel` bundle. With `tta`, the plain prediction is written beside it.
@@ -84,7 +92,7 @@ def predict_folder(run_dir: str | Path | LoadedRun, images_dir: str | Path, outp
     if not usable:
         raise DatasetError(f"no readable images in {folder}")
     run = load_model(run_dir, device)
-    results, failed = predict_files(run, usable, progress=progress, tta=tta, tta_rule=tta_rule)
+    results, failed = predict_files(run, usable, progress=progress, tta=tta, tta_rule=tta_rule, stage=stage)
     write_predictions_csv(results, Path(output), with_plain=bool(tta))
     return len(results), problems + failed
 

@@ -20,7 +20,7 @@ from workbench.core.events import LogMessage
 from workbench.core.strategies.base import Strategy, StrategyContext
 from workbench.core.strategies.common import build_architecture, embed, source_for, stage_reporter, write_report
 from workbench.core.strategies.feature_heads import WEIGHTABLE, fit_head, make_head
-from workbench.core.strategies.features import FeatureClassifier
+from workbench.core.strategies.features import ALL_BLOCKS, FeatureClassifier
 from workbench.core.strategies.weights import architecture_config, load_pretrained
 from workbench.core.training.loop import EpochResult
 
@@ -108,6 +108,10 @@ class FeatureExtractionStrategy(Strategy):
                   "class_weighting": weighting, "train_images": len(labels), "train_accuracy": accuracy, "seconds": seconds}
         write_report(context, REPORT_NAME, report)
         reduced = f", PCA to {info['pca_components']}" if info["pca_components"] else ""
+        if scfg.feature_layers.strip() == ALL_BLOCKS:  # not every block: the stages the network marks as features
+            context.emit(LogMessage("info", f"feature_layers 'all_blocks' = the {len(report['layers'])} stages this "
+                                            f"network marks as feature outputs: {', '.join(report['layers'])}; "
+                                            "name layers (comma-separated) to use others"))
         context.emit(LogMessage("info", f"feature extraction: {info['feature_dim']} features from "
                                         f"{', '.join(report['layers'])}{reduced}; {scfg.classifier} fitted on {len(labels)} "
                                         f"images, class weighting {weighting} (training accuracy {accuracy:.3f}) in {seconds:.1f}s"))

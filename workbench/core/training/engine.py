@@ -541,8 +541,9 @@ def _run_epochs(
             checkpoint("last", epoch)
             if is_best:
                 emit(CheckpointSaved(epoch, str(best_path), "best"))
-            emit(EpochEnded(epoch, tcfg.epochs, train_loss, val_loss, result.accuracy, metrics, lr,
-                            result.seconds, is_best, data_fraction=min(1.0, data_fraction)))
+            single_fit = strategy.replaces_training()  # one fit: no "epoch 1/15", no learning rate to report
+            emit(EpochEnded(epoch, 1 if single_fit else tcfg.epochs, train_loss, val_loss, result.accuracy, metrics,
+                            lr, result.seconds, is_best, data_fraction=min(1.0, data_fraction), single_fit=single_fit))
             for monitor in monitors:
                 monitor.on_epoch_end(epoch, {**state["history"][-1], "metrics": metrics, "is_best": is_best})
             if store is not None:

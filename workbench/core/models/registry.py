@@ -41,6 +41,11 @@ class ArchitectureInfo:
     takes_img_size: bool | None = False
 
     @property
+    def shaped_by_small_cnn_settings(self) -> bool:
+        """True when `model.small_cnn` (depth, width, convolution, …) shapes it: the Model pane's CNN form applies."""
+        return self.builder == SMALL_CNN_BUILDER
+
+    @property
     def uses_pretrained_weights(self) -> bool:
         """True when 'pretrained' means something for it (timm's weights)."""
         return self.timm_name is not None

@@ -274,7 +274,7 @@ class ModelPane(Pane):
                     "Transformers need far more data than CNNs when trained from scratch: turn on pretrained weights "
                     "or choose a CNN.") + "</span>"
             self.description.setText(text)
-            is_cnn = info.name == "small_cnn"
+            is_cnn = info.shaped_by_small_cnn_settings
             self.cnn_form.setEnabled(is_cnn)
             self.cnn_note.setText(self.tr("Shape the network: more stages and channels capture more, but need more "
                                           "data.") if is_cnn else

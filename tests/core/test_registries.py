@@ -18,6 +18,7 @@ from workbench.core import plugins
 from workbench.core.catalog.augmentations import AUGMENTATIONS
 from workbench.core.catalog.diagnostics import DIAGNOSTICS
 from workbench.core.catalog.optimizers import OPTIMIZERS
+from workbench.core.catalog.projections import PROJECTIONS
 from workbench.core.catalog.schedules import SCHEDULERS
 from workbench.core.catalog.strategies import STRATEGIES
 from workbench.core.catalog.tta import COMBINE_RULES, TTA_AUGMENTATIONS
@@ -31,6 +32,7 @@ CHOICES = [
     ("training", "optimizer", OPTIMIZERS), ("training", "scheduler", SCHEDULERS),
     ("strategy", "name", STRATEGIES), ("model", "architecture", ARCHITECTURES),
     ("model.small_cnn", "activation", ACTIVATIONS), ("evaluation", "tta_rule", COMBINE_RULES),
+    ("diagnostics", "projection_method", PROJECTIONS),
 ]
 
 
@@ -100,6 +102,10 @@ def invert(strength: float, _size: int):
     return lambda image: (1 - image) * strength + image * (1 - strength)
 
 
+def first_two(features, **kwargs):
+    return features[:, :2]
+
+
 def transpose_views(x: torch.Tensor) -> list[torch.Tensor]:
     return [x.transpose(-1, -2)]
 
@@ -137,13 +143,16 @@ def register_everything() -> None:
                                                            f"{here}:invert"))
     plugins.register_tta(plugins.TtaInfo("plugin_transpose", "Transpose", "Swap rows and columns.",
                                          f"{here}:transpose_views", ("transpose",)))
+    plugins.register_projection(plugins.ProjectionInfo("plugin_first_two", "First two", "The first two features.",
+                                                       f"{here}:first_two"))
     plugins.register_diagnostic(plugins.DiagnosticInfo("plugin_counter", "Counter", "Counts steps.", "II-A.4",
                                                        f"{here}:CountingMonitor.from_config", kind="training"))
 
 
 @pytest.fixture
 def plugin_loaded(monkeypatch: pytest.MonkeyPatch):
-    registries = (ARCHITECTURES, OPTIMIZERS, SCHEDULERS, STRATEGIES, AUGMENTATIONS, TTA_AUGMENTATIONS, DIAGNOSTICS)
+    registries = (ARCHITECTURES, OPTIMIZERS, SCHEDULERS, STRATEGIES, AUGMENTATIONS, TTA_AUGMENTATIONS, DIAGNOSTICS,
+                  PROJECTIONS)
     before = [dict(r) for r in registries]
     found = [EntryPoint("everything", f"{__name__}:register_everything", plugins.GROUP)]
     monkeypatch.setattr(plugins, "entry_points", lambda group: found if group == plugins.GROUP else [])
@@ -179,6 +188,10 @@ def test_a_plugin_adds_one_of_each_kind_and_a_run_uses_them(plugin_loaded, shape
     assert augment is not None and torch.allclose(augment(image), torch.full((1, 4, 4), 0.5))
     x = torch.arange(4.0).reshape(1, 1, 2, 2)
     assert [name for name, _ in make_views(x, config.evaluation.tta_augmentations)] == ["original", "transpose"]
+    from workbench.core.projection.methods import project
+
+    config.diagnostics.projection_method = "plugin_first_two"
+    assert project(x.reshape(2, 2).numpy(), "plugin_first_two").shape == (2, 2)
 
     result = train(config)
     assert result.status == "completed", result.reason

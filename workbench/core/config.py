@@ -22,6 +22,7 @@ from workbench.core.io import atomic_write_bytes
 # The catalogs are torch-free leaf modules: the config imports them downwards, never the other way round.
 from workbench.core.catalog.augmentations import AUGMENTATIONS, augmentation_doc
 from workbench.core.catalog.optimizers import OPTIMIZERS
+from workbench.core.catalog.projections import PROJECTIONS
 from workbench.core.catalog.schedules import SCHEDULERS
 from workbench.core.catalog.strategies import STRATEGIES
 from workbench.core.catalog.tta import COMBINE_RULES, TTA_AUGMENTATIONS
@@ -295,8 +296,6 @@ class DiagnosticsConfig(_Section):
     @field_validator("projection_method")
     @classmethod
     def _known_projection(cls, value: str) -> str:
-        from workbench.core.projection.methods import PROJECTIONS
-
         if value not in PROJECTIONS:
             raise ValueError(f"unknown projection {value!r}; choose one of {sorted(PROJECTIONS)}")
         return value

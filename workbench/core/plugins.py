@@ -14,25 +14,25 @@ and `register()` adds its entries with the registries' own functions, all import
 - `register_augmentation(AugmentationInfo(..., builder="pkg.mod:make"))`: set in `preprocessing.augmentation.extra`;
 - `register_tta(TtaInfo(..., views="pkg.mod:views", view_names=(...)))`;
 - `register_diagnostic(DiagnosticInfo(..., function="pkg.mod:check", kind="data" | "training" | "tool"))`;
-- `register_projection(ProjectionInfo(...))`.
+- `register_projection(ProjectionInfo(..., function="pkg.mod:project"))`: (features, **kwargs) -> N×2.
 """
 
 from __future__ import annotations
 
 import logging
 from importlib.metadata import entry_points
-from typing import Any
 
 from workbench.core.catalog.augmentations import AugmentationInfo, register_augmentation
 from workbench.core.catalog.diagnostics import DiagnosticInfo, register_diagnostic
 from workbench.core.catalog.optimizers import OptimizerInfo, register_optimizer
+from workbench.core.catalog.projections import ProjectionInfo, register_projection
 from workbench.core.catalog.schedules import SchedulerInfo, register_scheduler
 from workbench.core.catalog.strategies import StrategyInfo, register_strategy
 from workbench.core.catalog.tta import TtaInfo, register_tta
 from workbench.core.models.registry import ArchitectureInfo, register_architecture
 
 __all__ = [
-    "GROUP", "ArchitectureInfo", "AugmentationInfo", "DiagnosticInfo", "OptimizerInfo", "SchedulerInfo",
+    "GROUP", "ArchitectureInfo", "AugmentationInfo", "DiagnosticInfo", "OptimizerInfo", "ProjectionInfo", "SchedulerInfo",
     "StrategyInfo", "TtaInfo", "load_plugins", "register_architecture", "register_augmentation",
     "register_diagnostic", "register_optimizer", "register_projection", "register_scheduler", "register_strategy",
     "register_tta",
@@ -41,13 +41,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 GROUP = "workbench.plugins"
 _loaded: dict[str, str] = {}
-
-
-def register_projection(info: Any) -> None:
-    """Add a projection method (imported here on use: the projection registry needs numpy)."""
-    from workbench.core.projection.methods import register_projection as register
-
-    register(info)
 
 
 def load_plugins() -> dict[str, str]:

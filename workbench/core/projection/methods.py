@@ -9,24 +9,17 @@ steps, which makes the method raise InterruptedError.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 
-from workbench.core.models.registry import ParamInfo
+# The registry lives in the torch-free catalog; re-exported here, where the functions it names are.
+from workbench.core.catalog.projections import PROJECTIONS, ProjectionInfo, register_projection
+
+__all__ = ["PROJECTIONS", "ProjectionInfo", "prepare_features", "project", "project_pca", "project_tsne",
+           "project_umap", "register_projection"]
 
 OnPartial = Callable[[np.ndarray, int], None]
 ShouldStop = Callable[[], bool]
-
-
-@dataclass(frozen=True)
-class ProjectionInfo:
-    name: str
-    label: str
-    description: str
-    function: Callable[..., np.ndarray]
-    streams: bool = False  # sends partial layouts while it runs
-    params: tuple[ParamInfo, ...] = ()
 
 
 def prepare_features(features: np.ndarray, max_dims: int = 50, seed: int = 0) -> np.ndarray:
@@ -127,26 +120,8 @@ def project_umap(features: np.ndarray, *, seed: int = 0, init: np.ndarray | None
     return embedding
 
 
-PROJECTIONS: dict[str, ProjectionInfo] = {
-    p.name: p
-    for p in (
-        ProjectionInfo("tsne", "t-SNE", "Keeps neighbourhoods; clusters are meaningful, distances between them are not. "
-                       "Streams its layout while it runs.", project_tsne, streams=True,
-                       params=(ParamInfo("perplexity", "Perplexity", "Effective number of neighbours (set from N)."),)),
-        ProjectionInfo("umap", "UMAP", "Keeps neighbourhoods and more of the global layout; fast on many points.",
-                       project_umap, params=(ParamInfo("n_neighbors", "Neighbours", "Size of the local neighbourhood."),)),
-        ProjectionInfo("pca", "PCA", "The two directions of largest variance; instant, linear, shows coarse structure.",
-                       project_pca),
-    )
-}
-
-
-def register_projection(info: ProjectionInfo) -> None:
-    PROJECTIONS[info.name] = info
-
-
 def project(features: np.ndarray, method: str = "tsne", **kwargs) -> np.ndarray:
     """N×2 layout of `features` by the registered `method`."""
     if method not in PROJECTIONS:
         raise ValueError(f"unknown projection {method!r}; choose one of {sorted(PROJECTIONS)}")
-    return PROJECTIONS[method].function(features, **kwargs)
+    return PROJECTIONS[method].load()(features, **kwargs)

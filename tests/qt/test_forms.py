@@ -96,3 +96,21 @@ def test_typing_a_learning_rate_in_scientific_notation(qtbot) -> None:
     qtbot.keyClicks(editor.lineEdit(), "3e-4")
     qtbot.keyClick(editor.lineEdit(), Qt.Key.Key_Return)
     assert project.config.training.lr == 3e-4
+
+
+def test_the_optimisation_form_shows_nesterov_where_the_optimizer_takes_it(qtbot) -> None:
+    from workbench.qt.panes.strategy import optimisation_fields
+
+    project = ProjectModel()
+    form = ConfigForm(project, "training", optimisation_fields())
+    qtbot.addWidget(form)
+    nesterov = form.editor("nesterov")
+    assert isinstance(nesterov, QCheckBox) and not nesterov.isChecked()  # off by default, as documented
+    project.update("training.optimizer", "sgd")
+    assert nesterov.isEnabled()
+    nesterov.setChecked(True)
+    assert project.config.training.nesterov
+    project.update("training.momentum", 0.0)
+    assert not nesterov.isEnabled(), "Nesterov needs momentum"
+    project.update("training.optimizer", "adamw")
+    assert not nesterov.isEnabled() and not form.editor("momentum").isEnabled()

@@ -7,7 +7,7 @@ choices, and a one-line description that the GUI shows as a tooltip.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import tomli_w
 
@@ -15,7 +15,7 @@ try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from workbench.core.io import atomic_write_bytes
 
@@ -33,6 +33,26 @@ SCHEMA_VERSION = 1
 
 class ConfigError(ValueError):
     """A project file or value that cannot be used; the message names the field and what is allowed."""
+
+
+def _registered(registry: dict[str, Any], what: str) -> Any:
+    """A name that must be in `registry`, looked up when validated (so entries added by plugins count too)."""
+    def check(value: str) -> str:
+        if value not in registry:
+            raise ValueError(f"unknown {what} {value!r}; choose one of {sorted(registry)}")
+        return value
+
+    return Annotated[str, AfterValidator(check)]
+
+
+# Every choice of these settings comes from its registry.
+ActivationName = _registered(ACTIVATIONS, "activation")
+StrategyName = _registered(STRATEGIES, "strategy")
+OptimizerName = _registered(OPTIMIZERS, "optimizer")
+SchedulerName = _registered(SCHEDULERS, "scheduler")
+CombineRuleName = _registered(COMBINE_RULES, "combination rule")
+TtaName = _registered(TTA_AUGMENTATIONS, "test-time augmentation")
+ProjectionName = _registered(PROJECTIONS, "projection")
 
 
 class _Section(BaseModel):
@@ -106,7 +126,7 @@ class SmallCNNConfig(_Section):
     # Descriptions come from the architecture registry, where the small CNN's options are described once.
     depth: int = Field(3, ge=1, le=8, description=small_cnn_doc("depth"))
     width: int = Field(32, ge=4, le=512, description=small_cnn_doc("width"))
-    activation: str = Field("relu", description=small_cnn_doc("activation"))
+    activation: ActivationName = Field("relu", description=small_cnn_doc("activation"))
     normalization: Literal["batch", "instance", "layer", "group", "none"] = Field(
         "batch", description=small_cnn_doc("normalization")
     )
@@ -118,13 +138,6 @@ class SmallCNNConfig(_Section):
     width_multiplier: float = Field(1.0, ge=0.25, le=4.0, description=small_cnn_doc("width_multiplier"))
     depth_multiplier: float = Field(1.0, ge=0.5, le=4.0, description=small_cnn_doc("depth_multiplier"))
     kernel_size: int = Field(3, ge=1, le=9, description=small_cnn_doc("kernel_size"))
-
-    @field_validator("activation")
-    @classmethod
-    def _known_activation(cls, value: str) -> str:
-        if value not in ACTIVATIONS:
-            raise ValueError(f"unknown activation {value!r}; choose one of {sorted(ACTIVATIONS)}")
-        return value
 
 
 class ModelConfig(_Section):
@@ -143,7 +156,7 @@ class ModelConfig(_Section):
 class StrategyConfig(_Section):
     """How the network is trained; each strategy reads only the fields its registry entry lists."""
 
-    name: str = Field("scratch", description="How the network is trained.")
+    name: StrategyName = Field("scratch", description="How the network is trained.")
     # Pretrained weights (transfer learning, fine-tuning, feature extraction).
     weights: Literal["timm", "file", "run"] = Field(
         "timm", description="Where pretrained weights come from: timm's local cache, a weights file, or an earlier run."
@@ -203,16 +216,9 @@ class StrategyConfig(_Section):
     )
     margin: float = Field(0.5, ge=0.0, le=4.0, description="Margin of the triplet or contrastive loss, on unit-length embeddings.")
 
-    @field_validator("name")
-    @classmethod
-    def _known_strategy(cls, value: str) -> str:
-        if value not in STRATEGIES:
-            raise ValueError(f"unknown strategy {value!r}; choose one of {sorted(STRATEGIES)}")
-        return value
-
 
 class TrainingConfig(_Section):
-    optimizer: str = Field("adamw", description="Optimisation algorithm.")
+    optimizer: OptimizerName = Field("adamw", description="Optimisation algorithm.")
     lr: float = Field(1e-3, gt=0.0, le=10.0, description="Learning rate (step size).")
     momentum: float = Field(0.9, ge=0.0, lt=1.0, description="Momentum for SGD (0 = plain SGD).")
     nesterov: bool = Field(False, description="Nesterov momentum for SGD: look ahead along the momentum before "
@@ -221,7 +227,7 @@ class TrainingConfig(_Section):
     batch_size: int = Field(64, ge=1, le=4096, description="Images per optimisation step, per process: under torchrun "
                                                           "with N processes a step takes N × this many images.")
     epochs: int = Field(15, ge=1, le=10000, description="Passes over the training split.")
-    scheduler: str = Field("cosine", description="How the learning rate changes during training.")
+    scheduler: SchedulerName = Field("cosine", description="How the learning rate changes during training.")
     step_size: int = Field(10, ge=1, le=10000, description="Epochs between decays for the step schedule.")
     gamma: float = Field(0.5, gt=0.0, le=1.0, description="Decay factor for the step and exponential schedules.")
     restart_period: int = Field(5, ge=1, le=10000, description="Epochs in the first cycle of cosine with warm restarts.")
@@ -239,46 +245,16 @@ class TrainingConfig(_Section):
     deterministic: bool = Field(True, description="Use deterministic algorithms where the backend allows.")
     seed: int = Field(0, ge=0, le=2**31 - 1, description="Seed for weights, shuffling and augmentation.")
 
-    @field_validator("optimizer")
-    @classmethod
-    def _known_optimizer(cls, value: str) -> str:
-        if value not in OPTIMIZERS:
-            raise ValueError(f"unknown optimizer {value!r}; choose one of {sorted(OPTIMIZERS)}")
-        return value
-
-    @field_validator("scheduler")
-    @classmethod
-    def _known_scheduler(cls, value: str) -> str:
-        if value not in SCHEDULERS:
-            raise ValueError(f"unknown scheduler {value!r}; choose one of {sorted(SCHEDULERS)}")
-        return value
-
 
 class EvaluationConfig(_Section):
     bootstrap_samples: int = Field(1000, ge=0, le=100000, description="Bootstrap resamples for confidence intervals.")
-    tta_augmentations: list[str] = Field(
+    tta_augmentations: list[TtaName] = Field(
         default_factory=list, description="Test-time augmentations whose predictions are combined with the plain one.")
-    tta_rule: str = Field("mean", description="Combine TTA views by mean probability or majority vote.")
+    tta_rule: CombineRuleName = Field("mean", description="Combine TTA views by mean probability or majority vote.")
     robustness: bool = Field(False, description="Also score perturbed copies (noise, blur, shift, rotation, brightness, contrast, JPEG).")
     gallery_size: int = Field(12, ge=0, le=100, description="Most confident errors shown with saliency maps (0 = none).")
     calibration_bins: int = Field(10, ge=2, le=50, description="Confidence bins of the reliability diagram and calibration error.")
 
-
-    @field_validator("tta_augmentations")
-    @classmethod
-    def _known_tta(cls, value: list[str]) -> list[str]:
-        unknown = [a for a in value if a not in TTA_AUGMENTATIONS]
-        if unknown:
-            raise ValueError(f"unknown test-time augmentation(s) {', '.join(map(repr, unknown))}; "
-                             f"choose from {', '.join(TTA_AUGMENTATIONS)}")
-        return list(dict.fromkeys(value))  # each view once
-
-    @field_validator("tta_rule")
-    @classmethod
-    def _known_rule(cls, value: str) -> str:
-        if value not in COMBINE_RULES:
-            raise ValueError(f"unknown combination rule {value!r}; choose one of {sorted(COMBINE_RULES)}")
-        return value
 
 
 class DiagnosticsConfig(_Section):
@@ -289,16 +265,9 @@ class DiagnosticsConfig(_Section):
                                                 "network's validation predictions after a run.")
     shortcut_check: bool = Field(True, description="At the end, probe the model for shortcuts (a fixed small region or the border).")
     projection_every: int = Field(5, ge=0, le=1000, description="Project the validation features every N epochs (0 = only at the end).")
-    projection_method: str = Field("tsne", description="How features are projected to 2-D: tsne, umap or pca.")
+    projection_method: ProjectionName = Field("tsne", description="How features are projected to 2-D: tsne, umap or pca.")
     projection_max_points: int = Field(2000, ge=50, le=20000, description="Validation images shown in the projection.")
     projection_wait_s: float = Field(120.0, ge=0.0, le=3600.0, description="How long the end of a run waits for the final projection.")
-
-    @field_validator("projection_method")
-    @classmethod
-    def _known_projection(cls, value: str) -> str:
-        if value not in PROJECTIONS:
-            raise ValueError(f"unknown projection {value!r}; choose one of {sorted(PROJECTIONS)}")
-        return value
 
 
 class ExportConfig(_Section):

@@ -196,3 +196,14 @@ def test_a_plugin_adds_one_of_each_kind_and_a_run_uses_them(plugin_loaded, shape
     result = train(config)
     assert result.status == "completed", result.reason
     assert len(CountingMonitor.steps) >= 2, "the plugin's training monitor was attached to the run"
+
+
+def test_the_cli_lists_the_same_tta_choices(capsys: pytest.CaptureFixture[str]) -> None:
+    from workbench.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["eval", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    for info in TTA_AUGMENTATIONS.values():
+        assert f"{info.name} ({info.label.lower()})" in help_text
+    assert "{mean,vote}" in help_text

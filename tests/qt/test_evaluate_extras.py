@@ -65,6 +65,10 @@ def test_evaluation_shows_curves_gallery_tta_robustness_and_warns_on_second_look
     window.show_step("evaluate")
     pane = window.panes["evaluate"]
     assert pane.result is None and not pane.tabs.isVisible()
+    from workbench.core.catalog.tta import TTA_AUGMENTATIONS
+
+    # One TTA list: the pane's boxes are the catalog's entries, with the catalog's labels.
+    assert {n: b.text() for n, b in pane.tta_boxes.items()} == {n: t.label for n, t in TTA_AUGMENTATIONS.items()}
     pane.tta_boxes["hflip"].setChecked(True)
     assert window.project.config.evaluation.tta_augmentations == ["hflip"]
     window.project.update_many({"evaluation.robustness": True, "evaluation.gallery_size": 4, "evaluation.tta_rule": "vote"})

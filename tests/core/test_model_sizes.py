@@ -63,6 +63,14 @@ def test_swin_and_cait_work_at_32_px() -> None:
         assert tuple(out.shape) == (2, 4)
 
 
+def test_the_model_summary_refuses_an_impossible_size_clearly() -> None:
+    from workbench.core.models.factory import model_summary
+
+    with pytest.raises(ModelBuildError, match=r"test_vit cannot take 30×30 images .*patch size \(16\)"):
+        model_summary(_config("test_vit", 30), 3, 4)
+    assert model_summary(_config("swin_tiny_patch4_window7_224", 32), 3, 4).output_shape == (4,)
+
+
 def test_an_impossible_size_is_refused_before_any_run_folder(shapes_dataset: Path, tmp_path: Path) -> None:
     runs = tmp_path / "runs"
     config = tiny_config(shapes_dataset, runs)

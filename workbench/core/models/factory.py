@@ -104,6 +104,7 @@ def count_flops(model: nn.Module, example: torch.Tensor) -> int:
 
 
 def model_summary(config: ProjectConfig, in_channels: int, num_classes: int) -> ModelSummary:
+    preflight_model(config, in_channels, num_classes)  # a size the model cannot take: one clear ModelBuildError
     model = build_model(config, in_channels, num_classes).eval()
     size = config.preprocessing.image_size
     example = torch.zeros(1, in_channels, size, size)

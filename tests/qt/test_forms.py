@@ -114,3 +114,18 @@ def test_the_optimisation_form_shows_nesterov_where_the_optimizer_takes_it(qtbot
     assert not nesterov.isEnabled(), "Nesterov needs momentum"
     project.update("training.optimizer", "adamw")
     assert not nesterov.isEnabled() and not form.editor("momentum").isEnabled()
+
+
+def test_the_augmentation_form_is_generated_from_its_registry(qtbot) -> None:
+    from workbench.core.catalog.augmentations import AUGMENTATIONS
+    from workbench.qt.panes.samples import augmentation_fields
+
+    project = ProjectModel()
+    specs = augmentation_fields()
+    assert [s.name for s in specs] == [a.name for a in sorted(AUGMENTATIONS.values(), key=lambda a: a.order)]
+    form = ConfigForm(project, "preprocessing.augmentation", specs)
+    qtbot.addWidget(form)
+    for info in AUGMENTATIONS.values():
+        assert form.editor(info.name).toolTip() == info.description
+    form.editor("hflip").setChecked(True)
+    assert project.config.preprocessing.augmentation.hflip and project.config.preprocessing.augmentation.enabled

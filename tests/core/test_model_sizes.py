@@ -80,3 +80,23 @@ def test_an_impossible_size_is_refused_before_any_run_folder(shapes_dataset: Pat
     assert result.status == "failed" and result.run_dir is None
     assert "test_vit" in result.reason and "30" in result.reason and "image size" in result.reason
     assert not [p for p in runs.glob("*") if p.is_dir()], "no run folder is made for a refused model"
+
+
+def build_off_meta_only(config, info, in_channels: int, num_classes: int) -> torch.nn.Module:
+    """A plugin builder that reads real tensors (as one loading weights from a file would)."""
+    if torch.empty(1).device.type == "meta":
+        raise RuntimeError("this builder cannot run on the meta device")
+    return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.LazyLinear(num_classes))
+
+
+def test_a_builder_that_cannot_run_on_meta_is_not_refused() -> None:
+    from workbench.core.models.registry import ArchitectureInfo, register_architecture
+
+    register_architecture(ArchitectureInfo("off_meta", "Off meta", "Builds only on real devices.", "Plugin",
+                                           builder=f"{__name__}:build_off_meta_only"))
+    try:
+        config = _config("off_meta", 32)
+        preflight_model(config, 1, 3)  # no false refusal: the meta device, not the settings, failed
+        assert build_model(config, 1, 3)(torch.zeros(2, 1, 32, 32)).shape == (2, 3)
+    finally:
+        ARCHITECTURES.pop("off_meta")

@@ -42,23 +42,40 @@ def build_model(config: ProjectConfig, in_channels: int, num_classes: int) -> nn
         raise ModelBuildError(f"{name} cannot be built with these settings: {error}") from None
 
 
+def _unsupported_on_meta(error: Exception) -> bool:
+    """True when the meta device, not the settings, is what failed (an operation without a meta kernel)."""
+    return isinstance(error, NotImplementedError) or "meta" in str(error).lower()
+
+
 def preflight_model(config: ProjectConfig, in_channels: int, num_classes: int) -> None:
     """Build the architecture on the meta device (no memory, no weights) and pass a batch through it, so that
-    an image size the model cannot take is refused before any run folder is made; raises ModelBuildError."""
+    settings the model cannot take, above all an image size, are refused before any run folder is made.
+
+    Raises ModelBuildError. Where the meta device itself is the problem (a plugin's builder that reads files, an
+    operation without a meta kernel), nothing is refused: the real build will say what is wrong, if anything.
+    """
     name, size = config.model.architecture, config.preprocessing.image_size
     plain = config.model_copy(update={"model": config.model.model_copy(update={"pretrained": False})})
-    try:
-        with torch.device("meta"):
+    with torch.device("meta"):
+        try:
             model = build_model(plain, in_channels, max(2, num_classes)).eval()
+        except ModelBuildError as error:
+            if _unsupported_on_meta(error):
+                return
+            raise
+        except Exception:  # not a refusal of the settings: leave it to the real build
+            return
+        try:
             with torch.no_grad():
                 model(torch.zeros(2, in_channels, size, size))
-    except Exception as error:
-        detail = str(error).removeprefix(f"{name} cannot be built with these settings: ")
-        base = architecture_info(name).base_resolution
-        raise ModelBuildError(
-            f"{name} cannot take {size}×{size} images ({detail}). Choose another image size in Preprocessing "
-            f"(its design size is {base} px) or another architecture"
-        ) from None
+        except Exception as error:
+            if _unsupported_on_meta(error):
+                return
+            base = architecture_info(name).base_resolution
+            raise ModelBuildError(
+                f"{name} cannot take {size}×{size} images ({error}). Choose another image size in Preprocessing "
+                f"(its design size is {base} px) or another architecture"
+            ) from None
 
 
 def penultimate_features(model: nn.Module, x: torch.Tensor) -> torch.Tensor:

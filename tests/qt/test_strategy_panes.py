@@ -144,3 +144,17 @@ def test_layer_table_shows_frozen_blocks_for_transfer_and_more_for_fine_tuning(q
 
     choose_strategy(pane, "scratch")
     assert not pane.layers_group.isVisibleTo(pane)
+
+
+def test_autoencoder_fine_tuning_shows_its_layer_table(qtbot, make_window, shapes_dataset, engine_loaded) -> None:
+    """The Strategy pane's table follows the strategy registry's capabilities, so autoencoder + fine-tune has one."""
+    window = prepared_window(qtbot, make_window, shapes_dataset)
+    pane = window.panes["strategy"]
+    choose_strategy(pane, "autoencoder")
+    set_option(pane.strategy_options, "downstream", "fine_tune")
+    set_option(pane.strategy_options, "unfreeze_blocks", 1)
+    assert pane.layers_group.isVisibleTo(pane)
+    qtbot.waitUntil(lambda: pane.layer_table.rowCount() > 1 and not window.tasks.is_running("strategy-layers"),
+                    timeout=TIMEOUT)
+    assert pane.layer_table.trainable_counts()[0] == 2  # the top block and the head
+    assert "Pretraining trains every block first." in pane.layers_note.text()

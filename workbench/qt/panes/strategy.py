@@ -231,12 +231,13 @@ class StrategyPane(Pane):
         total = len(self.layer_rows)
         params = sum(int(r["params"]) for r in self.layer_rows)
         trained = sum(int(r["params"]) for r in self.layer_rows if r["trainable_start"] or r["trainable_end"])
-        if self.project.config.strategy.name == "feature_extraction":
+        info = STRATEGIES[self.project.config.strategy.name]
+        if info.fixed_extractor:
             text = self.tr("The network is a fixed feature extractor: no block trains; a classifier is fitted on its features.")
         else:
             text = self.tr("{0} of {1} blocks train from the first epoch, {2} by the last; {3:,} of {4:,} parameters train.").format(
                 start, total, end, trained, params)
-            if self.project.config.strategy.name == "self_supervised":
+            if info.pretrains:  # self-supervised and autoencoder pretraining alike
                 text += " " + self.tr("Pretraining trains every block first.")
         self.layers_note.setText(text)
 

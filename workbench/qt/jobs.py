@@ -335,8 +335,10 @@ def predict_images(source: str, paths: list[str], context: TaskContext) -> dict[
     from workbench.core.evaluation.predict import predict_files
 
     run = _load_model(source)
+    stage = ["Reading images"]  # each stage counts the images once: reading, then predicting
     predictions, problems = predict_files(run, [Path(p) for p in paths],
-                                          progress=lambda done, total: context.progress(done, total, "Predicting"))
+                                          progress=lambda done, total: context.progress(done, total, stage[0]),
+                                          stage=lambda name: stage.__setitem__(0, name.capitalize()))
     rows = []
     for prediction in predictions:
         try:

@@ -17,8 +17,6 @@ except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
-from workbench.core.io import atomic_write_bytes
-
 # The catalogs are torch-free leaf modules: the config imports them downwards, never the other way round.
 from workbench.core.catalog.augmentations import AUGMENTATIONS, augmentation_doc
 from workbench.core.catalog.optimizers import OPTIMIZERS
@@ -26,6 +24,7 @@ from workbench.core.catalog.projections import PROJECTIONS
 from workbench.core.catalog.schedules import SCHEDULERS
 from workbench.core.catalog.strategies import STRATEGIES
 from workbench.core.catalog.tta import COMBINE_RULES, TTA_AUGMENTATIONS
+from workbench.core.io import atomic_write_bytes
 from workbench.core.models.registry import ACTIVATIONS, is_known_architecture, small_cnn_doc
 
 SCHEMA_VERSION = 1

@@ -37,6 +37,9 @@ def relative_project(tiny_project, shapes_dataset: Path, tmp_path: Path) -> Path
 
 def test_lr_find_prints_a_suggestion_in_the_tested_range_and_changes_nothing(
         relative_project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from workbench.core.data.cache import clear_cache
+
+    clear_cache()  # the last decoded dataset is kept in memory; this test watches the decoding stage too
     before = relative_project.read_bytes()
     assert main(["lr-find", str(relative_project), "--steps", "20", "--start", "1e-5", "--end", "1"]) == 0
     captured = capsys.readouterr()

@@ -412,18 +412,22 @@ def lr_table_lines(lrs, losses, suggested: float, current: float, rows: int = 12
     return lines
 
 
-def _write_patch(path: Path, patch: dict) -> None:
-    """Set the patch's keys in the project file, keeping its relative paths relative (load_config would resolve them)."""
+def _write_patch(path: Path, patch: dict, code: str = "", title: str = "") -> str:
+    """Set the patch's keys in the project file as a recorded fix (undoable), keeping its relative paths relative
+    (load_config would resolve them); returns the change ("training.lr 0.025 → 0.0025") and any conflict."""
     if sys.version_info >= (3, 11):
         import tomllib
     else:
         import tomli as tomllib
 
     from workbench.core.config import config_from_dict, save_config
-    from workbench.core.diagnostics.findings import apply_patch
+    from workbench.core.fixes import apply_fix, plan_fix
 
     raw = tomllib.loads(path.read_text(encoding="utf-8-sig"))
-    save_config(apply_patch(config_from_dict(raw, source=str(path)), patch), path)  # save_config is atomic
+    config = config_from_dict(raw, source=str(path))
+    plan = plan_fix(config, patch, code, title)
+    save_config(apply_fix(config, plan, force=True), path)  # asked for by name on the command line; atomic
+    return plan.text() + "".join(f"\n  note: this undoes an earlier fix: {c}" for c in plan.conflicts)
 
 
 def cmd_lr_find(args: argparse.Namespace) -> int:
@@ -443,8 +447,8 @@ def cmd_lr_find(args: argparse.Namespace) -> int:
         args.plot.write_bytes(lr_curve_png(result))
         print(f"Curve saved to {args.plot}")
     if args.apply:
-        _write_patch(args.project, finding.patch)
-        print(f"training.lr set to {finding.patch['training.lr']:g} in {args.project}")
+        change = _write_patch(args.project, finding.patch, finding.code, finding.title)
+        print(f"Applied in {args.project}: {change}")
     else:
         print(f"To use it: workbench lr-find {args.project} --apply  (or set training.lr = {result.suggested:g})")
     return 0

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from tqdm import tqdm
 
 from workbench.core.callbacks import Callback, epoch_line
+from workbench.core.evaluation.baselines import baseline_line
 from workbench.core.events import (
     BatchEnded,
     EngineEvent,
@@ -68,6 +69,7 @@ class ConsoleProgress(Callback):
         self.live = sys.stderr.isatty() if live_bars is None else live_bars
         self.bar: tqdm | None = None
         self.stage_bar: tqdm | None = None
+        self.baselines: dict = {}  # of the validation split, from RunStarted: each score is read against them
 
     def on_event(self, event: EngineEvent) -> None:
         if isinstance(event, StageProgress):
@@ -93,6 +95,9 @@ class ConsoleProgress(Callback):
         print(f"Training on {event.device}: {event.num_classes} classes ({sizes}), "
               f"{event.parameter_count:,} parameters, input {'×'.join(map(str, event.input_shape))}")
         print(f"Run folder: {event.run_dir}")
+        if event.baselines.get("images"):
+            self.baselines = event.baselines
+            print(f"Validation {baseline_line(event.baselines)}")
 
     def on_batch_ended(self, event: BatchEnded) -> None:
         if not self.live:
@@ -107,9 +112,17 @@ class ConsoleProgress(Callback):
         if self.bar is not None:
             self.bar.close()
             self.bar = None
-        print(epoch_line(event))
+        line = epoch_line(event)
+        majority, acc = self.baselines.get("majority_accuracy"), event.metrics.get("accuracy")
+        if isinstance(majority, float) and isinstance(acc, float):  # the score beside its baseline
+            line = line.replace(f"val acc {acc:.4f}", f"val acc {acc:.4f} (majority {majority:.3f})", 1)
+        print(line)
 
     def on_finding(self, event: FindingRaised) -> None:
+        if event.status in ("resolved", "withdrawn"):  # a closed finding: say so, with the reason
+            note = event.history[-1].get("note", "") if event.history else ""
+            tqdm.write(f"[{event.status}] {event.title}" + (f": {note}" if note else ""))
+            return
         tqdm.write(f"[{event.severity}] {event.title}: {event.explanation}" + (f" Fix: {event.fix}" if event.fix else ""))
 
     def on_run_failed(self, event: RunFailed) -> None:

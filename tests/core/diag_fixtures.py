@@ -73,6 +73,26 @@ def digits(classes: tuple[int, ...], per_class: int) -> dict[str, list[np.ndarra
     return out
 
 
+def animal_mnist(classes: tuple[int, ...], per_class: int, offset: int = 0) -> dict[str, list[np.ndarray]]:
+    """Real 28×28 animal drawings from the animal_mnist package (read as its gzip pickle), `per_class` of each,
+    starting at `offset` within each class (so train and validation sets can be disjoint)."""
+    import gzip
+    import pickle
+
+    import animal_mnist as package
+
+    folder = Path(package.__file__).parent / "data" / "Animal_MNIST"
+    with gzip.open(folder / "animal_data_version_3.gz") as handle:
+        images = pickle.load(handle)
+    with gzip.open(folder / "animal_label_version_3.gz") as handle:
+        labels = np.asarray(pickle.load(handle)).astype(int)
+    out: dict[str, list[np.ndarray]] = {}
+    for c in classes:
+        rows = np.flatnonzero(labels == c)[offset:offset + per_class]
+        out[f"a{c}"] = [np.asarray(images[r], dtype=np.uint8) for r in rows]
+    return out
+
+
 def small_config(source: Path, runs: Path, **training) -> ProjectConfig:
     """A quick project: 16 px, a narrow two-stage CNN, two epochs."""
     config = ProjectConfig(name="diag-test", runs_dir=str(runs))

@@ -26,8 +26,11 @@ def test_train_eval_predict_runs(project_file: Path, shapes_dataset: Path, tmp_p
     out = capsys.readouterr().out
     assert "epoch   2/2" in out and "Test set" in out and "accuracy" in out
     run_dir = next((tmp_path / "runs").glob("2*"))
+    assert "Validation baseline: always answering" in out and "(majority 0." in out  # every score has its baseline
     assert main(["eval", str(run_dir)]) == 0
-    assert "used 2 times" in capsys.readouterr().out, "the second test use is counted and warned about"
+    out = capsys.readouterr().out
+    assert "used 2 times" in out, "the second test use is counted and warned about"
+    assert "baseline: always answering" in out and "the majority baseline" in out
     output = tmp_path / "pred.csv"
     assert main(["predict", str(run_dir), str(shapes_dataset / "vbar"), "-o", str(output)]) == 0
     rows = list(csv.DictReader(output.open()))

@@ -53,7 +53,7 @@ def test_out_of_fold_findings_combine_the_folds_saved_predictions(tmp_path: Path
         rows = np.arange(fold, 30, 3)
         (run / "split.csv").write_text("path,label,split\n" + "".join(
             f"{p},{'ab'[y]},{'val' if i in rows else 'train'}\n" for i, (p, y) in enumerate(zip(paths, labels, strict=True))))
-        probs = np.array([[0.95, 0.05] if (labels[r] == 0) != (r in wrong) else [0.05, 0.95] for r in rows])
+        probs = np.array([[0.99, 0.01] if (labels[r] == 0) != (r in wrong) else [0.01, 0.99] for r in rows])
         save_out_of_sample_probs(run / "diagnostics", rows, probs)
         runs.append(run)
     rows, probs = load_out_of_sample_probs(runs[1])

@@ -59,7 +59,8 @@ def test_lr_find_apply_writes_the_suggestion_and_plot_writes_a_png(
     assert main(["lr-find", str(relative_project), "--steps", "20", "--apply", "--plot", str(plot)]) == 0
     out = capsys.readouterr().out
     suggested = float(SUGGESTED.search(out).group(1))
-    assert f"training.lr set to {suggested:g}" in out
+    assert f"training.lr 0.003 → {suggested:g}" in out  # the change is named, as a recorded fix
+    assert [r.code for r in load_config(relative_project).diagnostics.applied_fixes] == ["lr-range-test"]
     assert load_config(relative_project).training.lr == pytest.approx(suggested)
     assert suggested != pytest.approx(0.003), "the tiny project's loss keeps falling past 0.003; a change is expected"
     raw = tomllib.loads(relative_project.read_text(encoding="utf-8"))

@@ -21,6 +21,7 @@ from workbench.core.projection import (
     no_structure_finding,
     project,
     separability_scores,
+    structure_verdict,
 )
 from workbench.core.training.engine import train
 
@@ -128,7 +129,8 @@ def test_monitor_projects_every_epoch_and_at_the_end_of_a_run(tmp_path: Path) ->
     assert [classes.index(manifest[row]["label"]) for row in last.indices] == list(last.labels)
     names = [type(e).__name__ for e in callback.events]
     assert names.index("RunFinished") > max(i for i, n in enumerate(names) if n == "ProjectionReady")
-    assert not callback.of_type(FindingRaised)
+    [verdict] = callback.of_type(FindingRaised)  # checklist item 5, with the numbers it rests on
+    assert (verdict.code, verdict.severity) == ("feature-structure", "info"), verdict.evidence.get("basis")
 
 
 @pytest.mark.slow
@@ -142,3 +144,16 @@ def test_umap_warm_up_runs_in_a_daemon_thread_and_umap_projects() -> None:
     points = project(features, "umap", seed=0)
     assert points.shape == (len(labels), 2)
     assert separability_scores(points, labels)["knn_accuracy"] >= 0.95
+
+
+def test_feature_structure_passes_only_with_both_numbers() -> None:
+    good = {"knn_accuracy": 0.92, "silhouette": 0.31, "chance": 0.25, "points": 200.0}
+    passed = structure_verdict(good, accuracy=0.9)
+    assert passed is not None and passed.severity == "info" and passed.evidence["verdict"] == "passed"
+    assert "k-NN accuracy 0.92" in passed.evidence["basis"] and "silhouette 0.31 ≥ 0.10" in passed.evidence["basis"]
+    # The case: silhouette -0.09 is no pass, whatever the k-NN accuracy.
+    flat = structure_verdict({**good, "silhouette": -0.09}, accuracy=0.9)
+    assert flat is not None and flat.severity == "warning" and "silhouette -0.09 < 0.10" in flat.evidence["basis"]
+    # k-NN not clearly above the majority share on few points: no pass either.
+    weak = structure_verdict({"knn_accuracy": 0.4, "silhouette": 0.2, "chance": 0.3, "points": 40.0}, accuracy=0.4)
+    assert weak is not None and weak.severity == "warning" and "not above majority 0.30" in weak.evidence["basis"]

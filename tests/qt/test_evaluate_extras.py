@@ -77,6 +77,8 @@ def test_evaluation_shows_curves_gallery_tta_robustness_and_warns_on_second_look
     qtbot.waitUntil(lambda: pane.result is not None, timeout=TIMEOUT)
     result = pane.result
     assert not pane.busy.isVisibleTo(pane)
+    majority = result.get("baselines")["majority_accuracy"]
+    assert f"scores {100 * majority:.1f}" in pane.test_panel.baseline.text()  # the score's baseline is shown
     assert set(pane.curves.auc) == set(result.class_names)
     assert all(0.0 <= auc <= 1.0 for auc in pane.curves.auc.values())
     assert pane.calibration.ece == pytest.approx(result.get("ece")) and "ECE" in pane.calibration.summary.text()

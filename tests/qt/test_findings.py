@@ -36,6 +36,39 @@ def test_a_finding_shows_on_its_pane_with_its_fix_and_apply_changes_the_config(w
     assert not card.apply_button.isEnabled()
 
 
+def test_apply_names_the_change_and_undo_restores_it(window) -> None:
+    window.project.update("training.lr", 0.025)
+    window.runner.finding.emit(FindingRaised(
+        "loss-diverging", "problem", "The training loss is diverging", "It rose.", "Divide the rate by 10.",
+        {"patch": {"training.lr": 0.0025}}, "train"))
+    [card] = window.panes["train"].findings.cards
+    assert "training.lr 0.025 → 0.0025" in _texts(card)  # shown before Apply
+    card.apply_button.click()
+    assert window.project.config.training.lr == 0.0025
+    assert card.undo_button.isVisibleTo(card)
+    card.undo_button.click()
+    assert window.project.config.training.lr == 0.025
+    assert window.project.config.diagnostics.applied_fixes == []
+    assert "Undone: training.lr 0.025 → 0.0025" in _texts(card)
+
+
+def test_a_fix_that_would_undo_an_earlier_one_says_so_before_apply(window) -> None:
+    window.project.update("model.small_cnn.width", 64)
+    window.runner.finding.emit(FindingRaised(
+        "model-too-large", "warning", "The model is large for the data", "e", "Halve the width.",
+        {"patch": {"model.small_cnn.width": 32}}, "data"))
+    [first] = window.panes["data"].findings.cards
+    first.apply_button.click()
+    window.runner.finding.emit(FindingRaised(
+        "underfitting", "warning", "The training loss levels off", "e", "Double the width.",
+        {"patch": {"model.small_cnn.width": 64}}, "train"))
+    [second] = window.panes["train"].findings.cards
+    text = _texts(second)
+    assert "would undo an earlier fix" in text and "The model is large for the data" in text
+    assert second.apply_button.text() == "Apply anyway"
+    assert window.project.config.model.small_cnn.width == 32  # nothing changed until the user insists
+
+
 def test_a_finding_without_a_setting_has_no_apply_button(window) -> None:
     window.runner.finding.emit(FindingRaised("loss_start", "problem", "The first loss is far too high",
                                              "It started at 9.1; about 1.10 is expected.", "Lower the learning rate.",
@@ -54,6 +87,14 @@ def test_the_checklist_shows_item_status(window) -> None:
                                              {"paper_item": "II-A.3"}, "data"))
     assert dialog.view.status_of(3) == "problem"
     assert dialog.view.status_of(5) == "not checked"
+    window.findings.mark_checked("run")  # a finished run alone does not pass item 5: it needs its numbers
+    assert dialog.view.status_of(5) == "not checked"
+    basis = "k-NN accuracy 0.91 (95% CI 0.87-0.94) > majority 0.25; silhouette 0.31 ≥ 0.10"
+    window.runner.finding.emit(FindingRaised("feature-structure", "info", "The features have class structure", "…", "",
+                                             {"paper_item": "II-A.5", "verdict": "passed", "basis": basis}, "train"))
+    assert dialog.view.status_of(5) == "passed"
+    [row] = [dialog.view.tree.topLevelItem(i) for i in range(7) if dialog.view.tree.topLevelItem(i).text(0).startswith("5.")]
+    assert row.text(1) == f"passed: {basis}"
     dialog.close()
 
 

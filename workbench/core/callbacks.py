@@ -142,7 +142,8 @@ class MetricsLogCallback(Callback):
         self._log(epoch_line(event, ", "))
 
     def on_finding(self, event: FindingRaised) -> None:
-        self._log(f"finding [{event.severity}] {event.title}: {event.explanation} Fix: {event.fix}")
+        status = "" if event.status == "raised" else f" ({event.status})"
+        self._log(f"finding [{event.severity}]{status} {event.title}: {event.explanation} Fix: {event.fix}")
 
     def on_run_finished(self, event: RunFinished) -> None:
         self._log(f"run {event.status} after {event.epochs_run} epochs; best epoch {event.best_epoch}")
@@ -197,9 +198,13 @@ class RunArtifactsCallback(Callback):
         super().on_event(event)
 
     def on_finding(self, event: FindingRaised) -> None:
+        record = {
+            "code": event.code, "severity": event.severity, "title": event.title, "explanation": event.explanation,
+            "fix": event.fix, "evidence": event.evidence, "pane": event.pane, "status": event.status,
+            "history": list(event.history),
+        }
         with self._lock:
-            self.findings.append({
-                "code": event.code, "severity": event.severity, "title": event.title, "explanation": event.explanation,
-                "fix": event.fix, "evidence": event.evidence, "pane": event.pane,
-            })
+            # A later event of one code (updated, resolved, withdrawn) replaces the earlier one: one finding, one life.
+            self.findings = [f for f in self.findings if not (event.code and f.get("code") == event.code)]
+            self.findings.append(record)
             self._write("findings.json", {"findings": self.findings})

@@ -255,8 +255,22 @@ class EvaluationConfig(_Section):
     calibration_bins: int = Field(10, ge=2, le=50, description="Confidence bins of the reliability diagram and calibration error.")
 
 
+class SettingChangeRecord(_Section):
+    key: str = Field(..., description="Dotted setting name, e.g. training.lr.")
+    before: str = Field(..., description="The value before the fix, as JSON.")
+    after: str = Field(..., description="The value the fix set, as JSON.")
+
+
+class AppliedFixRecord(_Section):
+    code: str = Field(..., description="The finding whose fix this was (lr-range-test for the learning-rate finder).")
+    title: str = Field("", description="The finding's title when the fix was applied.")
+    changes: list[SettingChangeRecord] = Field(default_factory=list)
+
 
 class DiagnosticsConfig(_Section):
+    applied_fixes: list[AppliedFixRecord] = Field(
+        default_factory=list, description="Fixes applied from findings, oldest first: for Undo, and so that a later "
+                                          "fix never silently undoes an earlier one.")
     enabled: bool = Field(True, description="Run the pitfall checks and the live feature projection during training.")
     data_checks: bool = Field(True, description="Check the data when a run starts (normalisation, duplicates, labels, size, balance).")
     training_checks: bool = Field(True, description="Watch the loss, gradients and ReLU units while training.")

@@ -28,6 +28,7 @@ class RunStarted(EngineEvent):
     parameter_count: int
     input_shape: tuple[int, ...]
     resumed_from_epoch: int = 0
+    baselines: dict[str, Any] = field(default_factory=dict)  # of the validation split: majority class and chance
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,8 @@ class FindingRaised(EngineEvent):
     fix: str = ""
     evidence: dict[str, Any] = field(default_factory=dict)
     pane: str = "train"
+    status: str = "raised"  # "raised", "updated", "resolved" or "withdrawn": a later event of one code replaces it
+    history: tuple[dict[str, Any], ...] = ()  # {"status", "epoch", "note"}, oldest first
 
 
 @dataclass(frozen=True)

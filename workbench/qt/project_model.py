@@ -14,6 +14,7 @@ from pydantic import BaseModel, ValidationError
 from PySide6.QtCore import QObject, QStandardPaths, Signal
 
 from workbench.core.config import ConfigError, ProjectConfig, load_config, resolve_paths, save_config
+from workbench.core.fixes import LEDGER_KEY, AppliedFix, FixPlan, plan_fix, undo_fix
 
 
 def default_runs_base() -> Path:
@@ -110,6 +111,38 @@ class ProjectModel(QObject):
         self._set_dirty(True)
         self.changed.emit(key)
         return None
+
+    def plan_fix(self, patch: dict[str, Any], code: str = "", title: str = "") -> FixPlan:
+        """What applying a finding's fix would change, and the earlier fixes it would undo."""
+        return plan_fix(self._config, patch, code, title)
+
+    def apply_fix(self, plan: FixPlan, force: bool = False) -> dict[str, str]:
+        """Apply a planned fix and record it (for Undo); returns refused keys with their reasons.
+
+        A plan that would undo an earlier fix is refused unless `force` (the user saw the conflict)."""
+        if plan.conflicts and not force:
+            return {"conflict": "; ".join(plan.conflicts)}
+        before = self._config
+        errors = self.update_many(plan.patch())
+        if errors:
+            self._config = before  # all or nothing: half a fix is no fix
+            self.changed.emit("")
+            return errors
+        record = AppliedFix(plan.code, plan.title, plan.changes).to_record()
+        ledger = [r.model_dump(mode="json") for r in self._config.diagnostics.applied_fixes] + [record]
+        message = self._try_update(LEDGER_KEY, ledger)
+        return {LEDGER_KEY: message} if message else {}
+
+    def undo_fix(self) -> str:
+        """Undo the last applied fix; returns what was undone ("training.lr 0.025 → 0.0025"), or raises
+        ValueError with the reason it cannot be undone."""
+        config, fix = undo_fix(self._config)
+        self._config = config
+        self._set_dirty(True)
+        for change in fix.changes:
+            self.changed.emit(change.key)
+        self.changed.emit(LEDGER_KEY)
+        return fix.text()
 
     def set_config(self, config: ProjectConfig, path: Path | None = None, dirty: bool = False) -> None:
         """Replace the whole configuration (New, Open, recovery)."""

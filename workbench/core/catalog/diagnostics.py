@@ -73,6 +73,9 @@ DIAGNOSTICS: dict[str, DiagnosticInfo] = {
                        "II-A.4", f"{_D}.network_monitors:DeadUnitMonitor.from_config", kind="training"),
         DiagnosticInfo("gradients", "Gradient norms", "Exploding or vanishing gradients.",
                        "II-A.4", f"{_D}.network_monitors:GradientMonitor.from_config", kind="training"),
+        DiagnosticInfo("baseline", "Majority-class baseline", "The best validation accuracy against always answering "
+                       "the commonest class, judged with its 95 % interval.", "II-C",
+                       f"{_D}.baseline_monitor:BaselineMonitor.from_config", kind="training"),
         DiagnosticInfo("output_pairing", "Output and loss pairing", "Final activation and output units against the "
                        "loss and number of classes (Fig. 4c).", "II-A.4", f"{_D}.pairing:check_output_pairing", kind="tool"),
         DiagnosticInfo("lr_range_test", "Learning-rate finder", "Loss over an exponential learning-rate ramp, with a "

@@ -17,6 +17,7 @@ import numpy as np
 from workbench.core.diagnostics.context import CheckContext
 from workbench.core.diagnostics.findings import Finding, severity_rank
 from workbench.core.diagnostics.settings import settings_from_config
+from workbench.core.fixes import coherent
 
 if TYPE_CHECKING:
     from workbench.core.config import ProjectConfig
@@ -62,6 +63,7 @@ def run_data_checks(
             log.warning("data check %s failed", entry.name, exc_info=True)
             continue
         for finding in found:
+            finding = coherent(finding, config)  # never offer to undo an earlier fix
             findings.append(finding)
             if on_finding is not None:
                 on_finding(finding)

@@ -16,6 +16,7 @@ import torch
 
 from workbench.core.diagnostics.findings import PROBLEM, WARNING, Finding
 from workbench.core.diagnostics.monitor_base import FindingMonitor
+from workbench.core.fixes import lr_from_finder
 from workbench.core.training.monitors import MonitorContext
 
 
@@ -103,6 +104,16 @@ class LossTrendMonitor(FindingMonitor):
         super().setup(context)
         self._reset()
 
+    def extra_state(self) -> dict[str, Any]:
+        return {"ema": self.ema, "min_ema": self.min_ema if math.isfinite(self.min_ema) else None,
+                "steps": self.steps, "epoch_losses": list(self.epoch_losses)}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        self.ema = state.get("ema")
+        self.min_ema = math.inf if state.get("min_ema") is None else float(state["min_ema"])
+        self.steps = int(state.get("steps", 0))
+        self.epoch_losses = [float(v) for v in state.get("epoch_losses", [])]
+
     def _lr_patch(self) -> dict[str, Any]:
         assert self.context is not None
         lr = self.context.config.training.lr
@@ -148,34 +159,54 @@ class LossTrendMonitor(FindingMonitor):
             self._diverging(-1, losses[-1], "rose for three epochs")
         if len(losses) == self.judge_epoch and losses[-1] >= 0.95 * losses[0] and losses[-1] > 0.5 * self.expected_loss:
             lr = self.context.config.training.lr
+            found = lr_from_finder(self.context.config)
             patch: dict[str, Any] = {}
-            if lr <= 1e-5:
-                patch = {"training.lr": float(f"{lr * 10:.3g}")}
-            elif lr >= 0.01 and self.context.config.training.optimizer != "sgd":
-                patch = self._lr_patch()
+            if found is not None:  # the rate is the finder's own suggestion: do not send the user back to it
+                advice = (f"The learning rate ({lr:g}) is the learning-rate finder's suggestion, so look elsewhere: "
+                          "check the normalisation and output-pairing findings, and that the labels fit the images.")
+            else:
+                advice = ("Run the learning-rate finder and use its suggestion; check the normalisation and "
+                          "output-pairing findings.")
+                if lr <= 1e-5:
+                    patch = {"training.lr": float(f"{lr * 10:.3g}")}
+                elif lr >= 0.01 and self.context.config.training.optimizer != "sgd":
+                    patch = self._lr_patch()
             self.raise_finding(Finding(
                 "loss-not-decreasing", WARNING, f"The training loss has not decreased in {len(losses)} epochs",
                 f"The mean training loss went from {losses[0]:.3f} to {losses[-1]:.3f} (ln(C) = {self.expected_loss:.2f}). "
                 "The network is not learning: the learning rate may be far too low or too high, the input may not be "
                 "normalised, or the outputs may not fit the loss.",
-                "Run the learning-rate finder and use its suggestion; check the normalisation and output-pairing "
-                "findings.", {"epoch_losses": [round(v, 4) for v in losses], "lr": lr},
+                advice, {"epoch_losses": [round(v, 4) for v in losses], "lr": lr, "lr_from_finder": found is not None},
                 pane="train", patch=patch, paper_item="II-A.4",
             ))
 
 
 class FitMonitor(FindingMonitor):
-    """Overfitting (validation loss rising while training loss falls) and underfitting (plateau far from zero)."""
+    """Overfitting (validation loss rising while training loss falls) and underfitting (plateau far from zero).
 
-    def __init__(self, rise: float = 0.1, patience: int = 2) -> None:
+    Both need a sustained trend, not one bad epoch: overfitting needs `patience` epochs since the best one,
+    every one of them above the best by half of `rise` and the last by `rise` (relative), with the validation
+    loss still trending up and the training loss down. A warm-up bump (batch norm settling) therefore does
+    not raise it, and if the validation loss later reaches a new best the finding is resolved, with its
+    history. Underfitting is withdrawn when the training loss starts falling again.
+    """
+
+    def __init__(self, rise: float = 0.1, patience: int = 3, plateau: float = 0.05) -> None:
         super().__init__()
         self.rise = rise
         self.patience = patience
+        self.plateau = plateau
         self.history: list[dict[str, float]] = []
 
     def setup(self, context: MonitorContext) -> None:
         super().setup(context)
         self.history = []
+
+    def extra_state(self) -> dict[str, Any]:
+        return {"history": [dict(h) for h in self.history]}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        self.history = [dict(h) for h in state.get("history", [])]
 
     def on_epoch_end(self, epoch: int, record: dict[str, Any]) -> None:
         self.history.append({"epoch": epoch, "train_loss": float(record.get("train_loss", math.nan)),
@@ -193,40 +224,66 @@ class FitMonitor(FindingMonitor):
         assert self.context is not None
         val = np.array([h["val_loss"] for h in self.history])
         train = np.array([h["train_loss"] for h in self.history])
+        epochs = [int(h["epoch"]) for h in self.history]
         if len(val) < 3 or not np.isfinite(val).all():
             return
-        best = int(np.argmin(val))
-        last = len(val) - 1
+        best, last = int(np.argmin(val)), len(val) - 1
+        if self.is_open("overfitting"):
+            evidence = self.raised["overfitting"].evidence
+            if best == last and val[last] < evidence["best_val_loss"]:
+                self.resolve_finding("overfitting", epochs[last], (
+                    f"overfitting from epoch {evidence['began_epoch']} to {epochs[last - 1]}; the validation loss fell "
+                    f"to a new best ({val[last]:.3f}, below {evidence['best_val_loss']:.3f} of epoch "
+                    f"{evidence['best_epoch']}) at epoch {epochs[last]}"))
+            elif val[last] > evidence["last_val_loss"] * (1 + self.rise):
+                self.update_finding("overfitting", epochs[last], f"the validation loss rose further, to {val[last]:.3f}",
+                                    evidence={**evidence, "last_val_loss": round(float(val[last]), 4),
+                                              "val_losses": [round(float(v), 4) for v in val]})
+            return
         if last - best < self.patience:
             return
-        rising = val[last] > val[best] * (1 + self.rise) + 0.01 and val[last] >= val[last - 1] - 1e-9
-        if not (rising and train[last] < train[best]):
+        since = val[best + 1:]
+        sustained = bool((since > val[best] * (1 + self.rise / 2)).all())  # every epoch, not one bump
+        risen = val[last] > val[best] * (1 + self.rise) + 0.01
+        trend = float(np.polyfit(np.arange(len(val) - best), val[best:], 1)[0])  # still going up
+        if not (sustained and risen and trend > 0 and train[last] < train[best]):
             return
-        began = int(self.history[best + 1]["epoch"])
-        best_epoch = int(self.history[best]["epoch"])
+        began, best_epoch = epochs[best + 1], epochs[best]
         tcfg = self.context.config.training
         patch = {} if tcfg.early_stopping_patience else {"training.early_stopping_patience": 3}
         gap = [round(float(v - t), 4) for v, t in zip(val, train, strict=True)]
         self.raise_finding(Finding(
             "overfitting", WARNING, f"Overfitting since epoch {began}",
-            f"The validation loss was lowest at epoch {best_epoch} ({val[best]:.3f}) and has risen since, to "
-            f"{val[last]:.3f}, while the training loss kept falling ({train[best]:.3f} → {train[last]:.3f}). The network "
-            "is memorising the training images rather than learning what generalises (paper, section II-D).",
+            f"The validation loss was lowest at epoch {best_epoch} ({val[best]:.3f}) and has stayed above it for "
+            f"{last - best} epochs, rising to {val[last]:.3f} (+{val[last] / val[best] - 1:.0%}), while the training "
+            f"loss kept falling ({train[best]:.3f} → {train[last]:.3f}). The network is memorising the training "
+            "images rather than learning what generalises (paper, section II-D).",
             f"Use the best epoch ({best_epoch}; its checkpoint is kept as best.pt), turn on early stopping, and add "
             "augmentation, regularisation or data, or use a smaller model.",
-            {"began_epoch": began, "best_epoch": best_epoch, "val_losses": [round(float(v), 4) for v in val],
+            {"began_epoch": began, "best_epoch": best_epoch, "best_val_loss": round(float(val[best]), 4),
+             "last_val_loss": round(float(val[last]), 4), "relative_rise": round(float(val[last] / val[best] - 1), 4),
+             "patience": self.patience, "val_losses": [round(float(v), 4) for v in val],
              "train_losses": [round(float(t), 4) for t in train], "gap": gap, "restore_checkpoint": "best.pt"},
             pane="train", patch=patch, paper_item="II-D",
-        ))
+        ), epochs[last])
 
     def _check_underfitting(self) -> None:
         assert self.context is not None
         train = [h["train_loss"] for h in self.history[-3:]]
         accuracy = self.history[-1]["train_accuracy"]
+        epoch = int(self.history[-1]["epoch"])
         if not all(math.isfinite(v) for v in train):
             return
-        plateau = (max(train) - min(train)) <= 0.05 * max(train)
-        far = train[-1] > 0.35 * self.expected_loss and not (math.isfinite(accuracy) and accuracy >= 0.9)
+        learnt = math.isfinite(accuracy) and accuracy >= 0.9
+        if self.is_open("underfitting"):
+            level = self.raised["underfitting"].evidence["plateau_loss"]
+            if train[-1] < (1 - 4 * self.plateau) * level or learnt:
+                self.withdraw_finding("underfitting", epoch, (
+                    f"the training loss fell again, to {train[-1]:.3f} from the plateau at {level:.3f} "
+                    f"(training accuracy {accuracy:.2f})"))
+            return
+        plateau = (max(train) - min(train)) <= self.plateau * max(train)
+        far = train[-1] > 0.35 * self.expected_loss and not learnt
         if not (plateau and far):
             return
         cfg = self.context.config
@@ -235,12 +292,13 @@ class FitMonitor(FindingMonitor):
             patch = {"model.small_cnn.width": min(512, cfg.model.small_cnn.width * 2)}
         self.raise_finding(Finding(
             "underfitting", WARNING, f"The training loss levels off far from zero ({train[-1]:.2f})",
-            f"Over the last {len(train)} epochs the training loss stayed near {train[-1]:.3f} (ln(C) = "
-            f"{self.expected_loss:.2f}; training accuracy {accuracy:.2f}). A loss that converges far from zero means "
-            "the model and training procedure do not fit the task (paper, section II-D).",
+            f"Over the last {len(train)} epochs the training loss stayed near {train[-1]:.3f}, changing by at most "
+            f"{(max(train) - min(train)) / max(train):.1%} (ln(C) = {self.expected_loss:.2f}; training accuracy "
+            f"{accuracy:.2f}). A loss that converges far from zero means the model and training procedure do not fit "
+            "the task (paper, section II-D).",
             "Try a larger model, a higher or scheduled learning rate, or fewer regularisers (dropout, weight decay); "
             "check the label-error findings too, as wrong labels keep the loss high.",
-            {"recent_train_losses": [round(v, 4) for v in train], "train_accuracy": accuracy,
-             "expected_initial": round(self.expected_loss, 4)},
+            {"recent_train_losses": [round(v, 4) for v in train], "plateau_loss": round(train[-1], 4),
+             "train_accuracy": accuracy, "expected_initial": round(self.expected_loss, 4)},
             pane="train", patch=patch, paper_item="II-D",
-        ))
+        ), epoch)

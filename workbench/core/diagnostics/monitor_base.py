@@ -7,12 +7,14 @@ layers, an unusual strategy), while training goes on.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from workbench.core.diagnostics.findings import Finding, expected_initial_loss
+from workbench.core.diagnostics.findings import RAISED, Finding, expected_initial_loss
+from workbench.core.fixes import coherent
 from workbench.core.training.monitors import Monitor, MonitorContext
 
 if TYPE_CHECKING:
@@ -57,7 +59,9 @@ class GuardedMonitor(Monitor):
 
 
 class FindingMonitor(GuardedMonitor):
-    """Keeps the run's context and emits each finding code once; subclasses call `raise_finding`."""
+    """Keeps the run's context and the life of its findings; subclasses call `raise_finding`, `update_finding`,
+    `resolve_finding` and `withdraw_finding`. Its findings and `extra_state` are saved with the checkpoint, so
+    a resumed run remembers what it saw."""
 
     context: MonitorContext | None = None
 
@@ -81,10 +85,60 @@ class FindingMonitor(GuardedMonitor):
     def expected_loss(self) -> float:
         return expected_initial_loss(self.num_classes)
 
-    def raise_finding(self, finding: Finding) -> bool:
-        """Emit `finding` unless its code was raised already in this run; True when it was emitted."""
-        if finding.code in self.raised or self.context is None:
+    def raise_finding(self, finding: Finding, epoch: int | None = None) -> bool:
+        """Emit `finding` unless its code is open already in this run; True when it was emitted.
+
+        A code that was resolved or withdrawn may be raised again: its history goes on."""
+        old = self.raised.get(finding.code)
+        if (old is not None and old.open) or self.context is None:
             return False
+        finding = coherent(finding, self.context.config)  # never offer to undo an earlier fix
+        if old is None:
+            finding = finding.raised_at(epoch)
+        else:
+            finding = dataclasses.replace(finding, status=RAISED, history=(
+                *old.history, {"status": RAISED, "epoch": epoch, "note": f"raised again: {finding.title}"}))
         self.raised[finding.code] = finding
         self.context.emit(finding.to_event())
         return True
+
+    def is_open(self, code: str) -> bool:
+        found = self.raised.get(code)
+        return found is not None and found.open
+
+    def update_finding(self, code: str, epoch: int | None, note: str, **changes: Any) -> None:
+        """Fresher evidence for an open finding (e.g. the overfitting has gone on for more epochs)."""
+        if self.is_open(code) and self.context is not None:
+            self.raised[code] = self.raised[code].updated(epoch, note, **changes)
+            self.context.emit(self.raised[code].to_event())
+
+    def resolve_finding(self, code: str, epoch: int | None, note: str) -> None:
+        if self.is_open(code) and self.context is not None:
+            self.raised[code] = self.raised[code].resolved(epoch, note)
+            self.context.emit(self.raised[code].to_event())
+
+    def withdraw_finding(self, code: str, epoch: int | None, note: str) -> None:
+        if self.is_open(code) and self.context is not None:
+            self.raised[code] = self.raised[code].withdrawn(epoch, note)
+            self.context.emit(self.raised[code].to_event())
+
+    # --- checkpoint state ------------------------------------------------------------------------------
+    def extra_state(self) -> dict[str, Any]:
+        """What a subclass needs to remember across Resume (plain values); the findings are kept anyway."""
+        return {}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        """Restore what `extra_state` returned."""
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"raised": {code: dataclasses.asdict(f) for code, f in self.raised.items()},
+                "extra": self.extra_state()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        raised = {}
+        for code, fields in (state.get("raised") or {}).items():
+            fields = dict(fields)
+            fields["history"] = tuple(fields.get("history") or ())
+            raised[code] = Finding(**fields)
+        self.raised = raised
+        self.load_extra_state(dict(state.get("extra") or {}))

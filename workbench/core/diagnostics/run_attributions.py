@@ -115,6 +115,20 @@ def attribution_maps_for_run(
                                 probe_labels=labels[probes], method=method, max_per_class=max_per_class,
                                 evidence_dir=folder, should_stop=should_stop, seed=int(rng.integers(2**31)),
                                 progress=_stage(progress, "Computing attributions"))
+    # The maps are the view; a shortcut is found in the training images and confirmed on the model, since the
+    # validation images (the maps' source) may not carry a mark that only the training images have.
+    from workbench.core.diagnostics.shortcut import MAX_TRAIN_PER_CLASS, merge_findings
+    from workbench.core.diagnostics.shortcut_probe import shortcut_probe
+
+    train_set = eval_set_from_data(data, "train")
+    if len(train_set):
+        rows = stratified_sample(np.asarray(train_set.labels), MAX_TRAIN_PER_CLASS, rng, np.arange(len(train_set)))
+        tx = normalize(train_set.load(rows), run.stats).to(run.device)
+        confirmed = shortcut_probe(run.model, tx, np.asarray(train_set.labels)[rows], px, labels[probes],
+                                   run.class_names, evidence_dir=folder, seed=run.config.data.seed)
+        report.findings = merge_findings(report, confirmed) + [
+            f for f in report.findings if f.severity != "problem" and f.evidence.get("class") not in
+            {c.evidence.get("class") for c in confirmed}]  # unconfirmed map observations stay as notes here
     names = list(report.class_maps)
     skipped = [run.class_names[int(c)] for c in np.unique(labels[donors]) if run.class_names[int(c)] not in names]
     if not names:

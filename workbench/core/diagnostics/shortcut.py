@@ -9,6 +9,7 @@ that flips their predictions (an attack), the class rests on a shortcut.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ import torch
 from torch import nn
 
 from workbench.core.diagnostics.findings import INFO, PROBLEM, WARNING, Finding
+from workbench.core.diagnostics.shortcut_probe import shortcut_probe
 
 SMALL_REGION = 0.03  # the brightest 3% of the mean attribution map ...
 CONCENTRATION = 0.3  # ... holding 30% of its mass is a fixed small region (diffuse maps hold about 3–10%)
@@ -249,6 +251,29 @@ def shortcut_check_for_run(model: nn.Module, context, *, max_per_class: int = 16
     probe_rows = np.sort(rng.choice(probe_pool, size=min(len(probe_pool), 256), replace=False))
     px, py = context.val_source.load(probe_rows, augment=False) if len(data.indices("val")) else \
         context.train_source.load(probe_rows, augment=False)
-    return shortcut_check(model, x, y.cpu().numpy(), data.class_names, probe_images=px, probe_labels=py.cpu().numpy(),
-                          method=method, max_per_class=max_per_class, should_stop=should_stop,
-                          evidence_dir=Path(context.run_dir) / "diagnostics" if context.run_dir else None)
+    folder = Path(context.run_dir) / "diagnostics" if context.run_dir else None
+    report = shortcut_check(model, x, y.cpu().numpy(), data.class_names, probe_images=px, probe_labels=py.cpu().numpy(),
+                            method=method, max_per_class=max_per_class, should_stop=should_stop, evidence_dir=folder)
+    # The attribution maps are a view; the findings come from the training data, confirmed on the model.
+    pool = stratified_sample(data.labels, MAX_TRAIN_PER_CLASS, rng, train_pool)
+    tx, ty = context.train_source.load(pool, augment=False)
+    confirmed = shortcut_probe(model, tx, ty.cpu().numpy(), px, py.cpu().numpy(), data.class_names,
+                               evidence_dir=folder, seed=context.config.data.seed)
+    report.findings = merge_findings(report, confirmed)
+    return report
+
+
+MAX_TRAIN_PER_CLASS = 300  # training images per class that the candidate search reads
+
+
+def merge_findings(report: ShortcutReport, confirmed: list[Finding]) -> list[Finding]:
+    """The confirmed data-side findings, with the attribution maps attached; an attribution finding stays only
+    for a class without one, and only when its own transplant confirmed it (an unconfirmed map is no finding)."""
+    extra = {"maps": report.maps_path, "image": str(Path(report.maps_path).with_suffix(".png")),
+             "map_classes": list(report.class_maps)} if report.maps_path else {}
+    merged = [dataclasses.replace(f, evidence={**f.evidence, **{k: v for k, v in extra.items() if v}}) for f in confirmed]
+    named = {f.evidence.get("class") for f in confirmed}
+    for finding in report.findings:
+        if finding.evidence.get("class") not in named and finding.severity == PROBLEM:
+            merged.append(finding)
+    return merged

@@ -18,6 +18,7 @@ import numpy as np
 from workbench.core.config import ConfigError, ProjectConfig
 from workbench.core.data.pipeline import PreparedData, prepare_data
 from workbench.core.evaluation import storage
+from workbench.core.evaluation.baselines import baselines
 from workbench.core.evaluation.inference import EvalSet, eval_set_from_data, predict_set
 from workbench.core.evaluation.loaded_run import LoadedRun
 from workbench.core.evaluation.metrics import full_metrics, headline
@@ -148,6 +149,7 @@ def evaluate_run(
         "best_val_metrics": status.get("best_metrics", {}),
         "evaluated": time.strftime("%Y-%m-%d %H:%M:%S"),
         "bootstrap_samples": samples,
+        "baselines": baselines(data.labels[data.indices("train")], images.labels, run.class_names),
     }
     partial = test_check.as_dict() if test_check is not None and not test_check.complete else None
     if partial:

@@ -43,6 +43,10 @@ def evaluation_lines(result: dict[str, Any]) -> list[str]:
     split = result.get("split", "?")
     title = "Locked test set (this use is recorded):" if split == "test" else f"{split} split:"
     lines = metrics_lines(title, result)
+    if result.get("baselines"):
+        from workbench.core.evaluation.baselines import baseline_line
+
+        lines.append("  " + baseline_line(result["baselines"], result.get("accuracy")))
     if split == "test":
         lines.append(f"  test-set uses: {result.get('test_uses', '?')} by this run, "
                      f"{result.get('project_test_uses', '?')} on these test images in all")

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 _NAMES = {
     "PROJECTIONS": "methods", "ProjectionInfo": "methods", "project": "methods", "register_projection": "methods",
     "ProjectionMonitor": "monitor", "projection_monitors": "monitor",
-    "no_structure_finding": "scores", "separability_scores": "scores",
+    "no_structure_finding": "scores", "structure_verdict": "scores", "separability_scores": "scores",
     "shutdown_umap": "umap_warmup", "umap_ready": "umap_warmup", "wait_for_umap": "umap_warmup",
     "warm_up_umap": "umap_warmup",
     "ProjectionJob": "worker", "ProjectionWorker": "worker",

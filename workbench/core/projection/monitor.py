@@ -18,7 +18,7 @@ from workbench.core.diagnostics.context import stratified_sample
 from workbench.core.diagnostics.monitor_base import GuardedMonitor
 from workbench.core.diagnostics.settings import DiagnosticsSettings, settings_from_config
 from workbench.core.projection.methods import PROJECTIONS
-from workbench.core.projection.scores import no_structure_finding
+from workbench.core.projection.scores import structure_verdict
 from workbench.core.projection.worker import ProjectionJob, ProjectionWorker
 from workbench.core.training.monitors import Monitor, MonitorContext
 
@@ -101,7 +101,7 @@ class ProjectionMonitor(GuardedMonitor):
         self.history.append({"epoch": job.epoch, "accuracy": job.accuracy, **scores})
         if not job.final or self._raised or self.context is None:
             return
-        finding = no_structure_finding(scores, job.accuracy, self.history)
+        finding = structure_verdict(scores, job.accuracy, self.history)  # a pass, with its numbers, or a warning
         if finding is not None:
             self._raised = True
             self.context.emit(finding.to_event())

@@ -11,7 +11,15 @@ import math
 
 import numpy as np
 
-from workbench.core.diagnostics.findings import WARNING, Finding
+from workbench.core.diagnostics.findings import INFO, WARNING, Finding
+from workbench.core.evaluation.baselines import wilson_interval
+
+# A pass needs both numbers. k-NN accuracy in feature space must beat always answering the commonest class,
+# with the lower end of its 95 % interval. The silhouette must reach 0.1: at 0 the classes' clusters overlap
+# as much as they separate; 0.1 is the smallest value at which an image is, on average, clearly nearer its own
+# class than the next one (Rousseeuw's scale reads below 0.25 as "no substantial structure", so this is lenient).
+SILHOUETTE_MIN = 0.1
+PASSED = "passed"
 
 
 def separability_scores(features: np.ndarray, labels: np.ndarray, *, k: int = 5, folds: int = 5,
@@ -42,6 +50,38 @@ def separability_scores(features: np.ndarray, labels: np.ndarray, *, k: int = 5,
             knn, x, labels, cv=StratifiedKFold(n_folds, shuffle=True, random_state=seed)).mean())
     scores["silhouette"] = float(silhouette_score(x, labels))
     return scores
+
+
+def structure_verdict(scores: dict[str, float], accuracy: float, history: list[dict] | None = None) -> Finding | None:
+    """Checklist item 5 with its evidence: an info finding whose verdict is "passed" when k-NN accuracy beats the
+    majority baseline and the silhouette clears SILHOUETTE_MIN; otherwise the warning of the paper's Fig. 3.
+    None when the scores could not be computed (too few points)."""
+    knn, silhouette, chance = scores.get("knn_accuracy", math.nan), scores.get("silhouette", math.nan), scores.get("chance", math.nan)
+    points = int(scores.get("points", 0) or 0)
+    if not all(math.isfinite(v) for v in (knn, silhouette, chance)) or points < 2:
+        return None
+    lo, hi = wilson_interval(round(knn * points), points)
+    beats = lo > chance
+    basis = (f"k-NN accuracy {knn:.2f} (95% CI {lo:.2f}-{hi:.2f}) {'>' if beats else 'not above'} majority {chance:.2f}; "
+             f"silhouette {silhouette:.2f} {'≥' if silhouette >= SILHOUETTE_MIN else '<'} {SILHOUETTE_MIN:.2f}")
+    evidence = {"accuracy": accuracy, **scores, "knn_ci95": [round(lo, 4), round(hi, 4)],
+                "silhouette_threshold": SILHOUETTE_MIN, "basis": basis, "history": history or []}
+    if beats and silhouette >= SILHOUETTE_MIN:
+        return Finding("feature-structure", INFO, "The features have class structure",
+                       f"In the penultimate layer's features of {points} validation images the classes separate: "
+                       f"{basis} (paper, checklist item 5).", "", {**evidence, "verdict": PASSED},
+                       pane="train", paper_item="II-A.5")
+    fig3 = math.isfinite(accuracy) and (accuracy >= chance + max(0.1, 0.5 * chance) or accuracy >= chance + 0.2)
+    return Finding(
+        "no-class-structure", WARNING,
+        "Above chance, but the features show no class structure" if fig3 else "The features show little class structure",
+        (f"Validation accuracy is {accuracy:.2f} (majority: {chance:.2f}), yet " if fig3 else "")
+        + f"in the penultimate layer's features the classes barely separate: {basis}. The network has not learned a "
+        "useful representation (paper, checklist item 5 and Fig. 3)" + ("; its accuracy may rest on weak cues." if fig3 else "."),
+        "Look at the projection. Train longer or with a better learning rate, use a pretrained network, and check the "
+        "data findings (labels, input size, normalisation).",
+        {**evidence, "verdict": "warning"}, pane="train", paper_item="II-A.5",
+    )
 
 
 def no_structure_finding(scores: dict[str, float], accuracy: float, history: list[dict] | None = None) -> Finding | None:

@@ -29,6 +29,7 @@ from workbench.core.data.stamps import changed_since_start, write_stamps
 from workbench.core.data.stats import NormStats
 from workbench.core.data.transforms import build_augmentation
 from workbench.core.devices import select_device
+from workbench.core.evaluation.baselines import baselines
 from workbench.core.evaluation.metrics import classification_metrics
 from workbench.core.evaluation.test_set import write_test_files
 from workbench.core.events import (
@@ -53,7 +54,14 @@ from workbench.core.training import distributed
 from workbench.core.training.checkpoints import CheckpointError, load_checkpoint, save_checkpoint
 from workbench.core.training.control import RunControl
 from workbench.core.training.loop import BatchSource, NonFiniteLoss, StopRequested, evaluate, train_one_epoch
-from workbench.core.training.monitors import Monitor, MonitorContext, default_monitors
+from workbench.core.training.monitors import (
+    Monitor,
+    MonitorContext,
+    default_monitors,
+    load_monitor_states,
+    restore_monitor_states,
+    save_monitor_states,
+)
 from workbench.core.training.optim import OPTIMIZERS, build_optimizer, build_scheduler
 from workbench.core.training.resume import (
     apply_new_lr,
@@ -426,6 +434,7 @@ def _run_epochs(
 
     state: dict[str, Any] = {"epoch": 0, "next_batch": 0, "partial": {}, "best_value": None, "best_epoch": 0,
                              "best_metrics": {}, "stale_epochs": 0, "history": []}
+    saved_monitors: dict[str, Any] = {}
     if saved is not None:
         model.load_state_dict(saved["model"])
         if "optimizer" in saved:
@@ -441,6 +450,7 @@ def _run_epochs(
             scaler.load_state_dict(saved["scaler"])
         state.update({k: saved[k] for k in state if k in saved})
         apply_new_lr(optimizer, scheduler, float(saved.get("base_lr") or tcfg.lr), tcfg.lr)
+        saved_monitors = load_monitor_states(ckpt_dir, int(state["epoch"]))  # the doctor's memory before the stop
         emit(LogMessage("info", f"resumed from epoch {state['epoch']}" +
                         (f", batch {state['next_batch']}" if state["next_batch"] else "")))
     if ctx.is_main and trim_metrics(run_dir, int(state["epoch"])):
@@ -451,13 +461,15 @@ def _run_epochs(
     parameter_count = sum(p.numel() for p in model.parameters())
     size = config.preprocessing.image_size
     emit(RunStarted(run_id, str(run_dir), str(device), num_classes, tuple(data.class_names), data.split_sizes(),
-                    tcfg.epochs, steps_per_epoch, parameter_count, (data.in_channels, size, size), resumed_from))
+                    tcfg.epochs, steps_per_epoch, parameter_count, (data.in_channels, size, size), resumed_from,
+                    baselines(data.labels[train_idx], data.labels[val_idx], data.class_names)))
     if ctx.world_size > 1:  # batch_size is per process: say what a step really takes
         emit(LogMessage("info", f"global batch {tcfg.batch_size * ctx.world_size} ({tcfg.batch_size} per process × "
                                 f"{ctx.world_size} processes): {steps_per_epoch} steps per epoch"))
     context = MonitorContext(config, data, model, train_source, val_source, run_dir, emit, device)
     for monitor in monitors:
         monitor.setup(context)
+    restore_monitor_states(monitors, saved_monitors)
     if len(val_idx) == 0:
         emit(FindingRaised("no-validation-split", "warning", "No validation split",
                            "Without validation images, overfitting cannot be seen and the best epoch is chosen "
@@ -546,6 +558,8 @@ def _run_epochs(
                             lr, result.seconds, is_best, data_fraction=min(1.0, data_fraction), single_fit=single_fit))
             for monitor in monitors:
                 monitor.on_epoch_end(epoch, {**state["history"][-1], "metrics": metrics, "is_best": is_best})
+            if ctx.is_main:
+                save_monitor_states(ckpt_dir, monitors, epoch)  # what the doctor saw, for Resume
             if store is not None:
                 store.update(run_id, best_epoch=int(state["best_epoch"]), best_metrics=state["best_metrics"])
             if strategy.replaces_training():
@@ -558,6 +572,8 @@ def _run_epochs(
             epoch += 1
     except StopRequested as stop:
         checkpoint("stop", epoch - 1, stop.next_batch, stop.partial)
+        if ctx.is_main:
+            save_monitor_states(ckpt_dir, monitors, epoch - 1)
         status = "stopped"
     except NonFiniteLoss as bad:
         diagnosis = _nan_diagnosis(config, data.stats, amp_dtype is not None)

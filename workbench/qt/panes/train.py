@@ -18,6 +18,7 @@ from workbench.qt.panes.train_history import StoredRunMixin
 from workbench.qt.panes.train_kfold import KFoldMixin
 from workbench.qt.panes.train_text import (
     EtaClock,
+    baseline_line,
     epoch_line,
     format_duration,
     phase_words,
@@ -223,9 +224,10 @@ class TrainPane(KFoldMixin, StoredRunMixin, Pane):
         splits = ", ".join(f"{k} {v}" for k, v in event.split_sizes.items())
         resumed = self.tr(", resumed after epoch {0}").format(event.resumed_from_epoch) if event.resumed_from_epoch \
             else ""
+        self.baselines = dict(getattr(event, "baselines", {}) or {})  # every score is read against them
         self.append_log(self.tr("Run {0} on {1}: {2} classes ({3}), {4:,} parameters, input {5}{6}").format(
             event.run_id, event.device, event.num_classes, splits, event.parameter_count,
-            "×".join(str(x) for x in event.input_shape), resumed))
+            "×".join(str(x) for x in event.input_shape), resumed) + baseline_line(self.baselines))
         self._refresh_phase()
 
     def _on_stage(self, event: Any) -> None:
@@ -267,7 +269,7 @@ class TrainPane(KFoldMixin, StoredRunMixin, Pane):
         self.curves.add_epoch(event.epoch, {**event.metrics, "train_loss": event.train_loss,
                                             "val_loss": event.val_loss, "train_accuracy": event.train_accuracy,
                                             "lr": event.lr})
-        self.append_log(epoch_line(event, self.monitor))
+        self.append_log(epoch_line(event, self.monitor, getattr(self, "baselines", {}).get("majority_accuracy")))
         if event.epoch >= event.epochs:  # the end-of-run work (final checks, projection, saving) has no batches
             self.progress.setRange(0, 0)
             self.progress.setFormat(self.tr("Finishing the run: final checks, projection and saving…"))

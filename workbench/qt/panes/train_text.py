@@ -90,12 +90,14 @@ def monitored_value(monitor: str, val_loss: float, metrics: dict[str, Any]) -> t
     return _tr(label), f"{value:.4f}" if key == "val_loss" else f"{value:.1%}"
 
 
-def epoch_line(event: Any, monitor: str) -> str:
-    """The log line of a supervised epoch: the losses, plain accuracy, and the monitored quantity, which is what
-    the star ("best so far") is decided by."""
+def epoch_line(event: Any, monitor: str, majority: float | None = None) -> str:
+    """The log line of a supervised epoch: the losses, plain accuracy (beside the majority-class baseline, when
+    known), and the monitored quantity, which is what the star ("best so far") is decided by."""
     accuracy = event.metrics.get("accuracy", math.nan)
     text = _tr("Epoch {0}/{1}: training loss {2:.4f}, validation loss {3:.4f}, validation accuracy {4:.1%}").format(
         event.epoch, event.epochs, event.train_loss, event.val_loss, accuracy)
+    if isinstance(majority, float) and math.isfinite(majority):
+        text += _tr(" (majority {0:.1%})").format(majority)
     label, value = monitored_value(monitor, event.val_loss, event.metrics)
     if monitor not in ("val_loss", "val_accuracy"):
         text += f", {label} {value}"
@@ -103,6 +105,15 @@ def epoch_line(event: Any, monitor: str) -> str:
     if event.is_best:
         text += _tr(" ★ best {0} so far").format(label)
     return text
+
+
+def baseline_line(baselines: dict[str, Any]) -> str:
+    """The validation split's baselines, logged when a run starts (". Baselines ..."), or "" when unknown."""
+    if not baselines.get("images"):
+        return ""
+    return ". " + _tr("Baselines on the validation split: always answering \"{0}\" scores {1:.1%} accuracy; chance balanced "
+               "accuracy is {2:.1%}").format(baselines["majority_class"], baselines["majority_accuracy"],
+                                             baselines["chance_balanced_accuracy"])
 
 
 def projection_schedule(every: int, epoch: int, epochs: int) -> str:

@@ -63,8 +63,11 @@ class ChecklistView(QWidget):
                  "not checked": self.tr("not checked"), "note": self.tr("note")}
         for item in CHECKLIST:
             status, found = statuses[item.number]
+            # A pass names the number it rests on, where a check gave one ("k-NN accuracy 0.91 > majority 0.25; ...").
+            basis = "; ".join(str(f.evidence["basis"]) for f in found
+                              if f.evidence.get("basis") and not f.closed and f.evidence.get("verdict") == status)
             row = QTreeWidgetItem([f"{item.number}. {self.tr(item.title)} — {self.tr(item.question)}",
-                                   words[status]])
+                                   words[status] + (f": {basis}" if basis else "")])
             row.setData(0, Qt.ItemDataRole.UserRole, item.pane)
             row.setForeground(1, _brush(STATUS_COLOURS[status]))
             row.setToolTip(0, self.tr("Checklist item {0} (section II-A)").format(item.number))

@@ -49,6 +49,12 @@ class ShownFinding:
     fix: str = ""
     evidence: dict[str, Any] = field(default_factory=dict)
     pane: str = "train"
+    status: str = "raised"  # "updated", "resolved" or "withdrawn" as the evidence changes
+    history: tuple[dict[str, Any], ...] = ()
+
+    @property
+    def closed(self) -> bool:
+        return self.status in ("resolved", "withdrawn")
 
     @classmethod
     def of(cls, finding: Any) -> ShownFinding:
@@ -60,7 +66,8 @@ class ShownFinding:
             evidence["paper_item"] = get("paper_item")
         severity = str(get("severity", "info"))
         return cls(str(get("code", "")), severity if severity in SEVERITY_ORDER else "info", str(get("title", "")),
-                   str(get("explanation", "")), str(get("fix", "") or ""), evidence, str(get("pane", "train") or "train"))
+                   str(get("explanation", "")), str(get("fix", "") or ""), evidence, str(get("pane", "train") or "train"),
+                   str(get("status", "raised") or "raised"), tuple(get("history", ()) or ()))
 
     @property
     def patch(self) -> dict[str, Any]:
@@ -69,7 +76,8 @@ class ShownFinding:
 
     @property
     def rank(self) -> int:
-        return SEVERITY_ORDER.index(self.severity)
+        """Closed findings sort below every open one: they are history, not a concern."""
+        return SEVERITY_ORDER.index(self.severity) - (len(SEVERITY_ORDER) if self.closed else 0)
 
 
 class FindingStore(QObject):
@@ -255,7 +263,12 @@ class FindingCard(QFrame):
         layout.setContentsMargins(12, 8, 12, 8)
         layout.setSpacing(4)
         words = {"info": self.tr("Note"), "warning": self.tr("Warning"), "problem": self.tr("Problem")}
-        title = QLabel(f"<b>{words[finding.severity]}: {finding.title}</b>")
+        if finding.closed:
+            note = finding.history[-1].get("note", "") if finding.history else ""
+            word = self.tr("Resolved") if finding.status == "resolved" else self.tr("Withdrawn")
+            title = QLabel(f"<b>{word}: {finding.title}</b>" + (f" ({note})" if note else ""))
+        else:
+            title = QLabel(f"<b>{words[finding.severity]}: {finding.title}</b>")
         title.setWordWrap(True)
         title.setObjectName("findingTitle")
         layout.addWidget(title)
@@ -297,12 +310,33 @@ class FindingCard(QFrame):
         fix_row.addWidget(self.fix_label, 1)
         self.apply_button = QPushButton(self.tr("Apply"))
         self.apply_button.setObjectName("applyFix")
-        patch = finding.patch
-        self.apply_button.setToolTip(self.tr("Change the settings: {0}").format(
-            ", ".join(f"{k} = {v!r}" for k, v in patch.items())))
+        patch = finding.patch if finding.status not in ("resolved", "withdrawn") else {}
+        self.plan = None
+        try:
+            self.plan = project.plan_fix(patch, finding.code, finding.title) if patch else None
+        except KeyError:
+            patch = {}
+        # The patch is shown before Apply ("training.lr 0.025 → 0.0025"), with any earlier fix it would undo.
+        self.plan_label = QLabel()
+        self.plan_label.setObjectName("findingPlan")
+        self.plan_label.setWordWrap(True)
+        if self.plan is not None and not self.plan.empty:
+            text = self.tr("Apply changes: {0}").format(self.plan.text())
+            if self.plan.conflicts:
+                text += "\n" + self.tr("Careful, this would undo an earlier fix: {0}").format("; ".join(self.plan.conflicts))
+                self.apply_button.setText(self.tr("Apply anyway"))
+            self.plan_label.setText(text)
+        self.plan_label.setVisible(bool(self.plan_label.text()))
+        layout.addWidget(self.plan_label)
+        self.apply_button.setToolTip(self.plan.text() if self.plan is not None else "")
         self.apply_button.setVisible(bool(patch))
         self.apply_button.clicked.connect(self.apply)
         fix_row.addWidget(self.apply_button, 0, Qt.AlignmentFlag.AlignTop)
+        self.undo_button = QPushButton(self.tr("Undo"))
+        self.undo_button.setObjectName("undoFix")
+        self.undo_button.setVisible(False)
+        self.undo_button.clicked.connect(self.undo)
+        fix_row.addWidget(self.undo_button, 0, Qt.AlignmentFlag.AlignTop)
         layout.addLayout(fix_row)
         if patch and all(self._is_set(k, v) for k, v in patch.items()):
             self._mark_applied()
@@ -323,15 +357,35 @@ class FindingCard(QFrame):
             return False
 
     def apply(self) -> dict[str, str]:
-        """Write the finding's patch into the project; returns refused keys with their reasons."""
-        errors = self.project.update_many(self.finding.patch)
+        """Write the finding's patch into the project (recorded, for Undo); returns refused keys with reasons.
+
+        The button of a fix that would undo an earlier one reads "Apply anyway": pressing it is the user's choice."""
+        if self.plan is None:
+            return {}
+        errors = self.project.apply_fix(self.plan, force=True)
         if errors:
             self.fix_label.setText(self.fix_label.text() + "\n" + self.tr("Could not apply: {0}").format(
                 "; ".join(f"{k}: {m}" for k, m in errors.items())))
         else:
             self._mark_applied()
+            self.undo_button.setVisible(True)
+            self.plan_label.setText(self.tr("Applied: {0}").format(self.plan.text()))
             self.applied.emit(self.finding.code)
         return errors
+
+    def undo(self) -> str:
+        """Undo the last applied fix (this one); returns the message shown."""
+        try:
+            message = self.tr("Undone: {0}").format(self.project.undo_fix())
+        except ValueError as error:
+            message = str(error)
+        else:
+            self.undo_button.setVisible(False)
+            self.apply_button.setText(self.tr("Apply"))
+            self.apply_button.setEnabled(True)
+            self.plan = self.project.plan_fix(self.finding.patch, self.finding.code, self.finding.title)
+        self.plan_label.setText(message)
+        return message
 
     def _mark_applied(self) -> None:
         self.apply_button.setText(self.tr("Applied"))

@@ -55,6 +55,9 @@ class MetricsPanel(QWidget):
             self.values[key] = value
             self.intervals[key] = interval
         layout.addLayout(grid)
+        self.baseline = hint("")  # every score is read against always answering the commonest class, and chance
+        self.baseline.setObjectName("baselineNote")
+        layout.addWidget(self.baseline)
         layout.addStretch(1)
 
     def set_metrics(self, metrics: dict[str, Any], caption: str = "") -> None:
@@ -70,6 +73,11 @@ class MetricsPanel(QWidget):
             self.intervals[key].setText(f"{100 * low:.1f}–{100 * high:.1f}" if has_ci else "")
             self.intervals[key].setToolTip(self.tr("95 % bootstrap confidence interval") if has_ci else "")
         self.caption.setText(caption)
+        base = metrics.get("baselines") or {}
+        self.baseline.setText(self.tr("Baselines: always answering \"{0}\" scores {1} accuracy; chance balanced "
+                                      "accuracy is {2}").format(base["majority_class"], percent(base["majority_accuracy"]),
+                                                                percent(base["chance_balanced_accuracy"]))
+                              if base.get("majority_class") is not None else "")
 
 
 class ExternalPanel(QWidget):

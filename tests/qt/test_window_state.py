@@ -189,8 +189,10 @@ def test_an_interrupted_run_is_offered_for_resume(qtbot, make_window, shapes_dat
     train.stop()
     qtbot.waitUntil(lambda: not window.runner.is_running, timeout=TIMEOUT)
     run_dir = Path(window.runner.run_dir)
-    # As after a crash: the index still says "running", and the last checkpoint is on disk.
+    # As after a crash: the index still says "running", the folder records no end (no run.json), and the last
+    # checkpoint is on disk.
     RunStore(run_dir.parent).update(run_dir.name, status="running")
+    (run_dir / "run.json").unlink()
     window.runner.run_dir = ""
     train.phase = train.phase.IDLE
     window.runs.refresh()

@@ -193,7 +193,26 @@ def test_val_loss_is_finite_and_lr_follows_schedule(tiny_project) -> None:
     train(tiny_project, events)
     epochs = events.of_type(EpochEnded)
     assert all(math.isfinite(e.val_loss) for e in epochs)
-    assert epochs[1].lr == pytest.approx(tiny_project.training.lr * 0.01, rel=1e-6)
+    # the rate each epoch trained with (step_size 1): lr in epoch 1, lr × 0.1 in epoch 2, not the next epoch's
+    assert epochs[0].lr == pytest.approx(tiny_project.training.lr, rel=1e-6)
+    assert epochs[1].lr == pytest.approx(tiny_project.training.lr * 0.1, rel=1e-6)
+
+
+def test_logged_learning_rate_is_the_rate_of_that_step(tiny_project) -> None:
+    from workbench.core.training.optim import lr_factor
+
+    cfg = tiny_project.training
+    cfg.scheduler, cfg.warmup_epochs = "cosine", 1
+    events = CollectingCallback()
+    train(tiny_project, events)
+    batches = events.of_type(BatchEnded)
+    steps = batches[0].batches
+    assert len(batches) == cfg.epochs * steps and len({round(b.lr, 12) for b in batches}) > 2
+    for event in batches:  # global_step counts from 1; the rate of step k is lr × lr_factor(k − 1)
+        assert event.lr == pytest.approx(cfg.lr * lr_factor(cfg, event.global_step - 1, steps), rel=1e-9)
+    assert batches[0].lr == pytest.approx(cfg.lr / steps, rel=1e-9)  # the first warm-up step, not the second
+    last_of_epoch = [b.lr for b in batches if b.batch == b.batches]
+    assert [e.lr for e in events.of_type(EpochEnded)] == pytest.approx(last_of_epoch, rel=1e-12)
 
 
 def test_stop_during_data_preparation_is_a_stop_not_a_failure(tiny_project) -> None:

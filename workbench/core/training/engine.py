@@ -537,7 +537,8 @@ def _run_epochs(
             val_loss = float(val["loss"])
             value = _monitor_value(tcfg.monitor, train_loss, {**metrics, "loss": val_loss}, bool(len(val_idx)))
             is_best = _improved(tcfg.monitor, value, state["best_value"])
-            lr = optimizer.param_groups[0]["lr"]
+            # The rate the epoch trained with: the scheduler has already moved on to the next step's rate.
+            lr = result.lr if getattr(result, "lr", None) is not None else optimizer.param_groups[0]["lr"]
             headline = {k: v for k, v in metrics.items() if isinstance(v, float)}
             state["history"].append({"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss,
                                      "train_accuracy": result.accuracy, "lr": lr,

@@ -85,6 +85,7 @@ class EpochResult:
     images: int
     seconds: float
     extra: dict[str, float] = field(default_factory=dict)
+    lr: float | None = None  # the rate of the epoch's last optimisation step (None: no step ran here)
 
 
 BatchHook = Callable[[int, int, float, float, float], None]  # batch, batches, loss, lr, images/s
@@ -116,6 +117,7 @@ def train_one_epoch(
     model.train()
     sums = {"loss": 0.0, "correct": 0.0, "count": 0.0, "seconds": 0.0, **(partial or {})}
     started = time.perf_counter()
+    step_lr: float | None = None
     for b in range(start_batch, len(batches)):
         if control is not None and not control.wait_while_paused():
             raise StopRequested(b, dict(sums, seconds=sums["seconds"] + time.perf_counter() - started))
@@ -123,6 +125,7 @@ def train_one_epoch(
         pending = [batches[b]]
         while pending:  # more than one entry only after an out-of-memory split
             idx = pending.pop(0)
+            step_lr = optimizer.param_groups[0]["lr"]  # before scheduler.step(): the rate this step uses
             try:
                 value, correct, n = _train_step(model, source, idx, optimizer, scheduler, loss_fn, scaler, amp_dtype,
                                                 epoch, b, on_step)
@@ -143,10 +146,11 @@ def train_one_epoch(
             sums["count"] += n
         if on_batch is not None:
             elapsed = max(time.perf_counter() - tick, 1e-9)
-            on_batch(b + 1, len(batches), value, optimizer.param_groups[0]["lr"], len(batches[b]) / elapsed)
+            on_batch(b + 1, len(batches), value, step_lr, len(batches[b]) / elapsed)
     sums["seconds"] += time.perf_counter() - started
     count = max(sums["count"], 1.0)
-    return EpochResult(sums["loss"] / count, sums["correct"] / count, int(sums["count"]), sums["seconds"])
+    return EpochResult(sums["loss"] / count, sums["correct"] / count, int(sums["count"]), sums["seconds"],
+                       lr=step_lr)
 
 
 def _train_step(model: nn.Module, source: BatchSource, idx: np.ndarray, optimizer: torch.optim.Optimizer,

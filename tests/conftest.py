@@ -8,6 +8,10 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+if "WORKBENCH_CACHE_DIR" not in os.environ:  # stored data checks of test datasets never reach the user's cache
+    import tempfile
+
+    os.environ["WORKBENCH_CACHE_DIR"] = tempfile.mkdtemp(prefix="workbench-test-cache-")
 
 from tests.helpers import tiny_config, write_shapes_dataset
 

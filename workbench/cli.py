@@ -482,14 +482,19 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
     from workbench.core.config import load_config
     from workbench.core.data.pipeline import prepare_data
-    from workbench.core.diagnostics import PROBLEM, run_data_checks
+    from workbench.core.diagnostics import PROBLEM
+    from workbench.core.diagnostics.check_store import checked_data
     from workbench.core.diagnostics.findings import plain, severity_rank
 
     config = load_config(args.project)
     stages = _StageLines()
     names = {"scan": "Finding images", "decode": "Reading images"}
     prepared = prepare_data(config, stage_progress=lambda stage, done, total: stages(done, total, names.get(stage, stage)))
-    findings = run_data_checks(prepared, config, progress=lambda done, total: stages(done, total, "Checking the data"))
+    stored = checked_data(prepared, config, progress=lambda done, total: stages(done, total, "Checking the data"))
+    findings = stored.findings
+    if stored.reused:
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(stored.created))
+        print(f"(stored results of this dataset and these settings, checked {when}, were reused)")
     findings = sorted(findings, key=lambda f: -severity_rank(f.severity))  # worst first (stable)
     counts = {s: sum(f.severity == s for f in findings) for s in ("problem", "warning", "info")}
     print(f"Data checks of {args.project} ({len(prepared.splits)} images): "

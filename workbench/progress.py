@@ -11,12 +11,14 @@ from tqdm import tqdm
 from workbench.core.callbacks import Callback, epoch_line
 from workbench.core.evaluation.baselines import baseline_line
 from workbench.core.events import (
+    BackgroundProgress,
     BatchEnded,
     EngineEvent,
     EpochEnded,
     FindingRaised,
     LogMessage,
     RunFailed,
+    RunFinished,
     RunStarted,
     StageProgress,
 )
@@ -70,6 +72,8 @@ class ConsoleProgress(Callback):
         self.bar: tqdm | None = None
         self.stage_bar: tqdm | None = None
         self.baselines: dict = {}  # of the validation split, from RunStarted: each score is read against them
+        self.finished = False  # after RunFinished, background checks print their progress lines
+        self._background: dict[str, str] = {}  # task -> the last line printed
 
     def on_event(self, event: EngineEvent) -> None:
         if isinstance(event, StageProgress):
@@ -79,10 +83,28 @@ class ConsoleProgress(Callback):
                 self._close_stage()
                 self.stage_bar = tqdm(desc=event.stage, total=event.total, unit="img", file=sys.stderr, leave=False)
             self.stage_bar.update(event.done - self.stage_bar.n)
+        elif isinstance(event, BackgroundProgress):
+            self._on_background(event)
+        elif isinstance(event, RunFinished):
+            self.finished = True
+            for task in list(self._background):  # lines held back while the epochs printed
+                print(self._background[task], file=sys.stderr)
         elif isinstance(event, LogMessage) and event.level != "debug":
             tqdm.write(f"{event.level}: {event.message}", file=sys.stderr)
         else:
             super().on_event(event)
+
+    def _on_background(self, event: BackgroundProgress) -> None:
+        """One labelled line per change ("Checking for shortcuts: 3 of 10 classes"), once the run has finished;
+        before that only the latest line of each task is kept, so the epoch lines stay readable."""
+        text = event.text if event.total or event.finished else f"{event.label} …"
+        if self._background.get(event.task) == text:
+            return
+        self._background[event.task] = text
+        if self.finished:
+            tqdm.write(text, file=sys.stderr)
+        if event.finished:
+            self._background.pop(event.task, None)
 
     def _close_stage(self) -> None:
         if self.stage_bar is not None:

@@ -12,7 +12,7 @@ import workbench.core.projection  # noqa: F401  (registers the projection monito
 from workbench.core.callbacks import CollectingCallback
 from workbench.core.demo import demo_config, write_digits_dataset
 from workbench.core.diagnostics.findings import INFO
-from workbench.core.events import FindingRaised, ProjectionReady, RunFinished
+from workbench.core.events import BackgroundProgress, FindingRaised, ProjectionReady, RunFinished
 from workbench.core.training.engine import train
 from workbench.core.training.monitors import default_monitors
 
@@ -44,8 +44,13 @@ def test_clean_digits_projection_shows_class_structure(digits_run) -> None:
     final = [e for e in callback.of_type(ProjectionReady) if not e.partial]
     assert final and final[-1].epoch == 3
     assert final[-1].scores["knn_accuracy"] >= 0.9
-    names = [type(e) for e in callback.events]
-    assert names.index(RunFinished) > len(names) - 3  # the final projection came before the run's end
+    # The run is reported finished first; the final projection and the shortcut probe come after it, each
+    # with its own labelled progress line.
+    finished = callback.events.index(callback.of_type(RunFinished)[0])
+    assert callback.events.index(final[-1]) > finished
+    after = [e for e in callback.events[finished:] if isinstance(e, BackgroundProgress)]
+    assert "Checking for shortcuts: 3 of 10 classes" in {e.text for e in after}
+    assert {e.task for e in after if e.finished} >= {"projection", "shortcut", "label-check"}
     shortcut = next(m for m in monitors if type(m).__name__ == "ShortcutMonitor")
     assert shortcut.report is not None and len(shortcut.report.class_maps) == 10
     assert Path(shortcut.report.maps_path).is_file()

@@ -42,6 +42,27 @@ class StageProgress(EngineEvent):
 
 
 @dataclass(frozen=True)
+class BackgroundProgress(EngineEvent):
+    """Progress of diagnostics that run beside or after training, each task with its own line.
+
+    `text` reads "Checking for shortcuts: 3 of 10 classes"; `finished` is True on a task's last event.
+    """
+
+    task: str  # "data-checks", "shortcut", "label-check" or "projection"
+    label: str  # "Checking for shortcuts"
+    done: int
+    total: int
+    unit: str = ""  # what is counted: "checks", "classes", "steps"
+    finished: bool = False
+
+    @property
+    def text(self) -> str:
+        if self.finished:
+            return f"{self.label}: done"
+        return f"{self.label}: {self.done} of {self.total} {self.unit}".rstrip()
+
+
+@dataclass(frozen=True)
 class BatchEnded(EngineEvent):
     epoch: int
     batch: int

@@ -17,15 +17,35 @@ if TYPE_CHECKING:
 
 
 def data_checks(config: ProjectConfig, context: TaskContext) -> list[Any]:
-    """The findings of the engine's data checks on the project's dataset (as events, worst first)."""
-    from workbench.core.data.pipeline import prepare_data
-    from workbench.core.diagnostics import run_data_checks
+    """The findings of the engine's data checks on the project's dataset (as events, worst first).
 
-    prepared = prepare_data(config, should_stop=context.should_stop,
-                            progress=lambda done, total: context.progress(done, total, "Reading images"))
-    findings = run_data_checks(prepared, config, should_stop=context.should_stop,
-                               progress=lambda done, total: context.progress(done, total, "Checking the data"))
-    return [f.to_event() for f in findings]
+    They run in a helper process (reading the images included), so the window keeps its GIL, and come
+    from the dataset's stored results where this dataset and these settings were checked before; a run
+    started later reuses what they stored.
+    """
+    from workbench.core.diagnostics.findings import severity_rank
+    from workbench.core.diagnostics.helper_process import HelperJob
+
+    found: list[Any] = []
+    stages = {"scan": "Finding images", "decode": "Reading images"}
+
+    def on_message(message: Any) -> None:
+        if message[0] == "finding":
+            found.append(message[1])
+        elif message[0] == "stage":
+            context.progress(message[2], message[3], stages.get(message[1], message[1]))
+        elif message[0] == "progress":
+            context.progress(message[1], message[2], "Checking the data")
+
+    job = HelperJob("workbench.core.diagnostics.background_jobs:project_checks_job", {"config": config},
+                    on_message, name="data-checks").start()
+    while not job.join(0.2):
+        if context.should_stop():
+            job.cancel()
+            raise InterruptedError("data checks cancelled")
+    if job.error:
+        raise RuntimeError(f"the data checks failed: {job.error.strip().splitlines()[-1]}")
+    return [f.to_event() for f in sorted(found, key=lambda f: -severity_rank(f.severity))]
 
 
 def stored_findings(run_dir: str) -> list[dict[str, Any]] | None:

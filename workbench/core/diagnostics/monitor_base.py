@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from workbench.core.config import ProjectConfig
 
 log = logging.getLogger(__name__)
-_HOOKS = ("setup", "on_step", "on_epoch_end", "on_run_end")
+_HOOKS = ("setup", "on_step", "on_epoch_end", "on_run_end", "after_run")
 
 
 def _guarded(name: str, hook: Callable[..., Any]) -> Callable[..., Any]:

@@ -1,25 +1,27 @@
 """The diagnostics attached to every training run, and the factory the engine calls to get them.
 
-Data checks run in a background thread from the start of the run; shortcut probing and the label check on
-the network's own validation predictions run once at the end; the loss and network checks (every "training"
-entry of the diagnostics registry) watch every step and epoch.
+The heavy ones run in a helper process (helper_process.py), so training keeps its cores and the window its
+GIL: the data checks from the start of the run (from the dataset's stored results where it was checked
+before), the shortcut probe and the label check on the network's own validation predictions after the run
+was reported finished, each with its own progress line. The loss and network checks watch every step and
+epoch in the training process (every "training" entry of the diagnostics registry).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from workbench.core.diagnostics.background import lower_thread_priority
-from workbench.core.diagnostics.data_checks import run_data_checks
-from workbench.core.diagnostics.label_issues import judges_labels, label_issue_findings, save_out_of_sample_probs
+from workbench.core.diagnostics import background_jobs as jobs
+from workbench.core.diagnostics.findings import Finding
+from workbench.core.diagnostics.helper_process import HelperJob
 from workbench.core.diagnostics.monitor_base import GuardedMonitor
 from workbench.core.diagnostics.registry import diagnostics_of_kind
 from workbench.core.diagnostics.settings import settings_from_config
-from workbench.core.diagnostics.shortcut import shortcut_check_for_run
+from workbench.core.events import BackgroundProgress, LogMessage
 from workbench.core.training.monitors import Monitor, MonitorContext
 
 if TYPE_CHECKING:
@@ -27,100 +29,158 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 FINISHED = ("completed", "early_stopped")
+JOBS = "workbench.core.diagnostics.background_jobs"
 
 
 def evidence_folder(context: MonitorContext) -> Path | None:
     return Path(context.run_dir) / "diagnostics" if context.run_dir else None
 
 
-class DataChecksMonitor(GuardedMonitor):
-    """Runs `run_data_checks` in a low-priority thread while training starts; findings are emitted as found."""
+class HelperMonitor(GuardedMonitor):
+    """A monitor whose work is one HelperJob: findings become events, progress a BackgroundProgress line."""
 
-    def __init__(self, wait_s: float = 120.0) -> None:
-        self.wait_s = wait_s
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+    task, label, unit = "", "", ""
 
-    def setup(self, context: MonitorContext) -> None:
-        self._stop.clear()
-
-        def work() -> None:
-            lower_thread_priority()
-            try:
-                run_data_checks(context.data, context.config, evidence_dir=evidence_folder(context),
-                                should_stop=self._stop.is_set, on_finding=lambda f: context.emit(f.to_event()))
-            except InterruptedError:
-                pass
-            except Exception:  # never let a check take the run down
-                log.warning("data checks failed", exc_info=True)
-
-        self._thread = threading.Thread(target=work, name="workbench-data-checks", daemon=True)
-        self._thread.start()
-
-    def on_run_end(self, status: str) -> None:
-        if self._thread is None:
-            return
-        if status not in FINISHED:
-            self._stop.set()
-        self._thread.join(self.wait_s if status in FINISHED else 10.0)
-        self._stop.set()  # past the wait, whatever is left is abandoned
-
-
-class ShortcutMonitor(GuardedMonitor):
-    """At the end of a finished run, probes the model for shortcuts (section II-E) and emits the findings."""
-
-    def __init__(self, max_per_class: int = 8) -> None:
-        self.max_per_class = max_per_class
+    def __init__(self) -> None:
         self.context: MonitorContext | None = None
-        self.report = None
+        self.job: HelperJob | None = None
+        self._temporary: str | None = None
 
     def setup(self, context: MonitorContext) -> None:
         self.context = context
+        self.job, self._temporary = None, None
+
+    def _progress(self, done: int, total: int, finished: bool = False) -> None:
+        if self.context is not None:
+            self.context.emit(BackgroundProgress(self.task, self.label, done, total, self.unit, finished))
+
+    def _message(self, message: Any) -> None:
+        kind = message[0]
+        if kind == "finding" and self.context is not None:
+            self.on_finding(message[1])
+            self.context.emit(message[1].to_event())
+        elif kind == "progress":
+            self._progress(int(message[1]), int(message[2]))
+
+    def on_finding(self, finding: Finding) -> None:
+        """Called for each finding before it is emitted (subclasses keep what they need)."""
+
+    def _start(self, target: str, payload: dict[str, Any], temporary: str | None,
+               on_done: Callable[[Any], None] | None = None) -> None:
+        self._temporary = temporary
+        self._progress(0, 0)
+        self.job = HelperJob(f"{JOBS}:{target}", payload, self._message, on_done=on_done, name=self.task).start()
+
+    def _wait(self, should_stop: Callable[[], bool], timeout_s: float | None = None) -> bool:
+        """Wait for the job, polling `should_stop`; True when it finished (False: cancelled or timed out)."""
+        if self.job is None:
+            return False
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        while not self.job.join(0.2):
+            if should_stop() or (deadline is not None and time.monotonic() > deadline):
+                self.cancel()
+                return False
+        self._finish()
+        return not self.job.error and not self.job.cancelled
+
+    def _finish(self) -> None:
+        jobs.remove_temporary(self._temporary)
+        self._temporary = None
+        if self.job is not None and not self.job.cancelled:
+            self._progress(1, 1, finished=True)
+
+    def cancel(self) -> None:
+        if self.job is not None and not self.job.done:
+            self.job.cancel()
+        jobs.remove_temporary(self._temporary)
+        self._temporary = None
+
+
+class DataChecksMonitor(HelperMonitor):
+    """The data checks, from the start of the run, in a helper process; from the store where this dataset and
+    these settings were checked before. The run waits for them (up to `wait_s`) after reporting it finished."""
+
+    task, label, unit = "data-checks", "Checking the data", "checks"
+
+    def __init__(self, wait_s: float = 600.0) -> None:
+        super().__init__()
+        self.wait_s = wait_s
+        self.result: dict[str, Any] | None = None
+
+    def setup(self, context: MonitorContext) -> None:
+        super().setup(context)
+        self.result = None
+        packed, temporary = jobs.portable_data(context.data)
+        folder = evidence_folder(context)
+        self._start("data_checks_job", {"data": packed, "config": context.config,
+                                        "evidence_dir": str(folder) if folder else None}, temporary, self._done)
+
+    def _done(self, result: dict[str, Any]) -> None:
+        self.result = result
+        if result.get("reused") and self.context is not None:
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(result.get("created", 0)))
+            self.context.emit(LogMessage("info", f"data checks: the stored results of this dataset and these "
+                                                 f"settings (checked {when}) were reused"))
 
     def on_run_end(self, status: str) -> None:
+        if status not in FINISHED:
+            self.cancel()
+
+    def after_run(self, status: str, should_stop: Callable[[], bool]) -> None:
+        if status in FINISHED:
+            self._wait(should_stop, self.wait_s)
+
+
+class ShortcutMonitor(HelperMonitor):
+    """After a finished run, probes the model for shortcuts (section II-E) in a helper process."""
+
+    task, label, unit = "shortcut", "Checking for shortcuts", "classes"
+
+    def __init__(self, max_per_class: int = 8) -> None:
+        super().__init__()
+        self.max_per_class = max_per_class
+        self.report = None
+
+    def _done(self, report: Any) -> None:
+        self.report = report
+        if self.context is not None:
+            for finding in report.findings:
+                self.context.emit(finding.to_event())
+
+    def after_run(self, status: str, should_stop: Callable[[], bool]) -> None:
         if self.context is None or status not in FINISHED:
             return
-        self.report = shortcut_check_for_run(self.context.model, self.context, max_per_class=self.max_per_class)
-        for finding in self.report.findings:
-            self.context.emit(finding.to_event())
+        context = self.context
+        self.report = None
+        packed, temporary = jobs.portable_data(context.data)
+        payload = {"data": packed, "config": context.config, "model": jobs.portable_model(context.model),
+                   "run_dir": str(context.run_dir) if context.run_dir else None,
+                   "max_per_class": self.max_per_class}
+        self._start("shortcut_job", payload, temporary, self._done)
+        self._wait(should_stop)
 
 
-class LabelIssuesMonitor(GuardedMonitor):
-    """At the end of a finished run: cleanlab on the network's predictions for the validation images.
+class LabelIssuesMonitor(HelperMonitor):
+    """After a finished run: cleanlab on the network's predictions for the validation images (helper process).
 
     The validation images were never trained on, so these are out-of-sample probabilities, better judges of
     a label than the pixel model of the data checks. They are also saved, so a k-fold cross-validation can
     combine its folds into out-of-fold predictions for the whole training pool.
     """
 
+    task, label, unit = "label-check", "Checking the labels", "steps"
     MIN_IMAGES = 20
 
-    def __init__(self) -> None:
-        self.context: MonitorContext | None = None
-
-    def setup(self, context: MonitorContext) -> None:
-        self.context = context
-
-    def on_run_end(self, status: str) -> None:
-        from workbench.core.training.loop import predict
-
+    def after_run(self, status: str, should_stop: Callable[[], bool]) -> None:
         context = self.context
         if context is None or status not in FINISHED or len(context.val_source.indices) < self.MIN_IMAGES:
             return
-        source = dataclasses.replace(context.val_source, transform=None, shard=None)  # every image, un-augmented
-        rows = source.indices
-        probs = predict(context.model, source)["probs"]
+        packed, temporary = jobs.portable_data(context.data)
         folder = evidence_folder(context)
-        if folder is not None:
-            save_out_of_sample_probs(folder, rows, probs)
-        data = context.data
-        if not judges_labels(data.labels[rows], probs):
-            return  # an undertrained network would accuse good labels
-        for finding in label_issue_findings(
-                data.labels[rows], probs, [data.samples[i] for i in rows], data.class_names,
-                splits=[data.splits[i] for i in rows],
-                source="the trained network, on validation images it did not train on"):
-            context.emit(finding.to_event())
+        self._start("label_check_job", {"data": packed, "config": context.config,
+                                        "model": jobs.portable_model(context.model),
+                                        "evidence_dir": str(folder) if folder else None}, temporary)
+        self._wait(should_stop)
 
 
 def diagnostic_monitors(config: ProjectConfig) -> list[Monitor]:

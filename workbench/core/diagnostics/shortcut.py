@@ -232,7 +232,8 @@ def _save_maps(report: ShortcutReport, folder: Path) -> None:
 
 
 def shortcut_check_for_run(model: nn.Module, context, *, max_per_class: int = 16, max_classes: int = 30,
-                           method: str = "auto", should_stop: Callable[[], bool] | None = None) -> ShortcutReport:
+                           method: str = "auto", should_stop: Callable[[], bool] | None = None,
+                           progress: Callable[[int, int], None] | None = None) -> ShortcutReport:
     """The check on a run's training images (where a shortcut is learned), attacking validation images.
 
     With more than `max_classes` classes, a seeded random subset of them is probed, to bound the time.
@@ -253,7 +254,8 @@ def shortcut_check_for_run(model: nn.Module, context, *, max_per_class: int = 16
         context.train_source.load(probe_rows, augment=False)
     folder = Path(context.run_dir) / "diagnostics" if context.run_dir else None
     report = shortcut_check(model, x, y.cpu().numpy(), data.class_names, probe_images=px, probe_labels=py.cpu().numpy(),
-                            method=method, max_per_class=max_per_class, should_stop=should_stop, evidence_dir=folder)
+                            method=method, max_per_class=max_per_class, should_stop=should_stop, evidence_dir=folder,
+                            progress=progress)
     # The attribution maps are a view; the findings come from the training data, confirmed on the model.
     pool = stratified_sample(data.labels, MAX_TRAIN_PER_CLASS, rng, train_pool)
     tx, ty = context.train_source.load(pool, augment=False)

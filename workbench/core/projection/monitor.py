@@ -2,14 +2,16 @@
 
 Features are extracted on the training thread (the model is busy otherwise), on a fixed random subset
 of the validation images so that successive layouts show the same points; the projection itself runs
-in the background worker. At the end of a finished run, the final projection is waited for (up to a
-limit) so that it arrives before RunFinished, and the Fig. 3 check is made on it.
+in the background worker. The final projection is made after the run was reported finished (in
+`after_run`, with its own progress line), waited for up to a limit, and the Fig. 3 check is made on it.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -17,6 +19,7 @@ import numpy as np
 from workbench.core.diagnostics.context import stratified_sample
 from workbench.core.diagnostics.monitor_base import GuardedMonitor
 from workbench.core.diagnostics.settings import DiagnosticsSettings, settings_from_config
+from workbench.core.events import BackgroundProgress
 from workbench.core.projection.methods import PROJECTIONS
 from workbench.core.projection.scores import structure_verdict
 from workbench.core.projection.worker import ProjectionJob, ProjectionWorker
@@ -87,15 +90,29 @@ class ProjectionMonitor(GuardedMonitor):
             self._submit(epoch, final=False)
 
     def on_run_end(self, status: str) -> None:
-        if self.worker is None:
+        if self.worker is not None and (status not in FINISHED or self._last_epoch == 0 or self.broken):
+            self.worker.close(0.0)  # nothing more to project: the worker thread ends here
+
+    def after_run(self, status: str, should_stop: Callable[[], bool]) -> None:
+        """The final projection, after the run was reported finished (stopped early by `should_stop`)."""
+        if self.worker is None or not self.worker.alive:
             return
-        wait = 0.0
+        emit = self.context.emit if self.context is not None else None
         try:
-            if status in FINISHED and self._last_epoch > 0 and not self.broken:
-                self._submit(self._last_epoch, final=True)
-                wait = self.wait_s
+            if emit is not None:
+                emit(BackgroundProgress("projection", "Projecting the features", 0, 1, "layouts"))
+            self._submit(self._last_epoch, final=True)
+            deadline = time.monotonic() + self.wait_s
+            while self.worker.busy and time.monotonic() < deadline and not should_stop():
+                time.sleep(0.1)
         finally:
-            self.worker.close(wait)  # the worker thread ends here, whatever happened
+            self.worker.close(0.0 if should_stop() else 1.0)  # the worker thread ends here, whatever happened
+            if emit is not None:
+                emit(BackgroundProgress("projection", "Projecting the features", 1, 1, "layouts", True))
+
+    def cancel(self) -> None:
+        if self.worker is not None:
+            self.worker.close(0.0)
 
     def _on_result(self, job: ProjectionJob, embedding: np.ndarray, scores: dict[str, float]) -> None:
         self.history.append({"epoch": job.epoch, "accuracy": job.accuracy, **scores})

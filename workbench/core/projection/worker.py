@@ -88,6 +88,12 @@ class ProjectionWorker:
     def alive(self) -> bool:
         return self._thread.is_alive()
 
+    @property
+    def busy(self) -> bool:
+        """True while a job waits or runs."""
+        with self._cond:
+            return self._pending is not None or self._busy
+
     def _next(self) -> ProjectionJob | None:
         with self._cond:
             while self._pending is None and not self._closing:

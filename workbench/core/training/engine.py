@@ -386,6 +386,24 @@ def _fail(reason: str, run_id: str, run_dir: Path | None, store: RunStore | None
     return TrainResult(run_id, run_dir, "failed", reason=reason)
 
 
+def _after_run(monitors: list[Monitor], status: str, control: RunControl) -> None:
+    """The end-of-run diagnostics, after the run was reported finished (curves, metrics and Evaluate are ready);
+    a stop request cancels what is left."""
+    for monitor in monitors:
+        if control.stop_requested:
+            break
+        try:
+            monitor.after_run(status, lambda: control.stop_requested)
+        except Exception:  # an end-of-run check never changes the run's outcome
+            log.warning("end-of-run work of %s failed", type(monitor).__name__, exc_info=True)
+    if control.stop_requested:
+        for monitor in monitors:
+            cancel = getattr(monitor, "cancel", None)
+            if callable(cancel):
+                with contextlib.suppress(Exception):
+                    cancel()  # background work not yet waited for (a data check still going)
+
+
 def _run_epochs(
     config: ProjectConfig,
     data: PreparedData,
@@ -605,4 +623,5 @@ def _run_epochs(
             store.update(run_id, status=status, best_epoch=int(state["best_epoch"]),
                          best_metrics=state["best_metrics"], ended=True)
     emit(RunFinished(run_id, str(run_dir), status, int(state["best_epoch"]), state["best_metrics"], epochs_run))
+    _after_run(monitors, status, control)
     return TrainResult(run_id, run_dir, status, int(state["best_epoch"]), state["best_metrics"], epochs_run=epochs_run)

@@ -47,7 +47,13 @@ class Monitor:
         """Called after validation, with the epoch's record (losses, metrics, learning rate)."""
 
     def on_run_end(self, status: str) -> None:
-        """Called once when training ends, whatever the outcome; finish or cancel background work here."""
+        """Called once when training ends, whatever the outcome, before RunFinished; cancel background work here."""
+
+    def after_run(self, status: str, should_stop: Callable[[], bool]) -> None:
+        """Called after RunFinished was emitted: end-of-run checks that must not delay the run's report.
+
+        Report progress with BackgroundProgress events; return early when `should_stop()` turns True.
+        """
 
     def state_dict(self) -> dict[str, Any]:
         """What to save with the checkpoint, so that a resumed run continues where this one stopped."""

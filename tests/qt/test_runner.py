@@ -83,3 +83,43 @@ def test_an_engine_crash_is_reported_not_swallowed(qtbot, monkeypatch, engine_lo
         runner.start(ProjectConfig())
     assert "KeyError" in blocker.args[0] and "Traceback" in blocker.args[1]
     qtbot.waitUntil(lambda: not runner.is_running, timeout=10_000)
+
+
+def test_a_run_is_over_at_run_finished_while_its_background_checks_go_on_with_a_line(qtbot, monkeypatch,
+                                                                                    engine_loaded) -> None:
+    import workbench.core.training.engine as engine
+    from workbench.core.events import BackgroundProgress
+
+    release, seen = threading.Event(), {}
+
+    def fake_train(config, callback=None, control=None, *, resume=None):
+        callback.on_event(_started())
+        callback.on_event(RunFinished("r1", "/tmp/r1", "completed", 1, {"accuracy": 0.7}, 1))
+        callback.on_event(BackgroundProgress("shortcut", "Checking for shortcuts", 3, 10, "classes"))
+        while not release.wait(0.01):  # the end-of-run checks, until the test (or a stop) ends them
+            if control.stop_requested:
+                seen["cancelled"] = True
+                break
+        callback.on_event(BackgroundProgress("shortcut", "Checking for shortcuts", 10, 10, "classes", True))
+        return SimpleNamespace(status="completed", run_dir="/tmp/r1")
+
+    monkeypatch.setattr(engine, "train", fake_train)
+    runner = TrainingRunner()
+    states, lines = [], []
+    runner.running_changed.connect(states.append)
+    runner.background.connect(lambda e: lines.append(e.text))
+    with qtbot.waitSignal(runner.background, timeout=10_000):
+        assert runner.start(ProjectConfig())
+    assert states == [True, False]  # reported over at RunFinished: Evaluate and a new run may start
+    assert not runner.is_running and runner.is_busy
+    assert lines == ["Checking for shortcuts: 3 of 10 classes"]
+    # A new start cancels the previous run's background checks instead of being refused.
+    refused = []
+    runner.refused.connect(refused.append)
+    monkeypatch.setattr(engine, "train", lambda config, callback=None, control=None, *, resume=None:
+                        SimpleNamespace(status="completed", run_dir="/tmp/r2"))
+    assert runner.start(ProjectConfig())
+    assert seen.get("cancelled") and not refused
+    qtbot.waitUntil(lambda: not runner.is_busy, timeout=10_000)  # the new run ran and ended
+    assert runner.last_result.run_dir == "/tmp/r2"
+    release.set()

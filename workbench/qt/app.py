@@ -284,11 +284,15 @@ class MainWindow(ProjectFilesMixin, WindowMenusMixin, WindowFindingsMixin, QMain
                 event.ignore()
                 return
             self._close_approved = True
-        if self.runner.is_running:
-            # Stop cooperatively; the engine saves a checkpoint. Close again once the thread has ended.
+        if self.runner.is_busy:
+            # Stop cooperatively; the engine saves a checkpoint (or cancels the end-of-run diagnostics).
+            # Close again once the thread has ended.
             self.runner.thread_finished.connect(self._close_after_stop, Qt.ConnectionType.SingleShotConnection)
             if not self.runner.stop_requested:
-                self.panes["train"].stop()
+                if self.runner.is_running:
+                    self.panes["train"].stop()
+                else:
+                    self.runner.stop()  # only end-of-run diagnostics are left: cancel them
             self.statusBar().showMessage(self.tr("Stopping training and saving a checkpoint…"))
             event.ignore()
             return

@@ -7,6 +7,11 @@ RunControl, which the training loop checks between batches; a stop makes the eng
 that `start(..., resume=run_dir)` continues from. With `k_fold=True` the worker calls the engine's
 `run_k_fold` instead: one run per validation fold, each emitting the usual events, then a KFoldResult.
 
+When a run is reported finished, `is_running` turns False at once (curves, metrics and Evaluate are ready)
+while the worker thread still waits for the end-of-run diagnostics in their helper processes; their
+progress arrives as `background` signals ("Checking for shortcuts: 3 of 10 classes"), `is_busy` stays
+True until they are done, and a stop, a new start or closing the window cancels them.
+
 While a run is going, the interpreter's thread switch interval is shortened, so the GUI thread gets the
 GIL back within half a millisecond instead of five whenever the training thread runs Python code.
 """
@@ -18,11 +23,12 @@ import traceback
 from pathlib import Path
 from typing import Any, ClassVar
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
 from workbench.core.callbacks import Callback, ThrottledCallback
 from workbench.core.config import ProjectConfig
 from workbench.core.events import (
+    BackgroundProgress,
     BatchEnded,
     CheckpointSaved,
     EngineEvent,
@@ -97,6 +103,7 @@ class TrainingRunner(QObject):
     finding = Signal(object)  # FindingRaised
     projection = Signal(object)  # ProjectionReady
     log = Signal(object)  # LogMessage
+    background = Signal(object)  # BackgroundProgress of the diagnostics beside and after training
     run_finished = Signal(object)  # RunFinished
     run_failed = Signal(object)  # RunFailed
     result = Signal(object)  # TrainResult (KFoldResult for a cross-validation), when the engine returns
@@ -115,6 +122,7 @@ class TrainingRunner(QObject):
         FindingRaised: "finding",
         ProjectionReady: "projection",
         LogMessage: "log",
+        BackgroundProgress: "background",
         RunFinished: "run_finished",
         RunFailed: "run_failed",
     }
@@ -128,11 +136,18 @@ class TrainingRunner(QObject):
         self.last_result: Any = None
         self.k_fold = False  # whether the current (or last) start was a k-fold cross-validation
         self._saved_switch_interval: float | None = None
+        self._training_over = False  # RunFinished/RunFailed arrived; the thread may still finish diagnostics
 
     # --- state ------------------------------------------------------------------------------------
 
     @property
     def is_running(self) -> bool:
+        """True while a run trains (not while its end-of-run diagnostics finish in the background)."""
+        return self._thread is not None and not self._training_over
+
+    @property
+    def is_busy(self) -> bool:
+        """True while the worker thread lives: training, or the end-of-run diagnostics after it."""
         return self._thread is not None
 
     @property
@@ -149,12 +164,15 @@ class TrainingRunner(QObject):
         """Start a run (or continue the stopped run at `resume`, or cross-validate with `k_fold`: one run per
         fold of `config.data.k_folds`, where `resume` is a stopped cross-validation's kfold-*.json); refuses
         while another run is going."""
+        if self.is_busy and not self.is_running:
+            self._cancel_background()
         if self.is_running:
             self.refused.emit(self.tr(
                 "A training run is already in progress. Stop it (or wait for it to finish) before starting another."
             ))
             return False
         self.last_result = None
+        self._training_over = False
         self.k_fold = k_fold
         self.run_dir = str(resume) if resume else ""
         self._control = RunControl()
@@ -167,8 +185,10 @@ class TrainingRunner(QObject):
         self._worker.event.connect(self._on_event)
         self._worker.result.connect(self._on_result)
         self._worker.crashed.connect(self.crashed)
-        self._worker.done.connect(self._thread.quit)
-        self._thread.finished.connect(self._on_thread_finished)
+        # Direct: QThread.quit is thread-safe, and the thread must end even while the GUI thread waits on it.
+        self._worker.done.connect(self._thread.quit, Qt.ConnectionType.DirectConnection)
+        thread = self._thread
+        self._thread.finished.connect(lambda: self._on_thread_finished(thread))
         self._saved_switch_interval = sys.getswitchinterval()
         sys.setswitchinterval(min(self._saved_switch_interval, SWITCH_INTERVAL_S))
         self._thread.start()
@@ -193,6 +213,13 @@ class TrainingRunner(QObject):
             if was_paused:
                 self.paused_changed.emit(False)
 
+    def _cancel_background(self) -> None:
+        """End the previous run's end-of-run diagnostics now (a new run is starting)."""
+        if self._control is not None:
+            self._control.request_stop()
+        if self._thread is not None and self._thread.wait(15_000):
+            self._on_thread_finished(self._thread)
+
     def wait(self, msecs: int = 30_000) -> bool:
         """Block until the worker thread has ended (used at shutdown); True when it has."""
         return self._thread.wait(msecs) if self._thread is not None else True
@@ -203,6 +230,10 @@ class TrainingRunner(QObject):
     def _on_event(self, event: EngineEvent) -> None:
         if isinstance(event, RunStarted):
             self.run_dir = event.run_dir
+        elif isinstance(event, (RunFinished, RunFailed)) and not self.k_fold and not self._training_over:
+            self._training_over = True  # before the signals, so their slots see the run as over
+            self._restore_switch_interval()
+            self.running_changed.emit(False)
         name = self._SIGNALS.get(type(event))
         if name is not None:
             getattr(self, name).emit(event)
@@ -216,17 +247,22 @@ class TrainingRunner(QObject):
             self.run_dir = str(run_dir)
         self.result.emit(result)
 
-    @Slot()
-    def _on_thread_finished(self) -> None:
+    def _on_thread_finished(self, finished: QThread | None = None) -> None:
         thread, worker = self._thread, self._worker
+        if thread is None or (finished is not None and finished is not thread):
+            return  # already cleaned up (a start that cancelled the previous run's diagnostics)
         self._thread = self._worker = None
         self._control = None
+        self._restore_switch_interval()
+        if worker is not None:
+            worker.deleteLater()
+        thread.deleteLater()
+        if not self._training_over:
+            self.running_changed.emit(False)
+        self._training_over = False
+        self.thread_finished.emit()
+
+    def _restore_switch_interval(self) -> None:
         if self._saved_switch_interval is not None:
             sys.setswitchinterval(self._saved_switch_interval)
             self._saved_switch_interval = None
-        if worker is not None:
-            worker.deleteLater()
-        if thread is not None:
-            thread.deleteLater()
-        self.running_changed.emit(False)
-        self.thread_finished.emit()

@@ -28,6 +28,7 @@ from workbench.qt.panes.train_text import (
     train_step_status,
 )
 from workbench.qt.run_phase import RunPhase
+from workbench.qt.widgets.background_lines import BackgroundLines
 from workbench.qt.widgets.kfold_table import KFoldTable
 from workbench.qt.widgets.projection_scatter import ProjectionView
 from workbench.qt.widgets.run_controls import RunControls, RunLog
@@ -77,6 +78,8 @@ class TrainPane(KFoldMixin, StoredRunMixin, Pane):
         runner.finding.connect(self._on_finding)
         runner.projection.connect(self.projection.add)
         runner.log.connect(lambda e: self.append_log(e.message, e.level))
+        runner.background.connect(self.background_lines.show_progress)
+        runner.thread_finished.connect(self.background_lines.clear_lines)
         runner.run_finished.connect(self._on_finished)
         runner.result.connect(self._on_result)
         runner.run_failed.connect(self._on_failed)
@@ -103,7 +106,8 @@ class TrainPane(KFoldMixin, StoredRunMixin, Pane):
         self.pause_button.clicked.connect(self.runner.pause)
         self.resume_button.clicked.connect(self.resume)
         self.stop_button.clicked.connect(self.stop)
-        self.body_layout.addWidget(group(self.tr("Run"), c))
+        self.background_lines = BackgroundLines()  # the doctor's work beside and after training, a line each
+        self.body_layout.addWidget(group(self.tr("Run"), c, self.background_lines))
 
         self.kfold_table = KFoldTable()
         self.kfold_note = QLabel("")

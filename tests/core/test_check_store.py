@@ -1,0 +1,121 @@
+"""Data checks belong to the dataset: stored by content and settings, reused by runs and the doctor, and run in a
+niced, thread-limited helper process that a cancel ends."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.core.diag_fixtures import digits, save_png, small_config, write_classes
+from workbench.core.callbacks import CollectingCallback
+from workbench.core.data.cache import clear_cache
+from workbench.core.data.pipeline import prepare_data
+from workbench.core.diagnostics.check_store import checked_data, data_checks_key
+from workbench.core.diagnostics.helper_process import HelperJob
+from workbench.core.events import FindingRaised, LogMessage
+
+
+@pytest.fixture
+def store(tmp_path: Path, monkeypatch) -> Path:
+    root = tmp_path / "cache"
+    monkeypatch.setenv("WORKBENCH_CACHE_DIR", str(root))
+    return root / "data-checks"
+
+
+def _dataset(root: Path) -> Path:
+    """Real digit scans, one copied into a second class folder: a cross-class duplicate the checks must find."""
+    data = write_classes(root, digits((0, 1), 25))
+    shutil.copy(sorted((data / "d0").glob("*.png"))[0], data / "d1" / "copied_from_zero.png")
+    return data
+
+
+def test_results_are_stored_by_content_and_settings_and_reused(tmp_path: Path, store: Path) -> None:
+    config = small_config(_dataset(tmp_path / "data"), tmp_path / "runs")
+    prepared = prepare_data(config)
+    first = checked_data(prepared, config, evidence_dir=tmp_path / "run1")
+    assert not first.reused and first.folder is not None and first.folder.parent == store
+    assert "duplicates-conflicting-labels" in {f.code for f in first.findings}  # the planted copy
+    again = checked_data(prepared, config, evidence_dir=tmp_path / "run2")
+    assert again.reused and again.key == first.key
+    assert [f.to_dict() | {"evidence": {}} for f in again.findings] == \
+        [f.to_dict() | {"evidence": {}} for f in first.findings]
+
+    # a changed setting the checks read, and a changed file, each give a new key
+    other = config.model_copy(deep=True)
+    other.preprocessing.image_size = 12
+    assert data_checks_key(prepare_data(other), other) != first.key
+    moved = config.model_copy(deep=True)
+    moved.training.lr = 0.5  # a setting no data check reads: the stored results still apply
+    assert data_checks_key(prepared, moved) == first.key
+    clear_cache()
+    victim = sorted((Path(config.data.source) / "d0").glob("*.png"))[3]
+    time.sleep(0.01)
+    save_png(victim, np.full((8, 8), 7, dtype=np.uint8))
+    assert data_checks_key(prepare_data(config), config) != first.key
+
+
+def test_a_run_and_the_doctor_share_the_stored_checks(tmp_path: Path, store: Path, capsys) -> None:
+    from workbench.cli import main
+    from workbench.core.config import save_config
+    from workbench.core.diagnostics.run_monitors import DataChecksMonitor
+    from workbench.core.training.engine import train
+
+    config = small_config(_dataset(tmp_path / "data"), tmp_path / "runs", epochs=1)
+    project = tmp_path / "project.toml"
+    save_config(config, project)
+    assert main(["doctor", str(project)]) in (0, 1)
+    assert "were reused" not in capsys.readouterr().out
+    monitor = DataChecksMonitor()
+    events = CollectingCallback()
+    result = train(config, events, monitors=[monitor])
+    assert result.status == "completed", result.reason
+    assert monitor.job is not None and monitor.job.uses_process  # computed in the helper, not here
+    assert monitor.result is not None and monitor.result["reused"]
+    assert any("were reused" in e.message for e in events.of_type(LogMessage))
+    run_codes = {e.code for e in events.of_type(FindingRaised)}
+    assert run_codes and run_codes == {f.code for f in checked_data(prepare_data(config), config).findings}
+    assert main(["doctor", str(project)]) in (0, 1)
+    assert "were reused" in capsys.readouterr().out
+
+
+def test_the_helper_runs_niced_with_one_thread_and_a_cancel_ends_it() -> None:
+    messages: list = []
+    job = HelperJob("tests.core.helper_targets:report_limits", {"sleep": 0.0}, messages.append).start()
+    assert job.join(120) and not job.error, job.error
+    limits = job.result
+    assert limits["pid"] != os.getpid() and limits["niceness"] >= os.nice(0) + 10
+    assert limits["torch_threads"] == 1 and limits["blas_threads"] <= 1
+    assert messages == [("started", limits["pid"])]
+
+    slow = HelperJob("tests.core.helper_targets:report_limits", {"sleep": 60.0}, messages.append).start()
+    deadline = time.monotonic() + 120
+    while len(messages) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    started = time.monotonic()
+    slow.cancel(wait_s=1.0)
+    assert slow.done and time.monotonic() - started < 10 and slow.result is None
+    assert not slow._process.is_alive()
+
+
+def test_evidence_files_travel_with_stored_findings_into_each_run(tmp_path: Path, store: Path) -> None:
+    from workbench.core.diagnostics.check_store import copy_evidence, load_stored, save_stored
+    from workbench.core.diagnostics.findings import Finding
+
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    (scratch / "input_size.png").write_bytes(b"png")
+    finding = Finding("input-size", "warning", "t", "e", evidence={"image": str(scratch / "input_size.png"),
+                                                                   "sample": "/data/a.png"})
+    save_stored("k1", [finding], scratch)
+    stored = load_stored("k1")
+    assert stored is not None and stored.findings[0].evidence["image"] == str(store / "k1" / "evidence" /
+                                                                            "input_size.png")
+    moved = copy_evidence(stored, tmp_path / "run" / "diagnostics")
+    assert moved[0].evidence == {"image": str(tmp_path / "run" / "diagnostics" / "input_size.png"),
+                                 "sample": "/data/a.png"}  # a dataset path is not evidence: left as it was
+    assert Path(moved[0].evidence["image"]).read_bytes() == b"png"

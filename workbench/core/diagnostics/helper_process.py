@@ -58,12 +58,24 @@ def _resolve(target: str) -> Callable[..., Any]:
     return getattr(importlib.import_module(module), name)
 
 
-def _child_main(messages: Any, stop: Any, target: str, payload: bytes, threads: int) -> None:
-    """The helper process: limit itself, run the target, report every message, the result or the error."""
+def _child_main(messages: Any, inbox: Any, stop: Any, target: str, payload: bytes | None, threads: int,
+                warm: tuple[str, ...]) -> None:
+    """The helper process: limit itself, import what the job needs, wait for its payload when it comes later
+    (a helper started early, so its imports are done before the work is due), run it, report."""
     limit_threads(threads)
     try:
-        result = _resolve(target)(pickle.loads(payload), lambda message: messages.put(("message", message)),
-                                  stop.is_set)
+        function = _resolve(target)
+        for module in warm:
+            with contextlib.suppress(ImportError):
+                importlib.import_module(module)
+        while payload is None:
+            if stop.is_set():
+                raise InterruptedError("cancelled before the work arrived")
+            with contextlib.suppress(queue.Empty):
+                payload, threads = inbox.get(timeout=0.2)
+                if threads > 1:
+                    limit_threads_to(threads)
+        result = function(pickle.loads(payload), lambda message: messages.put(("message", message)), stop.is_set)
         messages.put(("__done__", result))
     except InterruptedError:
         messages.put(("__cancelled__", None))
@@ -71,11 +83,26 @@ def _child_main(messages: Any, stop: Any, target: str, payload: bytes, threads: 
         messages.put(("__error__", traceback.format_exc()))
 
 
+def limit_threads_to(threads: int) -> None:
+    """Raise the thread limits again (end-of-run work, once training no longer needs the cores)."""
+    with contextlib.suppress(Exception):
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(threads)
+    with contextlib.suppress(Exception):
+        import torch
+
+        torch.set_num_threads(threads)
+
+
 class HelperJob:
     """One diagnostic job in a helper process (or a thread where processes are not possible)."""
 
     def __init__(self, target: str, payload: Any, on_message: Callable[[Any], None], *,
-                 on_done: Callable[[Any], None] | None = None, threads: int = 1, name: str = "diagnostics") -> None:
+                 on_done: Callable[[Any], None] | None = None, threads: int = 1, name: str = "diagnostics",
+                 later: bool = False, warm: tuple[str, ...] = ()) -> None:
+        """`later=True` starts the helper without its payload (given by `submit`), so that its start-up and the
+        imports of `warm` happen while training still runs."""
         self.target = target
         self.on_message = on_message
         self.on_done = on_done
@@ -85,6 +112,9 @@ class HelperJob:
         self.result: Any = None
         self.cancelled = False
         self._payload = payload
+        self._later = later
+        self._warm = warm
+        self._inbox: Any = None
         self._finished = threading.Event()
         self._process: Any = None
         self._stop: Any = None
@@ -93,7 +123,7 @@ class HelperJob:
     # --- control ----------------------------------------------------------------------------------
 
     def start(self) -> HelperJob:
-        payload = pickle.dumps(self._payload, protocol=pickle.HIGHEST_PROTOCOL)
+        payload = None if self._later else pickle.dumps(self._payload, protocol=pickle.HIGHEST_PROTOCOL)
         self._payload = None
         if not in_process():
             try:
@@ -101,9 +131,10 @@ class HelperJob:
 
                 context = multiprocessing.get_context("spawn")
                 self._stop = context.Event()
-                messages = context.Queue()
+                messages, self._inbox = context.Queue(), context.Queue()
                 self._process = context.Process(target=_child_main, name=f"workbench-{self.name}", daemon=True,
-                                                args=(messages, self._stop, self.target, payload, self.threads))
+                                                args=(messages, self._inbox, self._stop, self.target, payload,
+                                                      self.threads, self._warm))
                 self._process.start()
                 self._reader = threading.Thread(target=self._read, args=(messages,), daemon=True,
                                                 name=f"workbench-{self.name}-reader")
@@ -113,10 +144,24 @@ class HelperJob:
                 log.info("no helper process for %s; running it in a thread", self.name, exc_info=True)
                 self._process = None
         self._stop = threading.Event()
-        self._reader = threading.Thread(target=self._run_here, args=(payload,), daemon=True,
+        self._pending = payload
+        if payload is not None:
+            self._run_in_thread()
+        return self
+
+    def submit(self, payload: Any, threads: int = 1) -> None:
+        """The payload of a helper started with `later=True`; `threads` it may use from now on."""
+        data = pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
+        if self._process is not None:
+            self._inbox.put((data, threads))
+        else:
+            self._pending = data
+            self._run_in_thread()
+
+    def _run_in_thread(self) -> None:
+        self._reader = threading.Thread(target=self._run_here, args=(self._pending,), daemon=True,
                                         name=f"workbench-{self.name}")
         self._reader.start()
-        return self
 
     def cancel(self, wait_s: float = 3.0) -> None:
         """Ask the job to stop; a child that has not stopped after `wait_s` seconds is terminated."""

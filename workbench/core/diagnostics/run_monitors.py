@@ -10,6 +10,7 @@ epoch in the training process (every "training" entry of the diagnostics registr
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -89,6 +90,22 @@ class HelperMonitor(GuardedMonitor):
         if self.job is not None and not self.job.cancelled:
             self._progress(1, 1, finished=True)
 
+    def _prestart(self, target: str, warm: tuple[str, ...], on_done: Callable[[Any], None] | None = None) -> None:
+        """Start the helper now, without its work, so its start-up and imports overlap training."""
+        self.job = HelperJob(f"{JOBS}:{target}", None, self._message, on_done=on_done, name=self.task, later=True,
+                             warm=warm).start()
+
+    def _submit(self, payload: dict[str, Any], temporary: str | None) -> None:
+        """The work of a pre-started helper; training is over, so it may use every core."""
+        assert self.job is not None
+        self._temporary = temporary
+        self._progress(0, 0)
+        self.job.submit(payload, threads=os.cpu_count() or 1)
+
+    def on_run_end(self, status: str) -> None:
+        if status not in FINISHED:
+            self.cancel()
+
     def cancel(self) -> None:
         if self.job is not None and not self.job.done:
             self.job.cancel()
@@ -122,10 +139,6 @@ class DataChecksMonitor(HelperMonitor):
             self.context.emit(LogMessage("info", f"data checks: the stored results of this dataset and these "
                                                  f"settings (checked {when}) were reused"))
 
-    def on_run_end(self, status: str) -> None:
-        if status not in FINISHED:
-            self.cancel()
-
     def after_run(self, status: str, should_stop: Callable[[], bool]) -> None:
         if status in FINISHED:
             self._wait(should_stop, self.wait_s)
@@ -141,6 +154,11 @@ class ShortcutMonitor(HelperMonitor):
         self.max_per_class = max_per_class
         self.report = None
 
+    def setup(self, context: MonitorContext) -> None:
+        super().setup(context)
+        self.report = None
+        self._prestart("shortcut_job", ("workbench.core.diagnostics.shortcut", "captum.attr", "timm"), self._done)
+
     def _done(self, report: Any) -> None:
         self.report = report
         if self.context is not None:
@@ -149,14 +167,14 @@ class ShortcutMonitor(HelperMonitor):
 
     def after_run(self, status: str, should_stop: Callable[[], bool]) -> None:
         if self.context is None or status not in FINISHED:
+            self.cancel()
             return
         context = self.context
-        self.report = None
         packed, temporary = jobs.portable_data(context.data)
         payload = {"data": packed, "config": context.config, "model": jobs.portable_model(context.model),
                    "run_dir": str(context.run_dir) if context.run_dir else None,
                    "max_per_class": self.max_per_class}
-        self._start("shortcut_job", payload, temporary, self._done)
+        self._submit(payload, temporary)
         self._wait(should_stop)
 
 
@@ -171,15 +189,21 @@ class LabelIssuesMonitor(HelperMonitor):
     task, label, unit = "label-check", "Checking the labels", "steps"
     MIN_IMAGES = 20
 
+    def setup(self, context: MonitorContext) -> None:
+        super().setup(context)
+        if len(context.val_source.indices) >= self.MIN_IMAGES:
+            self._prestart("label_check_job", ("workbench.core.diagnostics.label_issues", "cleanlab.filter",
+                                               "workbench.core.training.loop", "timm"))
+
     def after_run(self, status: str, should_stop: Callable[[], bool]) -> None:
         context = self.context
-        if context is None or status not in FINISHED or len(context.val_source.indices) < self.MIN_IMAGES:
+        if context is None or self.job is None or status not in FINISHED:
+            self.cancel()
             return
         packed, temporary = jobs.portable_data(context.data)
         folder = evidence_folder(context)
-        self._start("label_check_job", {"data": packed, "config": context.config,
-                                        "model": jobs.portable_model(context.model),
-                                        "evidence_dir": str(folder) if folder else None}, temporary)
+        self._submit({"data": packed, "config": context.config, "model": jobs.portable_model(context.model),
+                      "evidence_dir": str(folder) if folder else None}, temporary)
         self._wait(should_stop)
 
 

@@ -396,12 +396,11 @@ def _after_run(monitors: list[Monitor], status: str, control: RunControl) -> Non
             monitor.after_run(status, lambda: control.stop_requested)
         except Exception:  # an end-of-run check never changes the run's outcome
             log.warning("end-of-run work of %s failed", type(monitor).__name__, exc_info=True)
-    if control.stop_requested:
-        for monitor in monitors:
-            cancel = getattr(monitor, "cancel", None)
-            if callable(cancel):
-                with contextlib.suppress(Exception):
-                    cancel()  # background work not yet waited for (a data check still going)
+    for monitor in monitors:  # whatever is left (a stop, a monitor that broke): no helper outlives the run
+        cancel = getattr(monitor, "cancel", None)
+        if callable(cancel):
+            with contextlib.suppress(Exception):
+                cancel()
 
 
 def _run_epochs(

@@ -4,7 +4,8 @@
 
 It opens the main window offscreen on the bundled digits demo, shows the Train pane with its live
 curves, starts a run and measures, with a 20 ms timer on the GUI thread, how late each tick arrives.
-Target: stalls under 50 ms (a window feels frozen from about 100 ms). Run by hand, not by CI.
+The measurement covers the whole run: data checks, training and the end-of-run diagnostics after it.
+Target: max stall under 50 ms, p95 under 20 ms (a window feels frozen from about 100 ms). Run by hand.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from PySide6.QtCore import QSettings
 
 TARGET_MS = 50.0
+TARGET_P95_MS = 20.0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -64,14 +66,15 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     probe.start()
     train.start()
-    wait_until(lambda: not window.runner.is_running, 1800, "training")
+    # the whole run: training, then the end-of-run diagnostics that finish after RunFinished
+    wait_until(lambda: not window.runner.is_busy, 1800, "training and its end-of-run checks")
     probe.stop()
     seconds = time.perf_counter() - started
     print(f"run: {train.phase}, {args.epochs} epochs in {seconds:.1f} s "
           f"({train.loss_plot.series_length('train_batch')} batch updates drawn)")
     print(f"event-loop stalls over {len(probe.stalls)} ticks of 20 ms:")
     print(f"  median {1000 * probe.median_stall:6.1f} ms")
-    print(f"  p95    {1000 * probe.p95_stall:6.1f} ms")
+    print(f"  p95    {1000 * probe.p95_stall:6.1f} ms   (target < {TARGET_P95_MS:.0f} ms)")
     print(f"  max    {1000 * probe.max_stall:6.1f} ms   (target < {TARGET_MS:.0f} ms)")
     if args.timeline:
         stalls = [(t - started, f"stall {1000 * s:.0f} ms") for t, s in zip(probe.times, probe.stalls, strict=True)

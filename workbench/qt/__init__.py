@@ -3,7 +3,5 @@
 Start it with `workbench` or `python -m workbench.qt`; `workbench.qt.app.main()` is the entry point.
 """
 
-from workbench.core.export.report import set_pdf_renderer
-from workbench.qt.report_pdf import html_to_pdf
-
-set_pdf_renderer(html_to_pdf)  # reports written from the GUI get their PDF through Qt
+# Reports written from the GUI and the CLI pass Qt's PDF renderer (workbench.qt.report_pdf) explicitly; the
+# report package is not imported here, so that opening the window does not wait for it.

@@ -303,8 +303,9 @@ def run_lr_finder(config: ProjectConfig, steps: int, context: TaskContext) -> An
 def write_run_report(run_dir: str, out_dir: str) -> dict[str, Any]:
     """The run's report as HTML and PDF (the PDF may be missing, with the reason); runs on a worker thread."""
     from workbench.core.export.report import write_report
+    from workbench.qt.report_pdf import html_to_pdf
 
-    files = write_report(run_dir, out_dir, pdf=True)
+    files = write_report(run_dir, out_dir, pdf=True, pdf_renderer=html_to_pdf)
     return {"html": str(files.html), "pdf": str(files.pdf) if files.pdf else "", "pdf_error": files.pdf_error}
 
 

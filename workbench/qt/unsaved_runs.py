@@ -65,7 +65,7 @@ class UnsavedRuns(QObject):
         called after a save and when a run ends."""
         if self.project.path is None or not (self.pending or self.first_save):
             return
-        busy = self.runner.run_dir if self.runner.is_running else ""
+        busy = self.runner.run_dir if self.runner.is_busy else ""  # training, or its end-of-run checks writing
         ready = [d for d in self.pending if d != busy]
         self.pending = [d for d in self.pending if d == busy]
         self.first_save = False

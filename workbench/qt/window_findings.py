@@ -75,6 +75,8 @@ class WindowFindingsMixin:
         """A re-opened run shows the findings it stored (findings.json); no run, no run findings."""
         if self.runner.is_running:
             return
+        if self.runner.is_busy and Path(run_dir or ".") == Path(self.runner.run_dir or "."):
+            return  # its end-of-run findings are still arriving as events
         if not run_dir:
             self.tasks.cancel("run-findings")
             self.findings.clear("run")

@@ -66,11 +66,20 @@ class HelperMonitor(GuardedMonitor):
     def on_finding(self, finding: Finding) -> None:
         """Called for each finding before it is emitted (subclasses keep what they need)."""
 
+    def _done_hook(self, on_done: Callable[[Any], None] | None) -> Callable[[Any], None]:
+        """The job's result goes to `on_done`, then the task's line says it is done (as soon as it is)."""
+        def hook(result: Any) -> None:
+            if on_done is not None:
+                on_done(result)
+            self._progress(1, 1, finished=True)
+        return hook
+
     def _start(self, target: str, payload: dict[str, Any], temporary: str | None,
                on_done: Callable[[Any], None] | None = None) -> None:
         self._temporary = temporary
         self._progress(0, 0)
-        self.job = HelperJob(f"{JOBS}:{target}", payload, self._message, on_done=on_done, name=self.task).start()
+        self.job = HelperJob(f"{JOBS}:{target}", payload, self._message, on_done=self._done_hook(on_done),
+                             name=self.task).start()
 
     def _wait(self, should_stop: Callable[[], bool], timeout_s: float | None = None) -> bool:
         """Wait for the job, polling `should_stop`; True when it finished (False: cancelled or timed out)."""
@@ -87,20 +96,20 @@ class HelperMonitor(GuardedMonitor):
     def _finish(self) -> None:
         jobs.remove_temporary(self._temporary)
         self._temporary = None
-        if self.job is not None and not self.job.cancelled:
-            self._progress(1, 1, finished=True)
+        if self.job is not None and self.job.error:  # no result came: the line still ends
+            self._progress(0, 0, finished=True)
 
     def _prestart(self, target: str, warm: tuple[str, ...], on_done: Callable[[Any], None] | None = None) -> None:
         """Start the helper now, without its work, so its start-up and imports overlap training."""
-        self.job = HelperJob(f"{JOBS}:{target}", None, self._message, on_done=on_done, name=self.task, later=True,
-                             warm=warm).start()
+        self.job = HelperJob(f"{JOBS}:{target}", None, self._message, on_done=self._done_hook(on_done),
+                             name=self.task, later=True, warm=warm).start()
 
     def _submit(self, payload: dict[str, Any], temporary: str | None) -> None:
-        """The work of a pre-started helper; training is over, so it may use every core."""
+        """The work of a pre-started helper; training is over, so the end-of-run helpers share the cores."""
         assert self.job is not None
         self._temporary = temporary
         self._progress(0, 0)
-        self.job.submit(payload, threads=os.cpu_count() or 1)
+        self.job.submit(payload, threads=max(1, (os.cpu_count() or 1) // 2))
 
     def on_run_end(self, status: str) -> None:
         if status not in FINISHED:
@@ -165,8 +174,9 @@ class ShortcutMonitor(HelperMonitor):
             for finding in report.findings:
                 self.context.emit(finding.to_event())
 
-    def after_run(self, status: str, should_stop: Callable[[], bool]) -> None:
-        if self.context is None or status not in FINISHED:
+    def on_run_end(self, status: str) -> None:
+        """Hand the trained model to the helper now, so it works while the run is reported and the others start."""
+        if self.context is None or self.job is None or status not in FINISHED:
             self.cancel()
             return
         context = self.context
@@ -175,7 +185,10 @@ class ShortcutMonitor(HelperMonitor):
                    "run_dir": str(context.run_dir) if context.run_dir else None,
                    "max_per_class": self.max_per_class}
         self._submit(payload, temporary)
-        self._wait(should_stop)
+
+    def after_run(self, status: str, should_stop: Callable[[], bool]) -> None:
+        if status in FINISHED:
+            self._wait(should_stop)
 
 
 class LabelIssuesMonitor(HelperMonitor):
@@ -195,7 +208,7 @@ class LabelIssuesMonitor(HelperMonitor):
             self._prestart("label_check_job", ("workbench.core.diagnostics.label_issues", "cleanlab.filter",
                                                "workbench.core.training.loop", "timm"))
 
-    def after_run(self, status: str, should_stop: Callable[[], bool]) -> None:
+    def on_run_end(self, status: str) -> None:
         context = self.context
         if context is None or self.job is None or status not in FINISHED:
             self.cancel()
@@ -204,7 +217,10 @@ class LabelIssuesMonitor(HelperMonitor):
         folder = evidence_folder(context)
         self._submit({"data": packed, "config": context.config, "model": jobs.portable_model(context.model),
                       "evidence_dir": str(folder) if folder else None}, temporary)
-        self._wait(should_stop)
+
+    def after_run(self, status: str, should_stop: Callable[[], bool]) -> None:
+        if status in FINISHED:
+            self._wait(should_stop)
 
 
 def diagnostic_monitors(config: ProjectConfig) -> list[Monitor]:

@@ -70,7 +70,7 @@ def make_window(qtbot, tmp_path):
 
     yield factory
     for window in windows:
-        if window.runner.is_running:
+        if window.runner.is_busy:  # training, or its end-of-run checks
             window.runner.stop()
             window.runner.wait(60_000)
         window.tasks.cancel_all()

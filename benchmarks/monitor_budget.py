@@ -2,7 +2,7 @@
 
     python benchmarks/monitor_budget.py [--epochs 5] [--repeats 3]
 
-Trains the digits demo with the live monitors a default run attaches in the training process (initial loss,
+Trains the digits demo (default settings) with the live monitors a default run attaches in the training process (initial loss,
 loss trend, fit, dead units, gradients, output pairing, and the projection's feature extraction), and times
 every hook of each (on_step, on_epoch_end) around the call. The share is that time over the training epochs'
 own time (EpochEnded.seconds, which includes the hooks' on_step time), summed over the run; the median
@@ -66,7 +66,6 @@ def one_run(config, epochs: int) -> tuple[dict[str, float], float]:
     with tempfile.TemporaryDirectory() as runs:
         run_config = config.model_copy(update={"runs_dir": runs}, deep=True)
         run_config.training.epochs = epochs
-        run_config.diagnostics.projection_every = 1  # the projection's extraction every epoch: the worst case
         monitors = [timed(m, spent) for m in default_monitors(run_config) if type(m).__name__ in LIVE]
         clock = EpochSeconds()
         result = train(run_config, clock, monitors=monitors)

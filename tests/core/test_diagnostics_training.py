@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -184,6 +185,26 @@ def test_dead_relu_units_are_counted_and_reported(tmp_path: Path) -> None:
     monitor.on_epoch_end(2, {})
     assert codes(emit.events) == {"dead-relu-units": PROBLEM}
     assert len(emit.events) == 1  # once per run
+
+
+def test_the_dead_unit_check_keeps_to_its_time_budget(tmp_path: Path) -> None:
+    model = nn.Sequential(nn.Linear(4, 64), nn.ReLU(), nn.Linear(64, 2))
+    x = torch.randn(128, 4)
+    config = small_config(tmp_path, tmp_path, epochs=6)
+    context, _ = _fake_context(config, 2)
+    context.model = model
+    context.val_source = SimpleNamespace(indices=np.arange(128), load=lambda idx, augment: (x[idx], None))
+    frugal = DeadUnitMonitor(budget=0.0)  # no time to spare: only the first and the last epoch
+    frugal.setup(context)
+    for epoch in range(1, 7):
+        frugal.on_epoch_end(epoch, {})
+    assert frugal.checked == [1, 6]
+    generous = DeadUnitMonitor(budget=1.0)  # its own cost is far below the time between epochs
+    generous.setup(context)
+    for epoch in range(1, 7):
+        time.sleep(0.02)  # an epoch's training
+        generous.on_epoch_end(epoch, {})
+    assert generous.checked == [1, 2, 3, 4, 5, 6]
 
 
 def test_exploding_and_vanishing_gradients(tmp_path: Path) -> None:

@@ -173,6 +173,9 @@ class HelperJob:
             process.join(wait_s)
             if process.is_alive():
                 process.terminate()
+                process.join(3.0)
+            if process.is_alive():  # a niced child on a busy machine may not get to run its exit soon
+                process.kill()
                 process.join(2.0)
         self._finished.wait(wait_s if process is None else 2.0)
         self._finished.set()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from typing import Any
 
 import numpy as np
@@ -64,23 +65,42 @@ def dead_unit_shares(model: nn.Module, x: torch.Tensor) -> dict[str, tuple[int, 
 
 
 class DeadUnitMonitor(FindingMonitor):
-    """Share of ReLU units that never activate on a validation batch, checked after every epoch."""
+    """Share of ReLU units that never activate on a validation batch, checked after the first and the last epoch
+    and, in between, whenever its time so far stays within `budget` of the run's time (the live-monitor budget:
+    with short epochs a check every epoch would cost several per cent of training)."""
 
-    def __init__(self, batch: int = 128, warn_share: float = 0.4, problem_share: float = 0.8) -> None:
+    def __init__(self, batch: int = 128, warn_share: float = 0.4, problem_share: float = 0.8,
+                 budget: float = 0.01) -> None:
         super().__init__()
         self.batch = batch
         self.warn_share = warn_share
         self.problem_share = problem_share
+        self.budget = budget
         self.history: list[float] = []
+        self.checked: list[int] = []  # the epochs checked
 
     def setup(self, context: MonitorContext) -> None:
         super().setup(context)
-        self.history = []
+        self.history, self.checked = [], []
         self._x = _probe_batch(context, self.batch)
+        self._started, self._spent, self._cost = time.perf_counter(), 0.0, 0.0
+
+    def _due(self, epoch: int) -> bool:
+        assert self.context is not None
+        if epoch == 1 or epoch >= self.context.config.training.epochs:
+            return True
+        elapsed = time.perf_counter() - self._started
+        return self._spent + self._cost <= self.budget * elapsed
 
     def on_epoch_end(self, epoch: int, record: dict[str, Any]) -> None:
         assert self.context is not None
+        if not self._due(epoch):
+            return
+        tick = time.perf_counter()
         shares = dead_unit_shares(self.context.model, self._x)
+        self._cost = time.perf_counter() - tick
+        self._spent += self._cost
+        self.checked.append(epoch)
         if not shares:
             return
         dead = sum(d for d, _ in shares.values())

@@ -1,7 +1,7 @@
 """Heavy diagnostics in a helper process, so neither the GUI's GIL nor training's cores are taken.
 
-A `HelperJob` runs `function(payload, send, should_stop)` in a spawned child process (as the UMAP helper in
-core/projection/ does), at lowered OS priority, with its BLAS, OpenMP and torch threads limited to one
+A `HelperJob` runs `function(payload, send, should_stop)` in a child Python process (helper_child.py), at
+lowered OS priority from its first line, with its BLAS, OpenMP and torch threads limited to one
 (threadpoolctl). What the function passes to `send` comes back to `on_message` on a reader thread of this
 process; its return value arrives as `on_done(result)`. `cancel()` asks the child to stop, then ends it.
 
@@ -21,11 +21,91 @@ import sys
 import threading
 import traceback
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 log = logging.getLogger(__name__)
 
 NICENESS = 15  # well below training (0), so the scheduler gives training the cores it wants
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS")
+# The child's first line lowers its priority, before torch or scikit-learn are imported.
+_CHILD = (f"import os; hasattr(os, 'nice') and os.nice({NICENESS}); "
+          "from workbench.core.diagnostics.helper_child import main; main()")
+
+
+class _Child:
+    """A helper process started with subprocess: the parts of multiprocessing.Process a HelperJob uses."""
+
+    def __init__(self, name: str, header: dict[str, Any], threads: int) -> None:
+        import subprocess
+
+        import workbench
+
+        env = dict(os.environ, **{v: str(threads) for v in THREAD_VARIABLES})
+        package_root = str(Path(workbench.__file__).resolve().parents[1])
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH", "")]))
+        flags = getattr(subprocess, "BELOW_NORMAL_PRIORITY_CLASS", 0)  # Windows; elsewhere the child nices itself
+        self.name = name
+        self.popen = subprocess.Popen([sys.executable, "-c", _CHILD], stdin=subprocess.PIPE,
+                                      stdout=subprocess.PIPE, stderr=None if os.environ.get(
+                                          "WORKBENCH_HELPER_STDERR") else subprocess.DEVNULL,
+                                      env=env, creationflags=flags)
+        self._lock = threading.Lock()
+        self.messages: queue.Queue = queue.Queue()
+        self.send(header)
+        threading.Thread(target=self._pump, daemon=True, name=f"workbench-{name}-pipe").start()
+
+    def send(self, frame: Any) -> None:
+        from workbench.core.diagnostics.helper_child import write_frame
+
+        with contextlib.suppress(OSError, ValueError):  # a child that has ended reads nothing more
+            assert self.popen.stdin is not None
+            write_frame(self.popen.stdin, frame, self._lock)
+
+    def _pump(self) -> None:
+        from workbench.core.diagnostics.helper_child import read_frame
+
+        assert self.popen.stdout is not None
+        while True:
+            try:
+                self.messages.put(read_frame(self.popen.stdout))
+            except (EOFError, OSError, ValueError, pickle.UnpicklingError):
+                return
+
+    def is_alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def join(self, timeout: float | None = None) -> None:
+        import subprocess
+
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.popen.wait(timeout)
+
+    def terminate(self) -> None:
+        with contextlib.suppress(OSError):
+            self.popen.terminate()
+
+    def kill(self) -> None:
+        with contextlib.suppress(OSError):
+            self.popen.kill()
+
+    @property
+    def exitcode(self) -> int | None:
+        return self.popen.poll()
+
+
+class _StopSignal:
+    def __init__(self, child: _Child) -> None:
+        self.child = child
+        self._set = False
+
+    def set(self) -> None:
+        if not self._set:
+            self._set = True
+            self.child.send(("stop",))
+
+    def is_set(self) -> bool:
+        return self._set
 
 
 def in_process() -> bool:
@@ -36,11 +116,10 @@ def in_process() -> bool:
 
 
 def limit_threads(threads: int = 1) -> None:
-    """One thread for OpenMP/BLAS (threadpoolctl) and torch in this process; lowered priority (Linux, macOS)."""
-    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS"):
+    """One thread for OpenMP/BLAS (threadpoolctl) and torch in this process (the helper's priority is lowered by
+    its first line, before anything is imported)."""
+    for name in THREAD_VARIABLES:
         os.environ[name] = str(threads)
-    with contextlib.suppress(AttributeError, OSError):
-        os.nice(NICENESS)
     with contextlib.suppress(Exception):
         from threadpoolctl import threadpool_limits
 
@@ -56,31 +135,6 @@ def limit_threads(threads: int = 1) -> None:
 def _resolve(target: str) -> Callable[..., Any]:
     module, _, name = target.partition(":")
     return getattr(importlib.import_module(module), name)
-
-
-def _child_main(messages: Any, inbox: Any, stop: Any, target: str, payload: bytes | None, threads: int,
-                warm: tuple[str, ...]) -> None:
-    """The helper process: limit itself, import what the job needs, wait for its payload when it comes later
-    (a helper started early, so its imports are done before the work is due), run it, report."""
-    limit_threads(threads)
-    try:
-        function = _resolve(target)
-        for module in warm:
-            with contextlib.suppress(ImportError):
-                importlib.import_module(module)
-        while payload is None:
-            if stop.is_set():
-                raise InterruptedError("cancelled before the work arrived")
-            with contextlib.suppress(queue.Empty):
-                payload, threads = inbox.get(timeout=0.2)
-                if threads > 1:
-                    limit_threads_to(threads)
-        result = function(pickle.loads(payload), lambda message: messages.put(("message", message)), stop.is_set)
-        messages.put(("__done__", result))
-    except InterruptedError:
-        messages.put(("__cancelled__", None))
-    except BaseException:  # report, never hang the parent
-        messages.put(("__error__", traceback.format_exc()))
 
 
 def limit_threads_to(threads: int) -> None:
@@ -114,7 +168,6 @@ class HelperJob:
         self._payload = payload
         self._later = later
         self._warm = warm
-        self._inbox: Any = None
         self._finished = threading.Event()
         self._process: Any = None
         self._stop: Any = None
@@ -127,20 +180,15 @@ class HelperJob:
         self._payload = None
         if not in_process():
             try:
-                import multiprocessing
-
-                context = multiprocessing.get_context("spawn")
-                self._stop = context.Event()
-                messages, self._inbox = context.Queue(), context.Queue()
-                self._process = context.Process(target=_child_main, name=f"workbench-{self.name}", daemon=True,
-                                                args=(messages, self._inbox, self._stop, self.target, payload,
-                                                      self.threads, self._warm))
-                self._process.start()
-                self._reader = threading.Thread(target=self._read, args=(messages,), daemon=True,
+                header = {"target": self.target, "payload": payload, "threads": self.threads, "warm": self._warm,
+                          "sys_path": [p for p in sys.path if p]}
+                self._process = _Child(self.name, header, self.threads)
+                self._stop = _StopSignal(self._process)
+                self._reader = threading.Thread(target=self._read, args=(self._process.messages,), daemon=True,
                                                 name=f"workbench-{self.name}-reader")
                 self._reader.start()
                 return self
-            except (OSError, ValueError, RuntimeError, pickle.PicklingError):
+            except (OSError, ValueError, RuntimeError):
                 log.info("no helper process for %s; running it in a thread", self.name, exc_info=True)
                 self._process = None
         self._stop = threading.Event()
@@ -153,7 +201,7 @@ class HelperJob:
         """The payload of a helper started with `later=True`; `threads` it may use from now on."""
         data = pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
         if self._process is not None:
-            self._inbox.put((data, threads))
+            self._process.send(("payload", data, threads))
         else:
             self._pending = data
             self._run_in_thread()

@@ -120,3 +120,13 @@ def test_evidence_files_travel_with_stored_findings_into_each_run(tmp_path: Path
     assert moved[0].evidence == {"image": str(tmp_path / "run" / "diagnostics" / "input_size.png"),
                                  "sample": "/data/a.png"}  # a dataset path is not evidence: left as it was
     assert Path(moved[0].evidence["image"]).read_bytes() == b"png"
+
+
+def test_where_no_helper_process_may_start_the_job_runs_in_a_thread(monkeypatch) -> None:
+    monkeypatch.setenv("WORKBENCH_DIAGNOSTICS_IN_PROCESS", "1")
+    messages: list = []
+    job = HelperJob("tests.core.helper_targets:report_limits", None, messages.append, later=True).start()
+    assert not job.uses_process and not job.done
+    job.submit({"sleep": 0.0})
+    assert job.join(60) and not job.error, job.error
+    assert job.result["pid"] == os.getpid() and messages == [("started", os.getpid())]

@@ -1,6 +1,6 @@
 """Heavy diagnostics in a helper process, so neither the GUI's GIL nor training's cores are taken.
 
-A `HelperJob` runs `function(payload, send, should_stop)` in a child Python process (helper_child.py), at
+A `HelperJob` runs `function(payload, send, should_stop)` in a child Python process (core/helper_child.py), at
 lowered OS priority from its first line, with its BLAS, OpenMP and torch threads limited to one
 (threadpoolctl). What the function passes to `send` comes back to `on_message` on a reader thread of this
 process; its return value arrives as `on_done(result)`. `cancel()` asks the child to stop, then ends it.
@@ -24,13 +24,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from workbench.core.helper_child import THREAD_VARIABLES
+
 log = logging.getLogger(__name__)
 
 NICENESS = 15  # well below training (0), so the scheduler gives training the cores it wants
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS")
 # The child's first line lowers its priority, before torch or scikit-learn are imported.
 _CHILD = (f"import os; hasattr(os, 'nice') and os.nice({NICENESS}); "
-          "from workbench.core.diagnostics.helper_child import main; main()")
+          "from workbench.core.helper_child import main; main()")
 
 
 class _Child:
@@ -50,20 +51,29 @@ class _Child:
                                       stdout=subprocess.PIPE, stderr=None if os.environ.get(
                                           "WORKBENCH_HELPER_STDERR") else subprocess.DEVNULL,
                                       env=env, creationflags=flags)
-        self._lock = threading.Lock()
         self.messages: queue.Queue = queue.Queue()
+        self._outbox: queue.Queue = queue.Queue()
         self.send(header)
         threading.Thread(target=self._pump, daemon=True, name=f"workbench-{name}-pipe").start()
+        threading.Thread(target=self._write, daemon=True, name=f"workbench-{name}-send").start()
 
     def send(self, frame: Any) -> None:
-        from workbench.core.diagnostics.helper_child import write_frame
+        """Queue a frame for the child; a writer thread sends it, so the caller (training) never waits on a pipe."""
+        self._outbox.put(frame)
 
-        with contextlib.suppress(OSError, ValueError):  # a child that has ended reads nothing more
-            assert self.popen.stdin is not None
-            write_frame(self.popen.stdin, frame, self._lock)
+    def _write(self) -> None:
+        from workbench.core.helper_child import write_frame
+
+        while True:
+            frame = self._outbox.get()
+            try:
+                assert self.popen.stdin is not None
+                write_frame(self.popen.stdin, frame)
+            except (OSError, ValueError):  # a child that has ended reads nothing more
+                return
 
     def _pump(self) -> None:
-        from workbench.core.diagnostics.helper_child import read_frame
+        from workbench.core.helper_child import read_frame
 
         assert self.popen.stdout is not None
         while True:
@@ -115,38 +125,9 @@ def in_process() -> bool:
     return bool(getattr(sys, "frozen", False)) and os.environ.get("WORKBENCH_HELPER_PROCESS", "") != "1"
 
 
-def limit_threads(threads: int = 1) -> None:
-    """One thread for OpenMP/BLAS (threadpoolctl) and torch in this process (the helper's priority is lowered by
-    its first line, before anything is imported)."""
-    for name in THREAD_VARIABLES:
-        os.environ[name] = str(threads)
-    with contextlib.suppress(Exception):
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(threads)
-    with contextlib.suppress(Exception):
-        import torch
-
-        torch.set_num_threads(threads)
-        with contextlib.suppress(RuntimeError):  # only settable before the first parallel work
-            torch.set_num_interop_threads(threads)
-
-
 def _resolve(target: str) -> Callable[..., Any]:
     module, _, name = target.partition(":")
     return getattr(importlib.import_module(module), name)
-
-
-def limit_threads_to(threads: int) -> None:
-    """Raise the thread limits again (end-of-run work, once training no longer needs the cores)."""
-    with contextlib.suppress(Exception):
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(threads)
-    with contextlib.suppress(Exception):
-        import torch
-
-        torch.set_num_threads(threads)
 
 
 class HelperJob:

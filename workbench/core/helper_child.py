@@ -1,4 +1,4 @@
-"""The helper process's side of a HelperJob: read the job from stdin, run it, write its messages to stdout.
+"""The helper process's side of a HelperJob (diagnostics/helper_process.py): read the job from stdin, run it, write its messages to stdout.
 
 The child is started as `python -c "import os; os.nice(15); …; main()"`, so it runs at lowered priority
 from its first line (before torch or scikit-learn are imported) with one BLAS and torch thread, and
@@ -20,6 +20,26 @@ import traceback
 from typing import IO, Any
 
 _LENGTH = struct.Struct("<Q")
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS")
+
+
+def limit_threads(threads: int = 1) -> None:
+    """One thread for OpenMP/BLAS (threadpoolctl) and torch in this process (the helper's priority is lowered by
+    its first line, before anything is imported)."""
+    for name in THREAD_VARIABLES:
+        os.environ[name] = str(threads)
+    with contextlib.suppress(Exception):
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(threads)
+    with contextlib.suppress(Exception):
+        import torch
+
+        torch.set_num_threads(threads)
+        with contextlib.suppress(RuntimeError):  # only settable before the first parallel work
+            torch.set_num_interop_threads(threads)
+
+
 
 
 def write_frame(stream: IO[bytes], value: Any, lock: threading.Lock | None = None) -> None:
@@ -41,14 +61,24 @@ def read_frame(stream: IO[bytes]) -> Any:
     return pickle.loads(data)
 
 
+def limit_threads_to(threads: int) -> None:
+    """Raise the thread limits again (end-of-run work, once training no longer needs the cores)."""
+    with contextlib.suppress(Exception):
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(threads)
+    with contextlib.suppress(Exception):
+        import torch
+
+        torch.set_num_threads(threads)
+
+
 def _resolve(target: str) -> Any:
     module, _, name = target.partition(":")
     return getattr(importlib.import_module(module), name)
 
 
 def main() -> None:
-    from workbench.core.diagnostics.helper_process import limit_threads, limit_threads_to
-
     channel = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # a library's print() must not corrupt the frames
     inbox = sys.stdin.buffer
@@ -61,8 +91,6 @@ def main() -> None:
         header = read_frame(inbox)
     except EOFError:
         return
-    sys.path[:0] = [p for p in header["sys_path"] if p not in sys.path]
-    limit_threads(header["threads"])
     stop, later = threading.Event(), queue.Queue()
 
     def listen() -> None:
@@ -77,7 +105,10 @@ def main() -> None:
             elif frame[0] == "stop":
                 stop.set()
 
+    # Listen at once, before the slow imports: the parent's payload must never wait in a full pipe.
     threading.Thread(target=listen, daemon=True, name="workbench-helper-inbox").start()
+    sys.path[:0] = [p for p in header["sys_path"] if p not in sys.path]
+    limit_threads(header["threads"])
     try:
         function = _resolve(header["target"])
         for module in header["warm"]:

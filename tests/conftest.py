@@ -9,9 +9,12 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 if "WORKBENCH_CACHE_DIR" not in os.environ:  # stored data checks of test datasets never reach the user's cache
+    import atexit
+    import shutil
     import tempfile
 
     os.environ["WORKBENCH_CACHE_DIR"] = tempfile.mkdtemp(prefix="workbench-test-cache-")
+    atexit.register(shutil.rmtree, os.environ["WORKBENCH_CACHE_DIR"], ignore_errors=True)
 
 from tests.helpers import tiny_config, write_shapes_dataset
 

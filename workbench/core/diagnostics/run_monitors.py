@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -123,8 +124,8 @@ class HelperMonitor(GuardedMonitor):
 
 
 class DataChecksMonitor(HelperMonitor):
-    """The data checks, from the start of the run, in a helper process; from the store where this dataset and
-    these settings were checked before. The run waits for them (up to `wait_s`) after reporting it finished."""
+    """The data checks, from the start of the run: from the store where this dataset and these settings were
+    checked before, else in a helper process. The run waits for them (up to `wait_s`) after reporting it finished."""
 
     task, label, unit = "data-checks", "Checking the data", "checks"
 
@@ -136,10 +137,46 @@ class DataChecksMonitor(HelperMonitor):
     def setup(self, context: MonitorContext) -> None:
         super().setup(context)
         self.result = None
-        packed, temporary = jobs.portable_data(context.data)
-        folder = evidence_folder(context)
-        self._start("data_checks_job", {"data": packed, "config": context.config,
-                                        "evidence_dir": str(folder) if folder else None}, temporary, self._done)
+        self._cancelled = False
+        self._lookup = threading.Thread(target=self._look_up, daemon=True, name="workbench-data-check-lookup")
+        self._lookup.start()
+
+    def _look_up(self) -> None:
+        """The store first, in a low-priority thread (hashing the files releases the GIL); a helper process only
+        where this dataset and these settings were never checked, so a second run starts none."""
+        from workbench.core.diagnostics.background import lower_thread_priority
+        from workbench.core.diagnostics.check_store import copy_evidence, data_checks_key, load_stored
+
+        lower_thread_priority()
+        context = self.context
+        assert context is not None
+        try:
+            key = data_checks_key(context.data, context.config, should_stop=lambda: self._cancelled)
+            stored = load_stored(key)
+        except InterruptedError:
+            return
+        except Exception:  # the helper computes them afresh
+            log.warning("the stored data checks could not be read", exc_info=True)
+            stored = None
+        if stored is not None:
+            self._progress(0, 0)
+            findings = copy_evidence(stored, evidence_folder(context))
+            for finding in findings:
+                context.emit(finding.to_event())
+            self._done({"key": key, "reused": True, "created": stored.created, "findings": len(findings)})
+            self._progress(1, 1, finished=True)
+        elif not self._cancelled:
+            packed, temporary = jobs.portable_data(context.data)
+            folder = evidence_folder(context)
+            self._start("data_checks_job", {"data": packed, "config": context.config,
+                                            "evidence_dir": str(folder) if folder else None}, temporary, self._done)
+
+    def cancel(self) -> None:
+        self._cancelled = True
+        lookup = getattr(self, "_lookup", None)
+        if lookup is not None:
+            lookup.join(10.0)  # it starts no helper once cancelled
+        super().cancel()
 
     def _done(self, result: dict[str, Any]) -> None:
         self.result = result
@@ -149,8 +186,13 @@ class DataChecksMonitor(HelperMonitor):
                                                  f"settings (checked {when}) were reused"))
 
     def after_run(self, status: str, should_stop: Callable[[], bool]) -> None:
-        if status in FINISHED:
-            self._wait(should_stop, self.wait_s)
+        if status not in FINISHED:
+            return
+        deadline = time.monotonic() + self.wait_s
+        while self._lookup.is_alive() and not should_stop() and time.monotonic() < deadline:
+            self._lookup.join(0.2)
+        if self.job is not None:
+            self._wait(should_stop, max(0.0, deadline - time.monotonic()))
 
 
 class ShortcutMonitor(HelperMonitor):

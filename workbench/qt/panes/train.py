@@ -78,8 +78,6 @@ class TrainPane(KFoldMixin, StoredRunMixin, Pane):
         runner.finding.connect(self._on_finding)
         runner.projection.connect(self.projection.add)
         runner.log.connect(lambda e: self.append_log(e.message, e.level))
-        runner.background.connect(self.background_lines.show_progress)
-        runner.thread_finished.connect(self.background_lines.clear_lines)
         runner.run_finished.connect(self._on_finished)
         runner.result.connect(self._on_result)
         runner.run_failed.connect(self._on_failed)
@@ -106,7 +104,7 @@ class TrainPane(KFoldMixin, StoredRunMixin, Pane):
         self.pause_button.clicked.connect(self.runner.pause)
         self.resume_button.clicked.connect(self.resume)
         self.stop_button.clicked.connect(self.stop)
-        self.background_lines = BackgroundLines()  # the doctor's work beside and after training, a line each
+        self.background_lines = BackgroundLines(self.runner)  # the doctor's work beside and after training
         self.body_layout.addWidget(group(self.tr("Run"), c, self.background_lines))
 
         self.kfold_table = KFoldTable()

@@ -14,11 +14,14 @@ from PySide6.QtWidgets import QLabel, QWidget
 class BackgroundLines(QLabel):
     """Shows the latest BackgroundProgress of each task; a task's line goes when it is done."""
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, runner: Any = None, parent: QWidget | None = None) -> None:
         super().__init__("", parent)
         self.setObjectName("backgroundProgress")
         self.lines: dict[str, str] = {}  # task -> its line
         self.hide()
+        if runner is not None:  # a TrainingRunner: its background signal, and the end of its thread
+            runner.background.connect(self.show_progress)
+            runner.thread_finished.connect(self.clear_lines)
 
     def show_progress(self, event: Any) -> None:
         if event.finished:

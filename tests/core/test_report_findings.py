@@ -10,7 +10,7 @@ from pathlib import Path
 from tests.core.eval_fixtures import *  # noqa: F403
 from tests.core.eval_fixtures import copy_run
 from workbench.core.catalog.augmentations import AUGMENTATIONS
-from workbench.core.config import AugmentationConfig, ProjectConfig, load_config
+from workbench.core.config import AugmentationConfig, ProjectConfig, load_config, save_config, with_updates
 from workbench.core.dataset_findings import save_data_findings
 from workbench.core.evaluation.evaluate import evaluate_run
 from workbench.core.export.report import write_report
@@ -53,13 +53,9 @@ RUN_FINDINGS = [
        "pane": "evaluate", "evidence": {"concentration": 0.31, "maps": "/runs/r/diagnostics/attribution_maps.npy"}}
       for name in ("square", "hbar")),
 ]
-FIXES = """
-[[diagnostics.applied_fixes]]
-code = "class-imbalance"
-title = "Classes are imbalanced (14.3 : 1)"
-changes = [{key = "training.class_weighting", before = "false", after = "true"},
-           {key = "training.monitor", before = '"val_loss"', after = '"val_balanced_accuracy"'}]
-"""
+FIX = {"code": "class-imbalance", "title": "Classes are imbalanced (14.3 : 1)",
+       "changes": [{"key": "training.class_weighting", "before": "false", "after": "true"},
+                   {"key": "training.monitor", "before": '"val_loss"', "after": '"val_balanced_accuracy"'}]}
 
 
 class Tables(HTMLParser):
@@ -103,12 +99,12 @@ def table_with(page: str, header: str) -> list[list[str]]:
 def _fixed_run(eval_run: Path) -> Path:
     """The run as if trained after the imbalance fix, with every kind of finding stored."""
     evaluate_run(eval_run, "test", **FAST)
-    config = eval_run / "config.toml"
-    text = config.read_text(encoding="utf-8").replace("class_weighting = false", "class_weighting = true")
-    text = text.replace('monitor = "val_loss"', 'monitor = "val_balanced_accuracy"')
-    text = text.replace("[diagnostics]\nenabled = false", "[diagnostics]\nenabled = true")
-    source = load_config(config).data.source  # read before the fix record, which only the doctor's config knows
-    config.write_text(text + FIXES, encoding="utf-8")
+    path = eval_run / "config.toml"
+    config = load_config(path)
+    source = config.data.source
+    fixed = with_updates(config, {"training.class_weighting": True, "training.monitor": "val_balanced_accuracy",
+                                  "diagnostics.enabled": True, "diagnostics.applied_fixes": [FIX]})
+    save_config(fixed, path)
     save_data_findings(eval_run.parent, source, DATA_FINDINGS)
     (eval_run / "findings.json").write_text(json.dumps({"findings": RUN_FINDINGS}), encoding="utf-8")
     return eval_run

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from workbench.core.diagnostics import background_jobs as jobs
+import workbench.core.diagnostics.background_jobs as jobs
 from workbench.core.diagnostics.findings import Finding
 from workbench.core.diagnostics.helper_process import HelperJob
 from workbench.core.diagnostics.monitor_base import GuardedMonitor

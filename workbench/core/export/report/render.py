@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from workbench.core.export.report import plots
+import workbench.core.export.report.plots as plots
 from workbench.core.export.report.checklists import pitfall_checklist, reporting_checklist
 from workbench.core.export.report.html import STYLE, anchor_of, badge, esc, heading, image, note, num, table, warn
 from workbench.core.export.report.sections_doctor import section_findings, section_tried, settings_table

@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from workbench.core.config import ConfigError, ProjectConfig, config_from_dict, config_to_toml, field_bounds, tomllib
+from workbench.core.config import ConfigError, ProjectConfig, config_from_dict, config_to_toml, field_bounds
+from workbench.core.config.files import tomllib
 
 NUMERIC = [
     (section, name, info)

@@ -81,8 +81,8 @@ MONITORS_FILE = "monitors.json"
 
 def save_monitor_states(folder: Path, monitors: list[Monitor], epoch: int) -> None:
     """Write the monitors' states beside the checkpoints (after their epoch hooks, so this epoch is included)."""
-    from workbench.core.config import atomic_write_bytes
     from workbench.core.diagnostics.findings import plain
+    from workbench.core.io import atomic_write_bytes
 
     states = monitor_states(monitors)
     if states:

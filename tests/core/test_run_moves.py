@@ -32,3 +32,20 @@ def test_adopted_runs_keep_their_record_findings_and_test_looks(eval_run: Path, 
     uses = summarize_test_uses(moved)
     assert uses["project_uses"] == 1 and uses["deleted_runs"] == []  # moved, not deleted
     assert adopt_runs([moved], target).moved == {}  # already there: nothing to do
+
+
+def test_a_cross_validation_summary_follows_its_fold_runs(tmp_path: Path) -> None:
+    import json
+
+    old = tmp_path / "unsaved" / "runs"
+    folds = []
+    for name in ("run-a", "run-b"):
+        (old / name).mkdir(parents=True)
+        (old / name / "config.toml").write_text('name = "untitled"\n', encoding="utf-8")
+        folds.append({"run_id": name, "run_dir": str(old / name), "status": "completed"})
+    (old / "kfold-run-a.json").write_text(json.dumps({"k": 2, "folds": folds}), encoding="utf-8")
+    target = tmp_path / "project" / "runs"
+    result = adopt_runs([old / "run-a", old / "run-b"], target)
+    assert result.problems == [] and not (old / "kfold-run-a.json").exists()
+    moved = json.loads((target / "kfold-run-a.json").read_text(encoding="utf-8"))
+    assert [f["run_dir"] for f in moved["folds"]] == [str((target / n).resolve()) for n in ("run-a", "run-b")]

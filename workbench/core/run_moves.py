@@ -8,13 +8,15 @@ Evaluate and Export find them there.
 
 from __future__ import annotations
 
+import json
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from workbench.core.dataset_findings import merge_store
 from workbench.core.evaluation.test_lock import record_move
-from workbench.core.runs import RunRecord, RunStore
+from workbench.core.io import atomic_write_bytes
+from workbench.core.runs import RunRecord, RunStore, read_json
 
 
 @dataclass
@@ -51,4 +53,31 @@ def adopt_runs(run_dirs: list[str | Path], target_runs_dir: str | Path) -> MoveR
         merge_store(source.parent, target)
         record_move(source, destination)
         result.moved[str(source)] = str(destination)
+    _move_kfold_summaries(result, target)
     return result
+
+
+def _move_kfold_summaries(result: MoveResult, target: Path) -> None:
+    """A cross-validation's summary (kfold-*.json) follows its fold runs, with their new folders, so that it can
+    still be resumed; one whose folds did not all move stays, and says so."""
+    for folder in sorted({Path(old).parent for old in result.moved}):
+        for summary in sorted(folder.glob("kfold-*.json")):
+            saved = read_json(summary, None)
+            folds = saved.get("folds") if isinstance(saved, dict) else None
+            if not folds:
+                continue
+            dirs = [str(Path(f["run_dir"]).resolve()) for f in folds if f.get("run_dir")]
+            if not any(d in result.moved for d in dirs):
+                continue
+            if not all(d in result.moved for d in dirs):
+                result.problems.append(f"the cross-validation summary {summary.name} stays in {folder}: some of its "
+                                       "fold runs did not move")
+                continue
+            for fold in folds:
+                if fold.get("run_dir"):
+                    fold["run_dir"] = result.moved[str(Path(fold["run_dir"]).resolve())]
+            try:
+                atomic_write_bytes(target / summary.name, json.dumps(saved, indent=2).encode("utf-8"))
+                summary.unlink()
+            except OSError as error:
+                result.problems.append(f"the cross-validation summary {summary.name} could not be moved: {error}")

@@ -1,0 +1,131 @@
+"""The layout of one run folder: its file names, reading its small files, and the one "resumable" rule.
+
+Every run folder holds the files below; code that reads or writes one asks a `RunFolder` for the path
+rather than spelling the name, so the layout is written down once. The module is torch-free (the GUI's
+Runs view and Train pane decide "resumable" with it) and writes nothing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from workbench.core.config import ConfigError, ProjectConfig, load_config
+from workbench.core.runs import read_json
+
+CONFIG = "config.toml"
+SPLIT = "split.csv"
+NORM_STATS = "norm_stats.json"
+CLASSES = "classes.json"
+DATA_REPORT = "data_report.json"
+METRICS = "metrics.jsonl"
+STATUS = "run.json"
+LOG = "log.txt"
+FINDINGS = "findings.json"
+CHECKPOINTS = "checkpoints"
+LAST = "last.pt"
+BEST = "best.pt"
+
+# A run can be continued when it ended before its last epoch: stopped by the user, failed after an epoch
+# (the last good checkpoint is kept), or still "running" in the index with no process left (interrupted).
+RESUMABLE_STATUSES = ("stopped", "failed", "running")
+
+
+class RunFolder:
+    """One run folder on disk; the paths exist or not, nothing is created."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    def __repr__(self) -> str:
+        return f"RunFolder({str(self.path)!r})"
+
+    # --- the layout ------------------------------------------------------------------------------
+
+    @property
+    def config(self) -> Path:
+        return self.path / CONFIG
+
+    @property
+    def split(self) -> Path:
+        return self.path / SPLIT
+
+    @property
+    def norm_stats(self) -> Path:
+        return self.path / NORM_STATS
+
+    @property
+    def classes(self) -> Path:
+        return self.path / CLASSES
+
+    @property
+    def data_report(self) -> Path:
+        return self.path / DATA_REPORT
+
+    @property
+    def metrics(self) -> Path:
+        return self.path / METRICS
+
+    @property
+    def status_file(self) -> Path:
+        return self.path / STATUS
+
+    @property
+    def log(self) -> Path:
+        return self.path / LOG
+
+    @property
+    def findings(self) -> Path:
+        return self.path / FINDINGS
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.path / CHECKPOINTS
+
+    def checkpoint(self, name: str) -> Path:
+        """`checkpoints/<name>.pt`; name is "last", "best" or a strategy's own (e.g. "pretrain")."""
+        return self.checkpoints / (name if name.endswith(".pt") else f"{name}.pt")
+
+    @property
+    def last_checkpoint(self) -> Path:
+        return self.checkpoints / LAST
+
+    @property
+    def best_checkpoint(self) -> Path:
+        return self.checkpoints / BEST
+
+    # --- reading ---------------------------------------------------------------------------------
+
+    def is_run(self) -> bool:
+        """A run folder has its config; a folder without one is something else (or a run that never began)."""
+        return self.config.is_file()
+
+    def has_weights(self) -> bool:
+        """A trained model to load: best.pt, or last.pt when no epoch was ever the best yet."""
+        return self.best_checkpoint.is_file() or self.last_checkpoint.is_file()
+
+    def load_config(self) -> ProjectConfig:
+        """The config the run trained with; ConfigError naming the folder when it has none."""
+        if not self.config.exists():
+            raise ConfigError(f"{self.path} is not a Workbench run folder (it has no {CONFIG})")
+        return load_config(self.config)
+
+    def read_status(self) -> dict[str, Any]:
+        """run.json as a dict ({} when missing or unreadable): status, best epoch, history, test evaluations."""
+        status = read_json(self.status_file, {})
+        return status if isinstance(status, dict) else {}
+
+    def read_classes(self) -> list[str]:
+        """The class names in label order ([] before data preparation wrote them)."""
+        return [str(name) for name in read_json(self.classes, []) or []]
+
+    # --- the one resumable rule ------------------------------------------------------------------
+
+    def resumable(self, status: str) -> bool:
+        """True when Resume can continue this run: it ended early and its last checkpoint is on disk.
+
+        `status` is the run's status in the runs index (run.json has none while a run trains). A completed
+        or early-stopped run is finished, and best.pt alone is not enough: the engine continues from last.pt
+        only, and would otherwise start the run over in the same folder.
+        """
+        return status in RESUMABLE_STATUSES and self.last_checkpoint.is_file()

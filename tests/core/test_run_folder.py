@@ -48,7 +48,7 @@ def test_the_layout_names_every_file(tmp_path: Path) -> None:
 def test_reading_the_small_files(tmp_path: Path) -> None:
     folder = RunFolder(tmp_path / "run")
     assert not folder.is_run() and folder.read_status() == {} and folder.read_classes() == []
-    with pytest.raises(ConfigError, match="no config.toml"):
+    with pytest.raises(ConfigError, match=r"no config\.toml"):
         folder.load_config()
     folder.path.mkdir()
     save_config(ProjectConfig(name="cells"), folder.config)

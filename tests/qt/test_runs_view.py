@@ -74,3 +74,25 @@ def test_resume_and_delete_after_confirming(view, qtbot, monkeypatch):
         view.delete_button.click()
     qtbot.waitUntil(lambda: len(view.runs) == 2, timeout=TIMEOUT)
     assert not target.exists() and "run-a" not in {r["id"] for r in view.runs}
+
+
+def test_the_runs_view_and_the_train_pane_share_one_resumable_rule(make_window, qtbot, tmp_path, tmp_path_factory):
+    """A stopped run whose last.pt is gone (best.pt alone) is resumable in neither place; with last.pt, in both."""
+    templates = template_runs(tmp_path_factory)
+    runs = tmp_path / "runs"  # the window's runs folder
+    with_last = indexed_run(templates["rgb_run"], runs, "stopped-last", status="stopped")
+    best_only = indexed_run(templates["rgb_run"], runs, "stopped-best", status="stopped")
+    (best_only / "checkpoints" / "last.pt").unlink()
+    assert (best_only / "checkpoints" / "best.pt").is_file()
+    window = make_window()
+    view = RunsView(window.tasks, str(runs), window=False)
+    qtbot.addWidget(view)
+    qtbot.waitUntil(lambda: len(view.runs) == 2, timeout=TIMEOUT)
+    assert {r["id"]: r["resumable"] for r in view.runs} == {"stopped-last": True, "stopped-best": False}
+    view.select_ids(["stopped-best"])
+    assert not view.resume_button.isEnabled()
+    train = window.panes["train"]
+    for run_dir, expected in ((with_last, str(with_last)), (best_only, "")):
+        window.runs.refresh(select=str(run_dir))
+        qtbot.waitUntil(lambda run_dir=run_dir: window.runs.current == str(run_dir), timeout=TIMEOUT)
+        assert train.resumable_run() == expected

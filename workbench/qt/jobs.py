@@ -258,7 +258,11 @@ def compute_attribution_maps(run_dir: str, context: TaskContext) -> AttributionM
 
 # --- runs (the Runs window) ---------------------------------------------------------------------------
 
-RESUMABLE_STATUSES = ("stopped", "failed", "running", "interrupted")  # "running" without a live process: interrupted
+def is_resumable(run_dir: str, status: str) -> bool:
+    """Whether Resume can continue this run (the run folder's one rule, shared by the Runs view and Train pane)."""
+    from workbench.core.run_folder import RunFolder
+
+    return bool(run_dir) and RunFolder(run_dir).resumable(status)
 
 
 def list_run_rows(runs_dir: str) -> list[dict[str, Any]]:
@@ -272,7 +276,7 @@ def list_run_rows(runs_dir: str) -> list[dict[str, Any]]:
     rows = []
     for record in open_runs_folder(runs_dir).list_runs():  # read-only archives are listed from their folders
         row = asdict(record)
-        row["resumable"] = record.status in RESUMABLE_STATUSES and (Path(record.run_dir) / "checkpoints" / "last.pt").exists()
+        row["resumable"] = is_resumable(record.run_dir, record.status)
         rows.append(row)
     return rows
 

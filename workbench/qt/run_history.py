@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
@@ -66,7 +65,7 @@ class RunHistory(QObject):
         here = os.path.normpath(source) if source else ""
         for record in self.runs:
             if record.status == "running" and here and record.dataset and os.path.normpath(record.dataset) == here:
-                return record if (Path(record.run_dir) / "checkpoints" / "last.pt").is_file() else None
+                return record if jobs.is_resumable(record.run_dir, record.status) else None
         return None
 
     def _on_project_changed(self, key: str) -> None:

@@ -194,10 +194,10 @@ class TrainPane(KFoldMixin, StoredRunMixin, Pane):
 
     def resumable_run(self) -> str:
         """The folder of the stopped run that Resume continues, or ""."""
-        if self.phase == RunPhase.STOPPED and self.runner.run_dir:
+        if self.phase == RunPhase.STOPPED and jobs.is_resumable(self.runner.run_dir, "stopped"):
             return self.runner.run_dir
         current = self.runs.record(self.runs.current) if self.runs.current else None
-        if self.phase in (RunPhase.IDLE, RunPhase.STOPPED) and current is not None and current.status == "stopped":
+        if self.phase in (RunPhase.IDLE, RunPhase.STOPPED) and current and jobs.is_resumable(current.run_dir, current.status):
             return current.run_dir
         return self.interrupted if self.phase == RunPhase.IDLE else ""
 

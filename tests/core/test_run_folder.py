@@ -28,6 +28,7 @@ def _folder(tmp_path: Path, *checkpoints: str) -> RunFolder:
     ("failed", (), False),
     ("running", ("last",), True),  # the index says running but the app is gone: interrupted
     ("running", (), False),  # training its first epoch: nothing saved yet
+    ("interrupted", ("last",), True),  # as an index rebuilt from the folders calls it
     ("stopped", ("best",), False),  # best.pt alone: the engine continues from last.pt only
     ("", ("last",), False),
 ])

@@ -7,11 +7,11 @@ Runs view and Train pane decide "resumable" with it) and writes nothing.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 from workbench.core.config import ConfigError, ProjectConfig, load_config
-from workbench.core.runs import read_json
 
 CONFIG = "config.toml"
 SPLIT = "split.csv"
@@ -27,8 +27,16 @@ LAST = "last.pt"
 BEST = "best.pt"
 
 # A run can be continued when it ended before its last epoch: stopped by the user, failed after an epoch
-# (the last good checkpoint is kept), or still "running" in the index with no process left (interrupted).
-RESUMABLE_STATUSES = ("stopped", "failed", "running")
+# (the last good checkpoint is kept), or still "running" in the index with no process left, which an index
+# rebuilt from the folders calls "interrupted".
+RESUMABLE_STATUSES = ("stopped", "failed", "running", "interrupted")
+
+
+def _read_json(path: Path, default: Any) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return default
 
 
 class RunFolder:
@@ -112,12 +120,13 @@ class RunFolder:
 
     def read_status(self) -> dict[str, Any]:
         """run.json as a dict ({} when missing or unreadable): status, best epoch, history, test evaluations."""
-        status = read_json(self.status_file, {})
+        status = _read_json(self.status_file, {})
         return status if isinstance(status, dict) else {}
 
     def read_classes(self) -> list[str]:
         """The class names in label order ([] before data preparation wrote them)."""
-        return [str(name) for name in read_json(self.classes, []) or []]
+        names = _read_json(self.classes, [])
+        return [str(name) for name in names] if isinstance(names, list) else []
 
     # --- the one resumable rule ------------------------------------------------------------------
 

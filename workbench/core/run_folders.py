@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from workbench.core.run_folder import RunFolder
+
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10
@@ -19,7 +21,7 @@ except ModuleNotFoundError:  # Python 3.10
 
 
 def is_run_folder(path: Path) -> bool:
-    return path.is_dir() and (path / "config.toml").is_file()
+    return path.is_dir() and RunFolder(path).is_run()
 
 
 def _started(folder: Path) -> float:
@@ -33,11 +35,11 @@ def _started(folder: Path) -> float:
 def record_fields(folder: Path) -> dict[str, Any]:
     """The index columns of one run folder, read without validating the config (a damaged one still lists)."""
     try:
-        raw = tomllib.loads((folder / "config.toml").read_text(encoding="utf-8-sig"))
+        raw = tomllib.loads(RunFolder(folder).config.read_text(encoding="utf-8-sig"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
         raw = {}
     try:
-        status = json.loads((folder / "run.json").read_text(encoding="utf-8"))
+        status = json.loads(RunFolder(folder).status_file.read_text(encoding="utf-8"))
         status = status if isinstance(status, dict) else {}
     except (OSError, ValueError):
         status = {}
@@ -45,7 +47,7 @@ def record_fields(folder: Path) -> dict[str, Any]:
     recorded = isinstance(state, str) and bool(state) and state != "running"
     if not isinstance(state, str) or not state:
         # No record of an end: it was interrupted (a checkpoint to resume from) or never got going.
-        state = "interrupted" if (folder / "checkpoints" / "last.pt").exists() else "failed"
+        state = "interrupted" if RunFolder(folder).last_checkpoint.exists() else "failed"
     best = status.get("best_metrics")
     section = lambda name: raw.get(name) if isinstance(raw.get(name), dict) else {}  # noqa: E731
     return {

@@ -20,6 +20,7 @@ import numpy as np
 
 from workbench.core.diagnostics.context import CheckContext, grey_rows, stratified_sample
 from workbench.core.diagnostics.findings import INFO, WARNING, Finding
+from workbench.core.run_folder import RunFolder
 
 if TYPE_CHECKING:
     from workbench.core.config import ProjectConfig
@@ -234,10 +235,10 @@ def out_of_fold_findings(run_dirs: Sequence[str | Path]) -> list[Finding]:
     from workbench.core.data.splits import read_manifest
 
     first = Path(run_dirs[0]) if run_dirs else None
-    if first is None or not (first / "split.csv").is_file() or not (first / "classes.json").is_file():
+    if first is None or not RunFolder(first).split.is_file() or not RunFolder(first).classes.is_file():
         return []
-    samples, _ = read_manifest(first / "split.csv")
-    class_names = list(json.loads((first / "classes.json").read_text(encoding="utf-8")))
+    samples, _ = read_manifest(RunFolder(first).split)
+    class_names = list(json.loads(RunFolder(first).classes.read_text(encoding="utf-8")))
     index = {name: i for i, name in enumerate(class_names)}
     probs_of: dict[int, np.ndarray] = {}
     fold_of: dict[int, str] = {}

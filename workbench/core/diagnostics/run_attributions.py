@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from workbench.core.diagnostics.findings import Finding
+from workbench.core.run_folder import RunFolder
 
 StageProgress = Callable[[str, int, int], None]  # (stage, done, total)
 
@@ -91,7 +92,7 @@ def attribution_maps_for_run(
     run = load_run(run_dir)
     if run.kind == "bundle":
         raise ConfigError("a model bundle carries no validation images; compute attribution maps on its run folder")
-    data = prepare_data(run.config, manifest=run.run_dir / "split.csv", class_names=run.class_names, stats=run.stats,
+    data = prepare_data(run.config, manifest=RunFolder(run.run_dir).split, class_names=run.class_names, stats=run.stats,
                         progress=_stage(progress, "Reading the validation images"), should_stop=should_stop)
     images = eval_set_from_data(data, "val")  # validation only: the test split stays locked
     if len(images) == 0:
@@ -192,7 +193,7 @@ def load_attribution_result(run_dir: str | Path) -> AttributionResult | None:
         skipped, stats = list(report.get("skipped") or []), dict(report.get("stats") or {})
         means = _load_means(folder / IMAGES_FILE, maps.shape)
     else:  # written by the training monitor: its findings are in the run's findings.json
-        stored = read_json(Path(run_dir) / "findings.json", None)
+        stored = read_json(RunFolder(run_dir).findings, None)
         stored = stored.get("findings", []) if isinstance(stored, dict) else stored
         raw_findings = [f for f in stored or [] if isinstance(f, dict) and f.get("code") in SHORTCUT_CODES]
         split, method, skipped, stats, means = "train", "", [], {}, None

@@ -12,7 +12,7 @@ from workbench.core.config import ConfigError
 from workbench.core.evaluation import storage
 from workbench.core.evaluation.metrics import headline
 from workbench.core.evaluation.test_lock import summarize_test_uses
-from workbench.core.runs import read_json
+from workbench.core.run_folder import RunFolder
 
 try:
     import tomllib
@@ -37,10 +37,10 @@ def flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 def run_history(run_dir: Path) -> list[dict[str, Any]]:
     """Per-epoch records from run.json, or from metrics.jsonl while a run is still going."""
-    status = read_json(run_dir / "run.json", {}) or {}
+    status = RunFolder(run_dir).read_status()
     if status.get("history"):
         return list(status["history"])
-    path = run_dir / "metrics.jsonl"
+    path = RunFolder(run_dir).metrics
     if not path.exists():
         return []
     rows = []
@@ -58,11 +58,11 @@ def _settings(run_dir: Path) -> dict[str, Any]:
     from workbench.core.config import ConfigError, config_from_dict
 
     try:
-        raw = tomllib.loads((run_dir / "config.toml").read_text(encoding="utf-8"))
+        raw = tomllib.loads(RunFolder(run_dir).config.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
     with contextlib.suppress(ConfigError):  # defaults filled in: settings added since an older run are no difference
-        raw = config_from_dict(raw, source=str(run_dir / "config.toml")).model_dump(mode="json")
+        raw = config_from_dict(raw, source=str(RunFolder(run_dir).config)).model_dump(mode="json")
     return {k: v for k, v in flatten(raw).items() if k not in IGNORED_SETTINGS}
 
 
@@ -72,7 +72,7 @@ def compare_runs(run_dirs: Sequence[str | Path]) -> dict[str, Any]:
     Test metrics are read from what was stored at the last evaluation; comparing runs never uses the test set.
     """
     folders = [Path(d).expanduser().resolve() for d in run_dirs]
-    strangers = [str(f) for f in folders if not (f / "config.toml").is_file()]
+    strangers = [str(f) for f in folders if not RunFolder(f).is_run()]
     if strangers:  # an empty column would read as a run with no results
         verb = "is not a Workbench run folder" if len(strangers) == 1 else "are not Workbench run folders"
         raise ConfigError(f"{', '.join(strangers)} {verb} (no config.toml); give the folders under runs/")
@@ -82,7 +82,7 @@ def compare_runs(run_dirs: Sequence[str | Path]) -> dict[str, Any]:
     runs, curves, settings = [], {}, {}
     metrics: dict[str, dict[str, float | None]] = {}
     for run_id, folder in zip(ids, folders, strict=True):
-        status = read_json(folder / "run.json", {}) or {}
+        status = RunFolder(folder).read_status()
         history = run_history(folder)
         curves[run_id] = {"epoch": [r.get("epoch") for r in history],
                           **{k: [r.get(k) for r in history] for k in CURVE_KEYS if any(k in r for r in history)}}

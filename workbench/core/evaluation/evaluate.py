@@ -23,7 +23,8 @@ from workbench.core.evaluation.inference import EvalSet, eval_set_from_data, pre
 from workbench.core.evaluation.loaded_run import LoadedRun
 from workbench.core.evaluation.metrics import full_metrics, headline
 from workbench.core.evaluation.run_loading import load_run
-from workbench.core.runs import read_json, write_json
+from workbench.core.run_folder import RunFolder
+from workbench.core.runs import write_json
 from workbench.core.training.loop import BatchSource, predict
 
 Progress = Callable[[int, int], None]
@@ -37,7 +38,7 @@ def run_predictions(run: LoadedRun, data: PreparedData, split: str) -> dict[str,
 
 def load_split(run: LoadedRun, split: str, progress: Progress | None = None) -> EvalSet:
     """The images of one split of the run, decoded with the run's preprocessing and stored split."""
-    data = prepare_data(run.config, manifest=run.run_dir / "split.csv", class_names=run.class_names,
+    data = prepare_data(run.config, manifest=RunFolder(run.run_dir).split, class_names=run.class_names,
                         stats=run.stats, progress=progress)
     return eval_set_from_data(data, split)
 
@@ -127,7 +128,7 @@ def evaluate_run(
             raise ConfigError(test_check.message(run.run_dir.name))
     if data is None:
         try:
-            data = prepare_data(cfg, manifest=run.run_dir / "split.csv", class_names=run.class_names,
+            data = prepare_data(cfg, manifest=RunFolder(run.run_dir).split, class_names=run.class_names,
                                 stats=run.stats, progress=progress, should_stop=should_stop)
         except InterruptedError:
             data = None
@@ -139,7 +140,7 @@ def evaluate_run(
     out = predict_set(run, images)
     metrics = full_metrics(images.labels, out["probs"], run.class_names, bootstrap_samples=samples,
                            seed=cfg.training.seed, calibration_bins=int(_setting(cfg, "calibration_bins", 10)))
-    status = read_json(run.run_dir / "run.json", {}) or {}
+    status = RunFolder(run.run_dir).read_status()
     result: dict[str, Any] = {
         **metrics,
         "split": split,

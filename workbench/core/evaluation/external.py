@@ -24,6 +24,7 @@ from workbench.core.evaluation.inference import EvalSet, predict_set
 from workbench.core.evaluation.loaded_run import LoadedRun
 from workbench.core.evaluation.metrics import full_metrics, headline
 from workbench.core.evaluation.run_loading import load_run
+from workbench.core.run_folder import RunFolder
 from workbench.core.runs import write_json
 
 Progress = Callable[[int, int], None]
@@ -77,7 +78,7 @@ def load_external(run: LoadedRun, folder: str | Path, progress: Progress | None 
 
 
 def _overlap_with_run(run: LoadedRun, paths: list[str]) -> int:
-    manifest = run.run_dir / "split.csv"
+    manifest = RunFolder(run.run_dir).split
     if run.kind != "run" or not manifest.exists():
         return 0
     from workbench.core.data.splits import read_manifest

@@ -14,10 +14,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from workbench.core.config import ConfigError, ProjectConfig, load_config
+from workbench.core.config import ConfigError, ProjectConfig
 from workbench.core.data.stats import NormStats
 from workbench.core.devices import select_device
 from workbench.core.models.factory import build_model
+from workbench.core.run_folder import RunFolder
 from workbench.core.runs import read_json
 from workbench.core.training.checkpoints import CheckpointError, load_checkpoint
 
@@ -59,25 +60,24 @@ def build_inference_model(config: ProjectConfig, channels: str, num_classes: int
 def load_run_folder(run_dir: str | Path, which: str = "best", device: str = "auto") -> LoadedRun:
     """A run folder's config, statistics and trained model (weights from `which`: 'best' or 'last')."""
     run_dir = Path(run_dir).expanduser().resolve()
-    if not (run_dir / "config.toml").exists():
-        raise ConfigError(f"{run_dir} is not a Workbench run folder (it has no config.toml)")
-    config = load_config(run_dir / "config.toml")
-    class_names = read_json(run_dir / "classes.json")
-    stats_data = read_json(run_dir / "norm_stats.json")
+    folder = RunFolder(run_dir)
+    config = folder.load_config()
+    class_names = read_json(folder.classes)
+    stats_data = read_json(folder.norm_stats)
     if not class_names or not stats_data:
         raise ConfigError(f"run {run_dir.name} has no class list or statistics; it did not get past data preparation")
     if not isinstance(class_names, list):
-        raise ConfigError(f"{run_dir / 'classes.json'} is damaged: it should be a list of class names")
-    path = run_dir / "checkpoints" / f"{which}.pt"
+        raise ConfigError(f"{folder.classes} is damaged: it should be a list of class names")
+    path = folder.checkpoint(which)
     if not path.exists():
-        path = run_dir / "checkpoints" / "last.pt"
+        path = folder.last_checkpoint
     if not path.exists():
         raise ConfigError(f"run {run_dir.name} has no checkpoint yet (checkpoints/{which}.pt); train at least one "
                           "epoch first")
     try:
         saved = load_checkpoint(path)
     except CheckpointError as error:  # a damaged best.pt (or last.pt): the other one still holds a model
-        other = run_dir / "checkpoints" / ("last.pt" if path.name == "best.pt" else "best.pt")
+        other = folder.last_checkpoint if path == folder.best_checkpoint else folder.best_checkpoint
         if not other.exists():
             raise
         log.warning("%s; using %s instead", error, other.name)
@@ -85,8 +85,8 @@ def load_run_folder(run_dir: str | Path, which: str = "best", device: str = "aut
     try:
         stats = NormStats.from_dict(stats_data)
     except ValueError as error:
-        raise ConfigError(f"{run_dir / 'norm_stats.json'} is damaged: {error}") from None
-    channels = (read_json(run_dir / "data_report.json", {}) or {}).get("channels", "rgb")
+        raise ConfigError(f"{folder.norm_stats} is damaged: {error}") from None
+    channels = (read_json(folder.data_report, {}) or {}).get("channels", "rgb")
     model = build_inference_model(config, channels, len(class_names))
     if not isinstance(saved, dict) or "model" not in saved:
         raise CheckpointError(f"checkpoint {path} holds no model weights; it is not a Workbench checkpoint")
@@ -96,6 +96,6 @@ def load_run_folder(run_dir: str | Path, which: str = "best", device: str = "aut
         raise CheckpointError(f"checkpoint {path} does not fit the run's model ({str(error).splitlines()[0][:200]}); "
                               "was config.toml edited after training?") from None
     chosen = torch.device(select_device(device if device != "auto" else config.training.device))
-    status = read_json(run_dir / "run.json", {}) or {}
+    status = folder.read_status()
     return LoadedRun(run_dir, config, class_names, stats, model.to(chosen).eval(), chosen, int(saved.get("epoch", 0)),
                      channels, "run", {"best_val_metrics": status.get("best_metrics", {})}, path)

@@ -20,7 +20,8 @@ from typing import Any
 
 from workbench.core.config import ProjectConfig
 from workbench.core.evaluation.test_set import locked_key, sha256_file
-from workbench.core.runs import read_json, write_json
+from workbench.core.run_folder import RunFolder
+from workbench.core.runs import write_json
 
 LEDGER_ENV = "WORKBENCH_TEST_LEDGER"
 LEDGER_FILE = "test_set_ledger.jsonl"
@@ -97,7 +98,7 @@ def record_test_use(run_dir: Path, config: ProjectConfig, checkpoint: Path, *, t
                     checkpoint_epoch: int = 0, partial: dict[str, Any] | None = None) -> RecordedUse:
     """Record one use of the test set with content key `test_key` by `run_dir`, and say whether to warn."""
     run_dir = Path(run_dir)
-    status = read_json(run_dir / "run.json", {}) or {}
+    status = RunFolder(run_dir).read_status()
     previous_run_uses = [u for u in status.get("test_evaluations", []) if u.get("test_set_sha256") == test_key]
     ledger = uses_of(test_key)
     record = {
@@ -134,7 +135,7 @@ def record_test_use(run_dir: Path, config: ProjectConfig, checkpoint: Path, *, t
             f"The test set has now been used {project_uses} times. Choices made after looking at test results make "
             "them optimistic; report this count."
         )
-    write_json(run_dir / "run.json", {**status, "test_evaluations": [*status.get("test_evaluations", []), record]})
+    write_json(RunFolder(run_dir).status_file, {**status, "test_evaluations": [*status.get("test_evaluations", []), record]})
     if test_key:
         _append_ledger(record)
     return RecordedUse(uses, project_uses, changed, warning, record)
@@ -174,7 +175,7 @@ def _run_test_key(run_dir: Path, own: list[dict[str, Any]]) -> str:
 def summarize_test_uses(run_dir: Path) -> dict[str, Any]:
     """How often the run's test set was used: by this run, and by every run of this user on the same images."""
     run_dir = Path(run_dir)
-    status = read_json(run_dir / "run.json", {}) or {}
+    status = RunFolder(run_dir).read_status()
     everything = list(status.get("test_evaluations", []))
     test_sha = _run_test_key(run_dir, everything)
     own = [u for u in everything if not test_sha or u.get("test_set_sha256") == test_sha]

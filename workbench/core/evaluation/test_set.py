@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from workbench.core.run_folder import RunFolder
 from workbench.core.runs import read_json, write_json
 
 TEST_FILES_NAME = "test_files.json"
@@ -58,7 +59,7 @@ def _hash_rows(rows: list[tuple[str, str]]) -> tuple[list[dict[str, Any]], list[
 
 def write_test_files(run_dir: Path) -> dict[str, Any]:
     """Record the content hash of every test file of the run's split.csv (when the run is made)."""
-    files, missing = _hash_rows(test_rows(Path(run_dir) / "split.csv"))
+    files, missing = _hash_rows(test_rows(RunFolder(run_dir).split))
     record = {"files": files, "missing_when_recorded": missing, "content_sha256": content_key(files)}
     write_json(Path(run_dir) / TEST_FILES_NAME, record)
     return record
@@ -109,7 +110,7 @@ def _names(paths: list[str]) -> str:
 def verify_test_files(run_dir: Path) -> TestSetCheck:
     """Check each test file against the hashes recorded with the run (recorded now if the run predates them)."""
     run_dir = Path(run_dir)
-    rows = test_rows(run_dir / "split.csv")
+    rows = test_rows(RunFolder(run_dir).split)
     recorded = read_json(run_dir / TEST_FILES_NAME, None)
     files, missing = _hash_rows(rows)
     if not isinstance(recorded, dict) or not isinstance(recorded.get("files"), list):

@@ -21,6 +21,7 @@ from torch import nn
 
 from workbench.core.data.stats import IMAGENET_MEAN, IMAGENET_STD, NormStats, normalize
 from workbench.core.evaluation.loaded_run import LoadedRun
+from workbench.core.run_folder import RunFolder
 
 ONNX_OPSET = 17
 PARITY_TOLERANCE = 1e-4
@@ -74,7 +75,7 @@ def sample_images(run: LoadedRun, count: int = 16) -> tuple[torch.Tensor, str]:
     from workbench.core.data.cache import decode_dataset
     from workbench.core.data.splits import read_manifest
 
-    manifest = run.run_dir / "split.csv"
+    manifest = RunFolder(run.run_dir).split
     if run.kind == "run" and manifest.exists():
         samples, splits = read_manifest(manifest)
         for split, label in (("val", "validation split"), ("train", "training split")):

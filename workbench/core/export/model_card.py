@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
+from workbench.core.run_folder import RunFolder
 from workbench.core.runs import read_json
 
 if TYPE_CHECKING:
@@ -25,7 +26,7 @@ def _ci(intervals: dict[str, Any], key: str) -> str:
 def model_card_markdown(run: LoadedRun, metrics: dict[str, Any]) -> str:
     """The card for `run`, with `metrics` as written into the bundle (see bundle.bundle_metrics)."""
     cfg = run.config
-    report = read_json(run.run_dir / "data_report.json", {}) if run.kind == "run" else {}
+    report = read_json(RunFolder(run.run_dir).data_report, {}) if run.kind == "run" else {}
     params = sum(p.numel() for p in run.model.parameters())
     size = cfg.preprocessing.image_size
     lines = [

@@ -13,7 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from workbench.core.runs import read_json, write_json
+from workbench.core.run_folder import RunFolder
+from workbench.core.runs import write_json
 
 Progress = Callable[[str], None]
 
@@ -40,7 +41,7 @@ def plot_curves(run_dir: Path, dest: Path) -> Path:
     """Loss and metric curves as a PNG a reviewer can read."""
     from workbench.core.export.report.plots import curves_png
 
-    status = read_json(run_dir / "run.json", {}) or {}
+    status = RunFolder(run_dir).read_status()
     dest.write_bytes(curves_png(_history(run_dir), status.get("best_epoch")))
     return dest
 
@@ -60,7 +61,7 @@ def export_model(run_dir: str | Path, dest_dir: str | Path, *, onnx: bool | None
 
     run_dir, dest_dir = Path(run_dir).expanduser().resolve(), Path(dest_dir).expanduser()
     dest_dir.mkdir(parents=True, exist_ok=True)
-    if not any((run_dir / "checkpoints" / n).exists() for n in ("best.pt", "last.pt")):
+    if not RunFolder(run_dir).has_weights():
         raise FileNotFoundError(f"run {run_dir.name} has no checkpoint yet; train at least one epoch first")
     say("loading the model")
     run = load_run(run_dir, device="cpu")
@@ -88,9 +89,10 @@ def export_model(run_dir: str | Path, dest_dir: str | Path, *, onnx: bool | None
     say("writing metrics and curves")
     summary["files"]["metrics_csv"] = str(write_metrics_csv(run_dir, dest_dir / "metrics.csv"))
     summary["files"]["curves"] = str(plot_curves(run_dir, dest_dir / "curves.png"))
-    if (run_dir / "split.csv").exists():
-        shutil.copyfile(run_dir / "split.csv", dest_dir / "split.csv")
-        summary["files"]["split"] = str(dest_dir / "split.csv")
+    split = RunFolder(run_dir).split
+    if split.exists():
+        shutil.copyfile(split, dest_dir / split.name)
+        summary["files"]["split"] = str(dest_dir / split.name)
     write_json(dest_dir / "export.json", summary)
     write_json(run_dir / "exports" / "export.json", summary)  # the report shows the latest export's checks
     return summary

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from workbench.core.events import StageProgress
+from workbench.core.run_folder import RunFolder
 from workbench.core.training.loop import BatchSource, StopRequested
 
 if TYPE_CHECKING:
@@ -35,7 +36,7 @@ def build_architecture(config: ProjectConfig, in_channels: int, num_classes: int
 
 def is_resuming(context: StrategyContext) -> bool:
     """True when the engine will load this run's last checkpoint (the same test the engine makes)."""
-    return (context.run_dir / "checkpoints" / "last.pt").exists()
+    return RunFolder(context.run_dir).last_checkpoint.exists()
 
 
 def write_report(context: StrategyContext, name: str, data: Any) -> Path:

@@ -21,6 +21,7 @@ from typing import Any
 from workbench.core.callbacks import Callback
 from workbench.core.config import ConfigError, ProjectConfig
 from workbench.core.events import LogMessage
+from workbench.core.run_folder import RunFolder
 from workbench.core.training.control import RunControl
 
 SUMMARISED = ("accuracy", "balanced_accuracy", "macro_f1", "val_loss")
@@ -74,9 +75,9 @@ def _earlier_folds(summary_path: Path) -> tuple[ProjectConfig, list[Any]]:
     folds = [TrainResult(f["run_id"], Path(f["run_dir"]) if f.get("run_dir") else None, f["status"],
                          int(f.get("best_epoch") or 0), dict(f.get("best_metrics") or {})) for f in saved["folds"]]
     first = folds[0].run_dir
-    if first is None or not (first / "config.toml").is_file():
+    if first is None or not RunFolder(first).is_run():
         raise ConfigError(f"the first fold's run folder ({first}) is missing; the cross-validation cannot continue")
-    config = load_config(first / "config.toml")
+    config = load_config(RunFolder(first).config)
     config = config.model_copy(update={"runs_dir": str(first.parent),
                                        "data": config.data.model_copy(update={"k_folds": int(saved["k"])})})
     return config, folds

@@ -23,6 +23,7 @@ from workbench.core.config import ConfigError
 from workbench.core.data.stats import normalize
 from workbench.core.events import BatchEnded, EpochEnded, LogMessage, ProjectionReady
 from workbench.core.models.heads import start_head_small
+from workbench.core.run_folder import RunFolder
 from workbench.core.strategies.base import Strategy, StrategyContext
 from workbench.core.strategies.common import check_stop, embed, knn_predict, source_for, write_report
 from workbench.core.strategies.unfreezing import UnfreezePlan
@@ -207,13 +208,13 @@ class PretrainingStrategy(Strategy):
         self.plan.apply(model, epoch, context)
 
     def _pretrain(self, model: nn.Module, context: StrategyContext) -> None:
-        path = context.run_dir / "checkpoints" / self.checkpoint_name
+        path = RunFolder(context.run_dir).checkpoint(self.checkpoint_name)
         saved = load_checkpoint(path, map_location=str(context.device)) if path.exists() else None
         task = self.make_task(model, context).to(context.device)
         if saved is not None and saved.get("done"):
             # Pretraining finished earlier. Without a supervised checkpoint (a crash right after it), restore
             # its weights; with one, the engine has loaded newer weights already.
-            if not (context.run_dir / "checkpoints" / "last.pt").exists():
+            if not RunFolder(context.run_dir).last_checkpoint.exists():
                 task.load_state_dict(saved["task"])
             return
         model.requires_grad_(True)

@@ -15,6 +15,7 @@ from workbench.core.config import ConfigError, ModelConfig, ProjectConfig, load_
 from workbench.core.events import FindingRaised, LogMessage
 from workbench.core.models.pretrained import MatchReport, WeightsError, load_matched, read_state_dict, timm_pretrained_state
 from workbench.core.models.registry import ARCHITECTURES
+from workbench.core.run_folder import RunFolder
 from workbench.core.strategies.common import is_resuming, write_report
 
 if TYPE_CHECKING:
@@ -28,16 +29,16 @@ def source_run_dir(path: str) -> Path:
     if not path:
         raise ConfigError("strategy.weights_path is empty: choose the earlier run's folder")
     run = Path(path).expanduser().resolve()
-    if not (run / "config.toml").is_file():
+    if not RunFolder(run).is_run():
         raise ConfigError(f"{run} is not a Workbench run folder (it has no config.toml)")
-    if not any((run / "checkpoints" / name).is_file() for name in ("best.pt", "last.pt")):
+    if not RunFolder(run).has_weights():
         raise ConfigError(f"run {run.name} has no checkpoint yet (checkpoints/best.pt); let it train at least one epoch")
     return run
 
 
 def source_model_config(path: str) -> ModelConfig:
     """The architecture of an earlier run, so the new run rebuilds exactly the network its weights fit."""
-    model = load_config(source_run_dir(path) / "config.toml").model
+    model = load_config(RunFolder(source_run_dir(path)).config).model
     return model.model_copy(update={"pretrained": False})
 
 
@@ -55,7 +56,7 @@ def architecture_config(context: StrategyContext) -> ProjectConfig:
         return config
     resolved = config.model_copy(update={"model": model})
     if context.is_main:
-        save_config(resolved, context.run_dir / "config.toml")
+        save_config(resolved, RunFolder(context.run_dir).config)
     context.emit(LogMessage("info", f"architecture taken from the source run: {model.architecture}"))
     return resolved
 
@@ -74,9 +75,9 @@ def _source_state(context: StrategyContext) -> tuple[dict[str, torch.Tensor], st
             raise ConfigError("strategy.weights_path is empty: choose a .safetensors, .pth or .pt weights file")
         return read_state_dict(scfg.weights_path), str(Path(scfg.weights_path).expanduser())
     run = source_run_dir(scfg.weights_path)
-    checkpoint = run / "checkpoints" / "best.pt"
+    checkpoint = RunFolder(run).best_checkpoint
     if not checkpoint.is_file():
-        checkpoint = run / "checkpoints" / "last.pt"
+        checkpoint = RunFolder(run).last_checkpoint
     return read_state_dict(checkpoint), str(checkpoint)
 
 

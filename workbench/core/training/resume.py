@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.core.config import ConfigError, ProjectConfig, with_updates
+from workbench.core.run_folder import RunFolder
 
 SAFE_TO_CHANGE = ("training.epochs", "training.lr", "training.early_stopping_patience")
 # Differences here never matter to a run: where it is stored, and how it is labelled or watched.
@@ -86,7 +87,7 @@ def checkpoint_epoch(run_dir: Path) -> int:
     """Epochs finished according to the run's last.pt (0 when there is none or it cannot be read)."""
     import torch
 
-    path = run_dir / "checkpoints" / "last.pt"
+    path = RunFolder(run_dir).last_checkpoint
     if not path.exists():
         return 0
     try:  # memory-mapped: only the small 'epoch' entry is read, however large the weights
@@ -131,7 +132,7 @@ def trim_metrics(run_dir: Path, keep_through: int) -> int:
 
     from workbench.core.io import atomic_write_text
 
-    path = run_dir / "metrics.jsonl"
+    path = RunFolder(run_dir).metrics
     if not path.exists():
         return 0
     kept, moved = [], []
@@ -155,7 +156,7 @@ def history_from_metrics(run_dir: Path, through: int) -> list[dict[str, Any]]:
     """The run's per-epoch history up to epoch `through`, read back from metrics.jsonl (after a fallback)."""
     import json
 
-    path = run_dir / "metrics.jsonl"
+    path = RunFolder(run_dir).metrics
     history = []
     for line in (path.read_text(encoding="utf-8").splitlines() if path.exists() else []):
         try:

@@ -19,6 +19,7 @@ from workbench.core.evaluation.baselines import baselines
 from workbench.core.evaluation.test_lock import summarize_test_uses
 from workbench.core.export.report.environment import hardware_info, software_versions
 from workbench.core.export.report.tried import tried_runs
+from workbench.core.run_folder import RunFolder
 from workbench.core.runs import read_json
 
 try:
@@ -65,8 +66,7 @@ def image_size_summary(paths: list[str], limit: int = 400, seed: int = 0) -> dic
 def _parameter_count(run_dir: Path) -> int | None:
     from workbench.core.training.checkpoints import CheckpointError, load_checkpoint
 
-    for name in ("best.pt", "last.pt"):
-        path = run_dir / "checkpoints" / name
+    for path in (RunFolder(run_dir).best_checkpoint, RunFolder(run_dir).last_checkpoint):
         if path.exists():
             try:
                 state = load_checkpoint(path)["model"]
@@ -107,13 +107,14 @@ def _baselines(metrics: dict[str, Any], report: dict[str, Any]) -> dict[str, Any
 def collect_report_data(run_dir: str | Path, evaluate_validation: bool = True) -> dict[str, Any]:
     """Everything the report needs, as plain values (no tensors, no model)."""
     run_dir = Path(run_dir).expanduser().resolve()
-    if not (run_dir / "config.toml").exists():
+    folder = RunFolder(run_dir)
+    if not folder.config.exists():
         from workbench.core.config import ConfigError
 
         raise ConfigError(f"{run_dir} is not a Workbench run folder (it has no config.toml)")
-    config_text = (run_dir / "config.toml").read_text(encoding="utf-8")
-    status = read_json(run_dir / "run.json", {}) or {}
-    report = read_json(run_dir / "data_report.json", {}) or {}
+    config_text = folder.config.read_text(encoding="utf-8")
+    status = folder.read_status()
+    report = read_json(folder.data_report, {}) or {}
     notes: list[str] = []
     split = "test" if storage.load_metrics(run_dir, "test") else "val"
     if split == "val" and storage.load_metrics(run_dir, "val") is None and evaluate_validation:
@@ -121,12 +122,12 @@ def collect_report_data(run_dir: str | Path, evaluate_validation: bool = True) -
         if note:
             notes.append(note)
     metrics = storage.load_metrics(run_dir, split)
-    split_sha = _sha256(run_dir / "split.csv")
+    split_sha = _sha256(folder.split)
     paths = []
-    if (run_dir / "split.csv").exists():
+    if folder.split.exists():
         from workbench.core.data.splits import read_manifest
 
-        paths = [s.path for s in read_manifest(run_dir / "split.csv")[0]]
+        paths = [s.path for s in read_manifest(folder.split)[0]]
     gallery = storage.load_json(storage.gallery_dir(run_dir, split) / "gallery.json") or []
     from workbench.core.evaluation.compare import run_history
 
@@ -146,12 +147,12 @@ def collect_report_data(run_dir: str | Path, evaluate_validation: bool = True) -
         "epochs_run": status.get("epochs_run", len(history)),
         "monitor": config.get("training", {}).get("monitor", "val_loss"),
         "data_report": report,
-        "class_names": read_json(run_dir / "classes.json", []) or report.get("classes", []),
-        "norm_stats": read_json(run_dir / "norm_stats.json", {}) or {},
+        "class_names": read_json(folder.classes, []) or report.get("classes", []),
+        "norm_stats": read_json(folder.norm_stats, {}) or {},
         "split_sha256": split_sha,
         "split_sha_matches": (not report.get("manifest_sha256")) or report.get("manifest_sha256") == split_sha,
         "image_sizes": image_size_summary(paths),
-        "findings_raw": read_json(run_dir / "findings.json", None),
+        "findings_raw": read_json(folder.findings, None),
         "projection": read_json(run_dir / "projection.json", None),
         "eval_split": split,
         "test_metrics": metrics if split == "test" else None,

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.core.evaluation.compare import flatten
-from workbench.core.runs import read_json
+from workbench.core.run_folder import RunFolder
 
 try:
     import tomllib
@@ -34,15 +34,15 @@ def _same_place(a: str, b: str) -> bool:
 
 def _settings(run_dir: Path) -> dict[str, Any] | None:
     try:
-        return flatten(tomllib.loads((run_dir / "config.toml").read_text(encoding="utf-8")))
+        return flatten(tomllib.loads(RunFolder(run_dir).config.read_text(encoding="utf-8")))
     except (OSError, ValueError):
         return None
 
 
 def _candidates(run_dir: Path, ledger_runs: list[str]) -> list[Path]:
-    folders = [p for p in run_dir.parent.iterdir() if p.is_dir() and (p / "config.toml").is_file()] \
+    folders = [p for p in run_dir.parent.iterdir() if p.is_dir() and RunFolder(p).is_run()] \
         if run_dir.parent.is_dir() else []
-    folders += [Path(d) for d in ledger_runs if d and (Path(d) / "config.toml").is_file()]
+    folders += [Path(d) for d in ledger_runs if d and RunFolder(d).is_run()]
     unique: dict[str, Path] = {}
     for folder in folders:
         unique.setdefault(str(folder.resolve()), folder)
@@ -57,7 +57,7 @@ def tried_runs(run_dir: str | Path, source: str, ledger_runs: list[str] | None =
         settings = _settings(folder)
         if settings is None or not _same_place(str(settings.get("data.source", "")), source):
             continue
-        status = read_json(folder / "run.json", {}) or {}
+        status = RunFolder(folder).read_status()
         found.append({"id": folder.name, "run_dir": str(folder), "this": folder.resolve() == run_dir,
                       "status": status.get("status", "unknown"), "epochs_run": status.get("epochs_run"),
                       "best_epoch": status.get("best_epoch"), "best_metrics": status.get("best_metrics") or {},

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import json
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -50,7 +49,9 @@ def data_checks(config: ProjectConfig, context: TaskContext) -> list[Any]:
 
 def stored_findings(run_dir: str) -> list[dict[str, Any]] | None:
     """The findings a run wrote to findings.json (a list, or {"findings": [...]}), or None without the file."""
-    path = Path(run_dir) / "findings.json"
+    from workbench.core.run_folder import RunFolder
+
+    path = RunFolder(run_dir).findings
     if not path.is_file():
         return None
     raw = json.loads(path.read_text(encoding="utf-8"))
@@ -61,7 +62,9 @@ def stored_findings(run_dir: str) -> list[dict[str, Any]] | None:
 
 def split_samples(run_dir: str) -> list[tuple[str, str, str]]:
     """(path, label, split) of every row of the run's split.csv, in file order (the rows projections index)."""
-    path = Path(run_dir) / "split.csv"
+    from workbench.core.run_folder import RunFolder
+
+    path = RunFolder(run_dir).split
     if not path.is_file():
         return []
     with path.open(encoding="utf-8", newline="") as handle:

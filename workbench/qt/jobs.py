@@ -139,11 +139,10 @@ def list_runs(runs_dir: str) -> list[Any]:
 def run_summary(run_dir: str) -> dict:
     """The stored summary of a run (run.json) with its per-epoch history, also while it is still going."""
     from workbench.core.evaluation.compare import run_history
-    from workbench.core.runs import read_json
+    from workbench.core.run_folder import RunFolder
 
-    folder = Path(run_dir)
-    summary = read_json(folder / "run.json", {}) or {}
-    return {**summary, "history": run_history(folder)}
+    folder = RunFolder(run_dir)
+    return {**folder.read_status(), "history": run_history(folder.path)}
 
 
 def export_run(run_dir: str, dest_dir: str, onnx: bool, context: TaskContext) -> dict:
@@ -321,9 +320,10 @@ _models_lock = threading.Lock()
 def _load_model(source: str) -> Any:
     """The run or bundle at `source`, loaded once per file version (kept for repeated tries)."""
     from workbench.core.evaluation.predict import load_model
+    from workbench.core.run_folder import RunFolder
 
     path = Path(source)
-    marker = path / "checkpoints" / "best.pt" if path.is_dir() else path
+    marker = RunFolder(path).best_checkpoint if path.is_dir() else path
     key = (str(path.resolve()), marker.stat().st_mtime if marker.exists() else 0.0)
     with _models_lock:
         if key not in _models:

@@ -49,9 +49,10 @@ class WindowFindingsMixin:
         """The run's checks are done; where its own data checks ran to the end, they supersede the earlier ones
         (the rule the report follows, `core.checklist.run_rechecked_data`)."""
         from workbench.core.checklist import run_rechecked_data
+        from workbench.core.run_folder import RunFolder
         from workbench.core.runs import read_toml
 
-        if run_rechecked_data(read_toml(Path(event.run_dir) / "config.toml"), event.status):
+        if run_rechecked_data(read_toml(RunFolder(event.run_dir).config), event.status):
             self.findings.replace("data", [])
         self.findings.mark_checked("run")
 

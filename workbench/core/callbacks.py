@@ -22,6 +22,7 @@ from workbench.core.events import (
     RunFinished,
     RunStarted,
 )
+from workbench.core.run_folder import FINDINGS, RunFolder
 
 
 class Callback:
@@ -107,8 +108,8 @@ class MetricsLogCallback(Callback):
     """Appends epoch metrics as JSON lines and a readable log to the run folder."""
 
     def __init__(self, run_dir: Path) -> None:
-        self.metrics_path = run_dir / "metrics.jsonl"
-        self.log_path = run_dir / "log.txt"
+        self.metrics_path = RunFolder(run_dir).metrics
+        self.log_path = RunFolder(run_dir).log
 
     def _log(self, text: str) -> None:
         with self.log_path.open("a", encoding="utf-8") as handle:
@@ -207,4 +208,4 @@ class RunArtifactsCallback(Callback):
             # A later event of one code (updated, resolved, withdrawn) replaces the earlier one: one finding, one life.
             self.findings = [f for f in self.findings if not (event.code and f.get("code") == event.code)]
             self.findings.append(record)
-            self._write("findings.json", {"findings": self.findings})
+            self._write(FINDINGS, {"findings": self.findings})

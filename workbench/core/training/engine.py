@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from workbench.core.callbacks import Callback, CallbackList, MetricsLogCallback, RunArtifactsCallback
-from workbench.core.config import ConfigError, ProjectConfig, load_config, save_config, with_updates
+from workbench.core.config import ConfigError, ProjectConfig, save_config, with_updates
 from workbench.core.data.errors import DatasetError
 from workbench.core.data.pipeline import PreparedData, prepare_data
 from workbench.core.data.splits import write_manifest
@@ -46,6 +46,7 @@ from workbench.core.events import (
 )
 from workbench.core.io import os_error_message
 from workbench.core.models.factory import ModelBuildError, build_model, preflight_model
+from workbench.core.run_folder import RunFolder
 from workbench.core.runs import RunStore, read_json, write_json
 from workbench.core.strategies import load_strategy
 from workbench.core.strategies.base import Strategy, StrategyContext
@@ -174,15 +175,15 @@ def _prepare_run_data(
     def stage(name: str, done: int, total: int) -> None:
         emit(StageProgress(name, done, total))
 
-    if run_dir is not None and (run_dir / "split.csv").exists():
-        classes = read_json(run_dir / "classes.json")
-        stats_data = read_json(run_dir / "norm_stats.json")
+    if run_dir is not None and RunFolder(run_dir).split.exists():
+        classes = read_json(RunFolder(run_dir).classes)
+        stats_data = read_json(RunFolder(run_dir).norm_stats)
         stats = NormStats.from_dict(stats_data) if stats_data else None
         from workbench.core.data.splits import read_manifest
 
-        samples, _ = read_manifest(run_dir / "split.csv")
+        samples, _ = read_manifest(RunFolder(run_dir).split)
         changed = changed_since_start(run_dir, [s.path for s in samples])
-        data = prepare_data(config, manifest=run_dir / "split.csv", class_names=classes, stats=stats,
+        data = prepare_data(config, manifest=RunFolder(run_dir).split, class_names=classes, stats=stats,
                             cache_dir=run_dir / "cache", stage_progress=stage,
                             should_stop=lambda: control.stop_requested)
         if changed:
@@ -192,13 +193,13 @@ def _prepare_run_data(
 
 
 def _write_data_files(run_dir: Path, config: ProjectConfig, data: PreparedData) -> str:
-    save_config(config, run_dir / "config.toml")
-    manifest_sha = write_manifest(run_dir / "split.csv", data.samples, data.splits)
+    save_config(config, RunFolder(run_dir).config)
+    manifest_sha = write_manifest(RunFolder(run_dir).split, data.samples, data.splits)
     write_test_files(run_dir)  # the test images' content hashes: later evaluations check them
     write_stamps(run_dir, [s.path for s in data.samples])
-    write_json(run_dir / "classes.json", data.class_names)
-    data.stats.save(run_dir / "norm_stats.json")
-    write_json(run_dir / "data_report.json", {
+    write_json(RunFolder(run_dir).classes, data.class_names)
+    data.stats.save(RunFolder(run_dir).norm_stats)
+    write_json(RunFolder(run_dir).data_report, {
         "source": config.data.source,
         "layout": data.layout,
         "classes": data.class_names,
@@ -239,14 +240,12 @@ def train(
         claimed = resume is None
         if resume is not None:
             folder = Path(resume).expanduser().resolve()
-            if not (folder / "config.toml").exists():
-                raise ConfigError(f"{folder} is not a Workbench run folder (it has no config.toml)")
-            saved = with_updates(load_config(folder / "config.toml"), {"runs_dir": str(folder.parent)})
+            saved = with_updates(RunFolder(folder).load_config(), {"runs_dir": str(folder.parent)})
             config, resume_notes = resume_settings(saved, config, overrides, folder)
             check_epochs_left(saved, config, checkpoint_epoch(folder), folder)
             run_dir, run_id = folder, folder.name  # only now: a refused resume leaves the run's records alone
             if resume_notes:
-                save_config(config, run_dir / "config.toml")  # a later resume, eval or export sees the new settings
+                save_config(config, RunFolder(run_dir).config)  # a later resume, eval or export sees the new settings
         elif config is not None and overrides:
             config = with_updates(config, overrides, source="the command-line settings")
         if config is None:
@@ -279,7 +278,7 @@ def train(
         claimed = True
         if ctx.is_main:
             # The folder is the truth the index is rebuilt from: it says at once that the run is under way.
-            write_json(run_dir / "run.json", {**(read_json(run_dir / "run.json", {}) or {}), "status": "running"})
+            write_json(RunFolder(run_dir).status_file, {**RunFolder(run_dir).read_status(), "status": "running"})
             emit.callbacks.callbacks += [MetricsLogCallback(run_dir), RunArtifactsCallback(run_dir, data.class_names)]
             for note in store.notes if store is not None else []:
                 emit(LogMessage("warning", note))
@@ -331,14 +330,15 @@ def _saved_files(run_dir: Path | None) -> str:
         return ""
     kept = []
     for name in ("last", "best"):
-        path = run_dir / "checkpoints" / f"{name}.pt"
+        path = RunFolder(run_dir).checkpoint(name)
         if path.exists():
             try:
                 epoch = load_checkpoint(path).get("epoch", "?")
             except CheckpointError:
                 continue
             kept.append(f"checkpoints/{name}.pt (epoch {epoch})")
-    kept += [n for n in ("config.toml", "split.csv", "metrics.jsonl") if (run_dir / n).exists()]
+    folder = RunFolder(run_dir)
+    kept += [p.name for p in (folder.config, folder.split, folder.metrics) if p.exists()]
     return f" Saved in {run_dir}: {', '.join(kept)}." if kept else ""
 
 
@@ -372,11 +372,11 @@ def _fail(reason: str, run_id: str, run_dir: Path | None, store: RunStore | None
     log.debug(trace)
     if run_dir is not None and run_dir.exists():
         try:
-            with (run_dir / "log.txt").open("a", encoding="utf-8") as handle:
+            with RunFolder(run_dir).log.open("a", encoding="utf-8") as handle:
                 handle.write(f"{'run failed' if record else 'resume refused'}: {reason}\n{trace}\n")
             if record:
-                status = read_json(run_dir / "run.json", {}) or {}
-                write_json(run_dir / "run.json", {**status, "status": "failed", "reason": reason})
+                status = RunFolder(run_dir).read_status()
+                write_json(RunFolder(run_dir).status_file, {**status, "status": "failed", "reason": reason})
         except OSError:
             pass
     if store is not None and run_id and record:
@@ -420,8 +420,8 @@ def _run_epochs(
     num_classes = len(data.class_names)
     strategy: Strategy = load_strategy(config.strategy.name)
     sctx = StrategyContext(config, data, device, run_dir, emit, control, ctx.is_main)
-    ckpt_dir = run_dir / "checkpoints"
-    last_path, best_path = ckpt_dir / "last.pt", ckpt_dir / "best.pt"
+    ckpt_dir = RunFolder(run_dir).checkpoints
+    last_path, best_path = RunFolder(run_dir).last_checkpoint, RunFolder(run_dir).best_checkpoint
     saved, fallback_note = resume_point(last_path, best_path)  # each rank reads the same files
     resuming = saved is not None
     model = strategy.build_model(sctx) or build_model(config, data.in_channels, num_classes)
@@ -616,8 +616,8 @@ def _run_epochs(
                "epochs_run": epochs_run, "history": state["history"], "device": str(device),
                "world_size": ctx.world_size, "finished": time.time()}
     if ctx.is_main:
-        previous = read_json(run_dir / "run.json", {}) or {}
-        write_json(run_dir / "run.json", {**previous, **summary})
+        previous = RunFolder(run_dir).read_status()
+        write_json(RunFolder(run_dir).status_file, {**previous, **summary})
         if store is not None:
             store.update(run_id, status=status, best_epoch=int(state["best_epoch"]),
                          best_metrics=state["best_metrics"], ended=True)

@@ -30,7 +30,8 @@ def shape_image(kind: int, size: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def write_shapes_dataset(root: Path, classes: int = 3, per_class: int = 30, size: int = 16, seed: int = 0,
-                         counts: list[int] | None = None) -> Path:
+                         counts: list[int] | None = None, corrupt: bool = False) -> Path:
+    """One folder per class (square, hbar, vbar, ring); `corrupt` adds an unreadable square/broken.png."""
     rng = np.random.default_rng(seed)
     names = ["square", "hbar", "vbar", "ring"][:classes]
     for k, name in enumerate(names):
@@ -38,6 +39,8 @@ def write_shapes_dataset(root: Path, classes: int = 3, per_class: int = 30, size
         folder.mkdir(parents=True, exist_ok=True)
         for i in range((counts or [per_class] * classes)[k]):
             Image.fromarray(shape_image(k, size, rng)).save(folder / f"{name}_{i:03d}.png")
+    if corrupt:
+        (root / names[0] / "broken.png").write_bytes(b"this is not a png")
     return root
 
 

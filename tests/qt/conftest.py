@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QSettings
 
-from tests.qt.helpers import write_shapes_dataset
+from tests.helpers import write_shapes_dataset
 
 
 @pytest.fixture(autouse=True)
@@ -39,8 +39,8 @@ def no_blocking_dialogs(monkeypatch):
 
 @pytest.fixture(scope="session")
 def shapes_dataset(tmp_path_factory) -> Path:
-    """3 classes × 30 synthetic 16×16 PNGs of distinct shapes, plus one unreadable file."""
-    return write_shapes_dataset(tmp_path_factory.mktemp("shapes"))
+    """3 classes × 30 synthetic 16×16 PNGs of distinct shapes, plus one unreadable file (square/broken.png)."""
+    return write_shapes_dataset(tmp_path_factory.mktemp("shapes"), corrupt=True)
 
 
 @pytest.fixture(scope="session")

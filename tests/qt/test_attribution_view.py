@@ -13,7 +13,7 @@ import numpy as np
 
 from tests.core.eval_fixtures import template_runs
 from tests.helpers import without_validation
-from tests.qt.test_evaluate_extras import indexed_run, shot
+from tests.qt.helpers import indexed_run, shot
 
 TIMEOUT = 90_000
 NAMES = ["square", "hbar", "vbar"]  # the template runs' classes, in classes.json order

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.core.test_report_findings import DATA_FINDINGS, RUN_FINDINGS
+from tests.findings_data import DATA_FINDINGS, RUN_FINDINGS
 from workbench.core.export.report.checklists import pitfall_checklist
 from workbench.qt.widgets.checklist import ChecklistView
 from workbench.qt.widgets.findings import FindingStore

@@ -6,47 +6,16 @@ Set WORKBENCH_SHOTS to a folder to also save a picture of each pane state there.
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
 import pytest
 
 from tests.core.eval_fixtures import template_runs
+from tests.qt.helpers import indexed_run, shot
 from workbench.core.runs import read_json
 from workbench.qt.widgets.step_list import StepState
 
 TIMEOUT = 60_000
-
-
-def indexed_run(template: Path, runs_dir: Path, run_id: str = "", status: str = "completed") -> Path:
-    """A copy of a trained run registered in the SQLite index of `runs_dir` (so the GUI lists it)."""
-    from workbench.core.config import load_config
-    from workbench.core.runs import RunStore, read_json
-
-    store = RunStore(runs_dir)
-    run_id, run_dir = store.create(load_config(template / "config.toml"), run_id or template.name)
-    shutil.copytree(template, run_dir, dirs_exist_ok=True, ignore=shutil.ignore_patterns("cache", "runs.sqlite*"))
-    summary = read_json(run_dir / "run.json", {}) or {}
-    store.update(run_id, status=status, best_epoch=summary.get("best_epoch"),
-                 best_metrics=summary.get("best_metrics") or {}, ended=True)
-    return run_dir
-
-
-def shot(widget, name: str) -> None:
-    """Save a picture of `widget` when WORKBENCH_SHOTS names a folder (for looking at layouts by eye)."""
-    folder = os.environ.get("WORKBENCH_SHOTS")
-    if folder:
-        from PySide6.QtWidgets import QApplication
-
-        from workbench.qt.resources import style_sheet
-
-        if not widget.window().styleSheet():
-            widget.window().setStyleSheet(style_sheet())
-        for _ in range(3):  # let the new style's sizes reach the layouts before the picture is taken
-            QApplication.processEvents()
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        widget.grab().save(str(Path(folder) / f"{name}.png"))
 
 
 @pytest.fixture

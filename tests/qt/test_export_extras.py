@@ -10,7 +10,7 @@ from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
 from tests.core.eval_fixtures import template_runs
-from tests.qt.test_evaluate_extras import indexed_run, shot
+from tests.qt.helpers import indexed_run, shot
 from workbench.qt.panes import export as export_module
 
 TIMEOUT = 90_000

@@ -8,7 +8,7 @@ import math
 import statistics
 from pathlib import Path
 
-from tests.qt.test_strategy_panes import TIMEOUT, prepared_window, set_option
+from tests.qt.helpers import TIMEOUT, prepared_window, set_option
 from workbench.core.evaluation.test_lock import read_ledger
 
 

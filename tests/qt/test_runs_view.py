@@ -9,7 +9,7 @@ import pytest
 from PySide6.QtWidgets import QMessageBox
 
 from tests.core.eval_fixtures import template_runs
-from tests.qt.test_evaluate_extras import indexed_run, shot
+from tests.qt.helpers import indexed_run, shot
 from workbench.qt import runs_view as runs_view_module
 from workbench.qt.runs_view import RunsView
 from workbench.qt.tasks import TaskManager

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.qt.helpers import TINY_TRAINING
+from tests.qt.helpers import prepared_window, set_option
 from workbench.core.strategies import STRATEGIES
 
 TIMEOUT = 60_000
@@ -50,15 +50,6 @@ def source_run(tmp_path_factory, shapes_dataset, engine_loaded) -> Path:
     return result.run_dir
 
 
-def prepared_window(qtbot, make_window, dataset: Path):
-    window = make_window()
-    window.load_dropped(dataset)
-    qtbot.waitUntil(lambda: window.dataset.scan is not None and not window.dataset.scanning, timeout=TIMEOUT)
-    window.project.update_many({k: v for k, v in TINY_TRAINING.items() if not k.startswith("training.epochs")})
-    window.show_step("strategy")
-    return window
-
-
 def choose_strategy(pane, name: str) -> None:
     """Pick the strategy in its combo box as a user would."""
     combo = pane.strategy_form.editor("name")
@@ -66,22 +57,6 @@ def choose_strategy(pane, name: str) -> None:
     assert index >= 0, name
     combo.setCurrentIndex(index)
     combo.activated.emit(index)
-
-
-def set_option(form, name: str, value: object) -> None:
-    """Enter a value through the form's own editor (the combo's entry, the spin box, the line edit)."""
-    editor = form.editor(name)
-    if hasattr(editor, "findData"):
-        index = editor.findData(value)
-        assert index >= 0, (name, value)
-        editor.setCurrentIndex(index)
-        editor.activated.emit(index)
-    elif hasattr(editor, "setValue"):
-        editor.setValue(value)
-    else:
-        editor.setText(str(value))
-        editor.editingFinished.emit()
-    assert form.error_text(name) == "", form.error_text(name)
 
 
 @pytest.mark.parametrize("name", list(STRATEGIES))

@@ -25,7 +25,7 @@ def check_data_pane(window) -> None:
     data = window.panes["data"]
     table = data.class_table
     counts = {table.item(r, 0).text(): table.item(r, 1).text() for r in range(table.rowCount())}
-    assert counts == {"circle": "30", "square": "30", "cross": "30"}
+    assert counts == {"square": "30", "hbar": "30", "vbar": "30"}
     assert data.chart.bars is not None
     assert data.skipped_table.rowCount() == 1
     assert data.skipped_table.item(0, 0).text() == "broken.png"

@@ -44,6 +44,9 @@ def test_the_layout_names_every_file(tmp_path: Path) -> None:
         "run.json", "log.txt", "findings.json"]
     assert folder.last_checkpoint == tmp_path / "checkpoints" / "last.pt"
     assert folder.best_checkpoint == folder.checkpoint("best") == folder.checkpoint("best.pt")
+    assert RunFolder.split == Path("split.csv")  # the layout, relative, read off the class
+    with pytest.raises(AttributeError):
+        folder.split = tmp_path / "elsewhere.csv"
 
 
 def test_reading_the_small_files(tmp_path: Path) -> None:

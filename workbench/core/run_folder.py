@@ -39,6 +39,19 @@ def _read_json(path: Path, default: Any) -> Any:
         return default
 
 
+class _Member:
+    """A read-only, typed attribute: the path of `parts` inside the run folder (relative, read off the class)."""
+
+    def __init__(self, *parts: str) -> None:
+        self.parts = parts
+
+    def __get__(self, folder: RunFolder | None, owner: type | None = None) -> Path:
+        return Path(*self.parts) if folder is None else Path(folder.path, *self.parts)
+
+    def __set__(self, folder: RunFolder, value: object) -> None:
+        raise AttributeError("the run-folder layout is fixed")
+
+
 class RunFolder:
     """One run folder on disk; the paths exist or not, nothing is created."""
 
@@ -50,57 +63,23 @@ class RunFolder:
 
     # --- the layout ------------------------------------------------------------------------------
 
-    @property
-    def config(self) -> Path:
-        return self.path / CONFIG
-
-    @property
-    def split(self) -> Path:
-        return self.path / SPLIT
-
-    @property
-    def norm_stats(self) -> Path:
-        return self.path / NORM_STATS
-
-    @property
-    def classes(self) -> Path:
-        return self.path / CLASSES
-
-    @property
-    def data_report(self) -> Path:
-        return self.path / DATA_REPORT
-
-    @property
-    def metrics(self) -> Path:
-        return self.path / METRICS
-
-    @property
-    def status_file(self) -> Path:
-        return self.path / STATUS
-
-    @property
-    def log(self) -> Path:
-        return self.path / LOG
-
-    @property
-    def findings(self) -> Path:
-        return self.path / FINDINGS
-
-    @property
-    def checkpoints(self) -> Path:
-        return self.path / CHECKPOINTS
+    # Each is the path of one file of the layout (written once here, so no caller spells a name).
+    config = _Member(CONFIG)
+    split = _Member(SPLIT)
+    norm_stats = _Member(NORM_STATS)
+    classes = _Member(CLASSES)
+    data_report = _Member(DATA_REPORT)
+    metrics = _Member(METRICS)
+    status_file = _Member(STATUS)
+    log = _Member(LOG)
+    findings = _Member(FINDINGS)
+    checkpoints = _Member(CHECKPOINTS)
+    last_checkpoint = _Member(CHECKPOINTS, LAST)
+    best_checkpoint = _Member(CHECKPOINTS, BEST)
 
     def checkpoint(self, name: str) -> Path:
         """`checkpoints/<name>.pt`; name is "last", "best" or a strategy's own (e.g. "pretrain")."""
-        return self.checkpoints / (name if name.endswith(".pt") else f"{name}.pt")
-
-    @property
-    def last_checkpoint(self) -> Path:
-        return self.checkpoints / LAST
-
-    @property
-    def best_checkpoint(self) -> Path:
-        return self.checkpoints / BEST
+        return self.path / CHECKPOINTS / (name if name.endswith(".pt") else f"{name}.pt")
 
     # --- reading ---------------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.core.config import ConfigError
+from workbench.core.dotted import flatten
 from workbench.core.evaluation import storage
 from workbench.core.evaluation.metrics import headline
 from workbench.core.evaluation.test_lock import summarize_test_uses
@@ -21,18 +22,6 @@ except ModuleNotFoundError:  # Python 3.10
 
 CURVE_KEYS = ("train_loss", "val_loss", "train_accuracy", "accuracy", "balanced_accuracy", "macro_f1", "lr")
 IGNORED_SETTINGS = ("runs_dir",)  # where a run is stored is not a difference between runs
-
-
-def flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Nested settings as dotted keys: {"training": {"lr": 0.1}} → {"training.lr": 0.1}."""
-    flat: dict[str, Any] = {}
-    for key, value in data.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            flat.update(flatten(value, name + "."))
-        else:
-            flat[name] = value
-    return flat
 
 
 def run_history(run_dir: Path) -> list[dict[str, Any]]:

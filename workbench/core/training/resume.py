@@ -12,22 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from workbench.core.config import ConfigError, ProjectConfig, with_updates
+from workbench.core.dotted import flatten
 from workbench.core.run_folder import RunFolder
 
 SAFE_TO_CHANGE = ("training.epochs", "training.lr", "training.early_stopping_patience")
 # Differences here never matter to a run: where it is stored, and how it is labelled or watched.
 _IGNORED_SECTIONS = ("runs_dir", "name", "schema_version", "diagnostics", "evaluation", "export")
-
-
-def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for key, value in data.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            flat.update(_flatten(value, f"{name}."))
-        else:
-            flat[name] = value
-    return flat
 
 
 def resume_settings(saved: ProjectConfig, edited: ProjectConfig | None, overrides: dict[str, Any] | None,
@@ -40,7 +30,7 @@ def resume_settings(saved: ProjectConfig, edited: ProjectConfig | None, override
     wanted: dict[str, Any] = {}
     kept: list[str] = []
     if edited is not None:
-        before, after = _flatten(saved.model_dump(mode="json")), _flatten(edited.model_dump(mode="json"))
+        before, after = flatten(saved.model_dump(mode="json")), flatten(edited.model_dump(mode="json"))
         for key, value in after.items():
             if key.split(".")[0] in _IGNORED_SECTIONS or key == "data.source" or before.get(key) == value:
                 continue  # data.source: the same folder may be written differently (relative, a link)

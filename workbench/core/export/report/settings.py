@@ -8,21 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from workbench.core.dotted import flatten
 from workbench.core.export.report.html import esc
 
 # Settings that say where things are, not how the model was made; they are given elsewhere in the report.
 _PLACES = ("runs_dir",)
-
-
-def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for key, value in data.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            flat.update(_flatten(value, name + "."))
-        else:
-            flat[name] = value
-    return flat
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -36,14 +26,14 @@ def _same(a: Any, b: Any) -> bool:
 def default_settings() -> dict[str, Any]:
     from workbench.core.config import ProjectConfig
 
-    return _flatten(ProjectConfig().model_dump(mode="json"))
+    return flatten(ProjectConfig().model_dump(mode="json"))
 
 
 def changed_settings(config: dict[str, Any]) -> list[tuple[str, Any, Any]]:
     """(dotted key, value, default) of every setting of `config` (a plain dict) that is not its default."""
     defaults = default_settings()
     rows = []
-    for key, value in _flatten(config).items():
+    for key, value in flatten(config).items():
         if key in _PLACES or key == "schema_version":
             continue
         default = defaults.get(key, None)

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from workbench.core.evaluation.compare import flatten
+from workbench.core.dotted import flatten
 from workbench.core.run_folder import RunFolder
 
 try:

@@ -96,3 +96,18 @@ def test_the_runs_view_and_the_train_pane_share_one_resumable_rule(make_window, 
         window.runs.refresh(select=str(run_dir))
         qtbot.waitUntil(lambda run_dir=run_dir: window.runs.current == str(run_dir), timeout=TIMEOUT)
         assert train.resumable_run() == expected
+
+
+def test_a_run_the_rebuilt_index_calls_interrupted_is_offered_for_resume(make_window, qtbot, tmp_path,
+                                                                         tmp_path_factory):
+    from workbench.core.run_folder import RunFolder
+
+    templates = template_runs(tmp_path_factory)
+    run_dir = indexed_run(templates["rgb_run"], tmp_path / "runs", "crashed", status="interrupted")
+    window = make_window()
+    window.project.update("data.source", RunFolder(run_dir).load_config().data.source)  # this run's dataset
+    window.runs.refresh()
+    qtbot.waitUntil(lambda: window.runs.record(str(run_dir)) is not None, timeout=TIMEOUT)
+    assert window.runs.interrupted_run().run_dir == str(run_dir)
+    RunFolder(run_dir).last_checkpoint.unlink()  # nothing to continue from: not offered
+    assert window.runs.interrupted_run() is None

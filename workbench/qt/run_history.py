@@ -59,12 +59,14 @@ class RunHistory(QObject):
         return [r for r in self.usable_runs() if r.dataset and os.path.normpath(r.dataset) == here]
 
     def interrupted_run(self) -> Any | None:
-        """The newest run of this project's dataset that the index still calls running but that has a checkpoint:
-        the app closed or crashed while it trained (the caller knows whether this window is training it)."""
+        """The newest run of this project's dataset that the index still calls running (or, rebuilt from the folders,
+        interrupted) but that has a checkpoint: the app closed or crashed while it trained (the caller knows whether
+        this window is training it)."""
         source = self._project.effective_config().data.source
         here = os.path.normpath(source) if source else ""
         for record in self.runs:
-            if record.status == "running" and here and record.dataset and os.path.normpath(record.dataset) == here:
+            ours = here and record.dataset and os.path.normpath(record.dataset) == here
+            if ours and record.status in ("running", "interrupted"):
                 return record if jobs.is_resumable(record.run_dir, record.status) else None
         return None
 

@@ -30,15 +30,19 @@ def shape_image(kind: int, size: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def write_shapes_dataset(root: Path, classes: int = 3, per_class: int = 30, size: int = 16, seed: int = 0,
-                         counts: list[int] | None = None, corrupt: bool = False) -> Path:
-    """One folder per class (square, hbar, vbar, ring); `corrupt` adds an unreadable square/broken.png."""
+                         counts: list[int] | None = None, colour: bool = False, corrupt: bool = False) -> Path:
+    """One folder per class (square, hbar, vbar, ring) of greyscale PNGs, or RGB ones tinted at random with
+    `colour` (as most users' images are); `corrupt` adds an unreadable square/broken.png."""
     rng = np.random.default_rng(seed)
     names = ["square", "hbar", "vbar", "ring"][:classes]
     for k, name in enumerate(names):
         folder = root / name
         folder.mkdir(parents=True, exist_ok=True)
         for i in range((counts or [per_class] * classes)[k]):
-            Image.fromarray(shape_image(k, size, rng)).save(folder / f"{name}_{i:03d}.png")
+            image = shape_image(k, size, rng)
+            if colour:
+                image = np.clip(image[..., None] * rng.uniform(0.6, 1.0, 3), 0, 255).astype(np.uint8)
+            Image.fromarray(image).save(folder / f"{name}_{i:03d}.png")
     if corrupt:
         (root / names[0] / "broken.png").write_bytes(b"this is not a png")
     return root

@@ -39,8 +39,8 @@ def no_blocking_dialogs(monkeypatch):
 
 @pytest.fixture(scope="session")
 def shapes_dataset(tmp_path_factory) -> Path:
-    """3 classes × 30 synthetic 16×16 PNGs of distinct shapes, plus one unreadable file (square/broken.png)."""
-    return write_shapes_dataset(tmp_path_factory.mktemp("shapes"), corrupt=True)
+    """3 classes × 30 synthetic 16×16 RGB PNGs of distinct shapes, plus one unreadable file (square/broken.png)."""
+    return write_shapes_dataset(tmp_path_factory.mktemp("shapes"), colour=True, corrupt=True)
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ MAX_STALL_S = 0.25
 
 
 def test_event_loop_never_stalls_during_training(qtbot, make_window, engine_loaded, tmp_path) -> None:
-    dataset = write_shapes_dataset(tmp_path / "data", per_class=60, size=32)
+    dataset = write_shapes_dataset(tmp_path / "data", per_class=60, size=32, colour=True)
     window = make_window()
     window.project.update_many({**TINY_TRAINING, "preprocessing.image_size": 32, "model.small_cnn.width": 16,
                                 "model.small_cnn.depth": 3, "training.epochs": 3, "training.batch_size": 8})

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem, QWidget
+from PySide6.QtWidgets import QTableWidget, QTableWidgetItem, QWidget
+
+from workbench.qt.widgets.tables import make_read_only, table_item
 
 _FROZEN = QColor(128, 128, 128)
 
@@ -19,25 +20,13 @@ class LayerTable(QTableWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(0, self.COLUMNS, parent)
-        self.setHorizontalHeaderLabels([self.tr("Block"), self.tr("Parameters"), self.tr("Trains at start"),
-                                        self.tr("Trains by the end"), self.tr("Learning rate")])
-        self.verticalHeader().hide()
-        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.setAlternatingRowColors(True)
-        self.setWordWrap(False)
-        header = self.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        make_read_only(self, [self.tr("Block"), self.tr("Parameters"), self.tr("Trains at start"),
+                              self.tr("Trains by the end"), self.tr("Learning rate")])
         self.setMinimumHeight(140)
         self.layout_rows: list[dict[str, Any]] = []
 
     def _item(self, text: str, right: bool = False, frozen: bool = False) -> QTableWidgetItem:
-        item = QTableWidgetItem(text)
-        item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
-        if right:
-            item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        item = table_item(text, align_right=right)
         if frozen:
             item.setForeground(QBrush(_FROZEN))
         return item

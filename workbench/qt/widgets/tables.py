@@ -15,7 +15,13 @@ def table_item(value: object, align_right: bool = False) -> QTableWidgetItem:
 
 
 def read_only_table(headers: list[str]) -> QTableWidget:
-    table = QTableWidget(0, len(headers))
+    return make_read_only(QTableWidget(0, len(headers)), headers)
+
+
+def make_read_only(table: QTableWidget, headers: list[str]) -> QTableWidget:
+    """Give `table` (a plain one or a subclass) the look of every read-only table: whole rows selected,
+    alternating rows, the first column stretched, headers on the left."""
+    table.setColumnCount(len(headers))
     table.setHorizontalHeaderLabels(headers)
     table.verticalHeader().hide()
     table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)

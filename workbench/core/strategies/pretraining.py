@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +23,9 @@ from workbench.core.data.stats import normalize
 from workbench.core.events import BatchEnded, EpochEnded, LogMessage, ProjectionReady
 from workbench.core.models.heads import start_head_small
 from workbench.core.run_folder import RunFolder
-from workbench.core.strategies.base import Strategy, StrategyContext
+from workbench.core.strategies.base import StrategyContext
 from workbench.core.strategies.common import check_stop, embed, knn_predict, source_for, write_report
-from workbench.core.strategies.unfreezing import UnfreezePlan
+from workbench.core.strategies.unfreezing import PlannedStrategy, UnfreezePlan
 from workbench.core.strategies.unlabelled import PretrainImages, pretraining_images
 from workbench.core.training.checkpoints import load_checkpoint, save_checkpoint
 
@@ -172,7 +171,7 @@ def run_pretraining(task: PretrainTask, images: PretrainImages, context: Strateg
     return history
 
 
-class PretrainingStrategy(Strategy):
+class PretrainingStrategy(PlannedStrategy):
     """Pretrain with `make_task`, then transfer or fine-tune (strategy.downstream) like transfer.py."""
 
     checkpoint_name = "pretrain.pt"
@@ -195,17 +194,12 @@ class PretrainingStrategy(Strategy):
         if not resuming:  # the head is fresh after pretraining too: start it at a uniform guess (loss ln C)
             start_head_small(model)
 
-    def param_groups(self, model: nn.Module, context: StrategyContext) -> Iterable[Any]:
-        assert self.plan is not None, "prepare_model runs first"
-        return self.plan.param_groups(model)
-
     def on_epoch_start(self, epoch: int, model: nn.Module, optimizer: torch.optim.Optimizer,
                        context: StrategyContext) -> None:
-        assert self.plan is not None
-        if self.pending:
+        if self.pending:  # the first epoch (also after a resume) runs or restores the pretraining stage first
             self._pretrain(model, context)
             self.pending = False
-        self.plan.apply(model, epoch, context)
+        super().on_epoch_start(epoch, model, optimizer, context)
 
     def _pretrain(self, model: nn.Module, context: StrategyContext) -> None:
         path = RunFolder(context.run_dir).checkpoint(self.checkpoint_name)

@@ -7,24 +7,20 @@ a smaller rate than the block above it (finetune_lr × lr_decay^depth), while th
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
-
-import torch
 from torch import nn
 
 from workbench.core.events import LogMessage
 from workbench.core.models.heads import start_head_small
-from workbench.core.strategies.base import Strategy, StrategyContext
+from workbench.core.strategies.base import StrategyContext
 from workbench.core.strategies.blocks import trainable_layers
 from workbench.core.strategies.common import build_architecture
-from workbench.core.strategies.unfreezing import UnfreezePlan
+from workbench.core.strategies.unfreezing import PlannedStrategy, UnfreezePlan
 from workbench.core.strategies.weights import architecture_config, load_pretrained
 
 __all__ = ["FineTuneStrategy", "TransferStrategy", "trainable_layers"]
 
 
-class TransferStrategy(Strategy):
+class TransferStrategy(PlannedStrategy):
     fine_tune = False
 
     def __init__(self) -> None:
@@ -43,14 +39,6 @@ class TransferStrategy(Strategy):
         rates = ", ".join(f"{name} {lr:.1e}" for name, lr in self.plan.rates())
         context.emit(LogMessage("info", f"learning rates: {rates}"))
 
-    def param_groups(self, model: nn.Module, context: StrategyContext) -> Iterable[Any]:
-        assert self.plan is not None, "prepare_model runs first"
-        return self.plan.param_groups(model)
-
-    def on_epoch_start(self, epoch: int, model: nn.Module, optimizer: torch.optim.Optimizer,
-                       context: StrategyContext) -> None:
-        assert self.plan is not None
-        self.plan.apply(model, epoch, context)
 
 
 class FineTuneStrategy(TransferStrategy):

@@ -3,15 +3,19 @@ with discriminative learning rates that shrink block by block towards the input.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from torch import nn
 
 from workbench.core.config import ConfigError
 from workbench.core.events import LogMessage
+from workbench.core.strategies.base import Strategy
 from workbench.core.strategies.blocks import Block, head_parameters, model_blocks, set_trainable
 
 if TYPE_CHECKING:
+    import torch
+
     from workbench.core.config import ProjectConfig
     from workbench.core.strategies.base import StrategyContext
 
@@ -71,3 +75,19 @@ class UnfreezePlan:
         out = [("head", self.head_lr)]
         out += [(b.name, self.finetune_lr * self.decay**d) for d, b in enumerate(reversed(self.top(self.k)))]
         return out
+
+
+class PlannedStrategy(Strategy):
+    """A strategy whose trainable blocks and their rates follow the `UnfreezePlan` its `prepare_model` makes
+    (transfer, fine-tuning, and the supervised stage after pretraining)."""
+
+    plan: UnfreezePlan | None = None
+
+    def param_groups(self, model: nn.Module, context: StrategyContext) -> Iterable[Any]:
+        assert self.plan is not None, "prepare_model runs first"
+        return self.plan.param_groups(model)
+
+    def on_epoch_start(self, epoch: int, model: nn.Module, optimizer: torch.optim.Optimizer,
+                       context: StrategyContext) -> None:
+        assert self.plan is not None, "prepare_model runs first"
+        self.plan.apply(model, epoch, context)

@@ -13,7 +13,7 @@ from torch import nn
 from workbench.core.callbacks import CollectingCallback
 from workbench.core.events import EpochEnded, FindingRaised
 from workbench.core.runs import RunStore
-from workbench.core.training import engine
+from workbench.core.training import setup
 from workbench.core.training.control import RunControl
 from workbench.core.training.engine import train
 
@@ -32,8 +32,8 @@ class RefusesBigBatches(nn.Module):
 
 
 def test_out_of_memory_halves_the_batch_and_goes_on(tiny_project, monkeypatch: pytest.MonkeyPatch) -> None:
-    real = engine.build_model
-    monkeypatch.setattr(engine, "build_model", lambda *a: RefusesBigBatches(real(*a), limit=8))
+    real = setup.build_model
+    monkeypatch.setattr(setup, "build_model", lambda *a: RefusesBigBatches(real(*a), limit=8))
     events = CollectingCallback()
     result = train(tiny_project, events)
     assert result.status == "completed", result.reason
@@ -52,7 +52,7 @@ def test_disk_too_small_is_refused_before_training(tiny_project, monkeypatch: py
 
 
 def test_disk_full_mid_run_stops_cleanly_listing_what_was_saved(tiny_project, monkeypatch: pytest.MonkeyPatch) -> None:
-    real = engine.save_checkpoint
+    real = setup.save_checkpoint
     calls = {"n": 0}
 
     def failing(state, path: Path) -> None:
@@ -61,7 +61,7 @@ def test_disk_full_mid_run_stops_cleanly_listing_what_was_saved(tiny_project, mo
             raise OSError(28, "No space left on device", str(path))
         real(state, path)
 
-    monkeypatch.setattr(engine, "save_checkpoint", failing)
+    monkeypatch.setattr(setup, "save_checkpoint", failing)
     result = train(tiny_project)
     assert result.status == "failed"
     assert "disk is full" in result.reason and "checkpoints/last.pt (epoch 1)" in result.reason

@@ -190,7 +190,8 @@ class StrategyConfig(_Section):
     )
     unlabelled_dir: str = Field("", description="Folder of unlabelled images; empty uses the training images with labels ignored.")
     pretrain_epochs: int = Field(20, ge=1, le=10000, description="Epochs of pretraining before supervised training.")
-    pretrain_lr: float = Field(1e-3, gt=0.0, le=10.0, description="Learning rate of pretraining (AdamW, cosine schedule).")
+    pretrain_lr: float = Field(1e-3, gt=0.0, le=10.0, description="Learning rate of pretraining, with the training "
+                                                                "optimizer and schedule over the pretraining epochs.")
     pretrain_batch_size: int = Field(128, ge=8, le=4096,
                                      description="Images per pretraining step (contrastive methods like large batches).")
     temperature: float = Field(0.2, ge=0.01, le=10.0, description="Temperature of SimCLR's NT-Xent loss.")
@@ -220,6 +221,8 @@ class TrainingConfig(_Section):
     gamma: float = Field(0.5, gt=0.0, le=1.0, description="Decay factor for the step and exponential schedules.")
     restart_period: int = Field(5, ge=1, le=10000, description="Epochs in the first cycle of cosine with warm restarts.")
     warmup_epochs: int = Field(0, ge=0, le=1000, description="Epochs of linear warm-up before the schedule starts.")
+    grad_clip_norm: float = Field(0.0, ge=0.0, le=1000.0, description="Clip the gradients' total norm to this value "
+                                  "before each step (0 = off); tames exploding gradients.")
     class_weighting: bool = Field(False, description="Weight the loss by inverse class frequency (for imbalanced "
                                                      "data); feature extraction weights its classifier (not k-NN).")
     label_smoothing: float = Field(0.0, ge=0.0, lt=1.0, description="Label smoothing of the cross-entropy loss.")

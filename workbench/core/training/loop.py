@@ -1,4 +1,4 @@
-"""One epoch of training, and evaluation of a model on a split: the two halves of the training loop.
+"""Batches of the cache, the supervised loss of the step loop (steps.py), and evaluation of a model on a split.
 
 Batches are drawn from the decoded-image cache, augmented per image, normalised and moved to the device.
 The epoch's order comes from (seed, epoch) alone, so a resumed run sees the same batches.
@@ -6,10 +6,8 @@ The epoch's order comes from (seed, epoch) alone, so a resumed run sees the same
 
 from __future__ import annotations
 
-import math
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -18,22 +16,11 @@ from torch import nn
 from workbench.core.data.pipeline import PreparedData
 from workbench.core.data.stats import NormStats, normalize
 from workbench.core.data.transforms import augment_batch
+from workbench.core.events import BatchEnded, EngineEvent
 from workbench.core.training.control import RunControl
+from workbench.core.training.steps import EpochResult, NonFiniteLoss, StepLoop, StepOutput, StopRequested
 
-
-class StopRequested(Exception):
-    """Raised between batches when the user asked to stop; carries where the epoch got to."""
-
-    def __init__(self, next_batch: int, partial: dict[str, float]) -> None:
-        super().__init__("stop requested")
-        self.next_batch = next_batch
-        self.partial = partial
-
-
-class NonFiniteLoss(Exception):
-    def __init__(self, epoch: int, batch: int, value: float) -> None:
-        super().__init__(f"the loss became {value} at epoch {epoch}, batch {batch}")
-        self.epoch, self.batch, self.value = epoch, batch, value
+__all__ = ["BatchSource", "EpochResult", "NonFiniteLoss", "StopRequested", "evaluate", "predict", "train_one_epoch"]
 
 
 @dataclass
@@ -78,17 +65,29 @@ class BatchSource:
         return x, y.to(self.device, non_blocking=non_blocking)
 
 
-@dataclass
-class EpochResult:
-    loss: float
-    accuracy: float
-    images: int
-    seconds: float
-    extra: dict[str, float] = field(default_factory=dict)
-    lr: float | None = None  # the rate of the epoch's last optimisation step (None: no step ran here)
-
-
 BatchHook = Callable[[int, int, float, float, float], None]  # batch, batches, loss, lr, images/s
+
+
+class _BatchHookEmitter:
+    """Adapts a `BatchHook` to the step loop's BatchEnded events."""
+
+    def __init__(self, hook: BatchHook) -> None:
+        self.hook = hook
+
+    def __call__(self, event: EngineEvent) -> None:
+        if isinstance(event, BatchEnded):
+            self.hook(event.batch, event.batches, event.loss, event.lr, event.images_per_second)
+
+
+def supervised_loss(model: nn.Module, loss_fn: nn.Module) -> Callable[[tuple[torch.Tensor, torch.Tensor]], StepOutput]:
+    """The step loop's loss function for classification: logits, loss, correct predictions."""
+
+    def loss_of(batch: tuple[torch.Tensor, torch.Tensor]) -> StepOutput:
+        x, y = batch
+        logits = model(x)
+        return StepOutput(loss_fn(logits, y), len(y), float((logits.detach().argmax(1) == y).sum()), (x, y, logits))
+
+    return loss_of
 
 
 def train_one_epoch(
@@ -109,74 +108,28 @@ def train_one_epoch(
     on_step: Callable[[nn.Module, torch.Tensor, torch.Tensor, torch.Tensor], None] | None = None,
     on_oom: Callable[[int, int], None] | None = None,
 ) -> EpochResult:
-    """Train on `batches[start_batch:]`; `partial` carries the sums of a stopped epoch being resumed.
+    """One supervised epoch through a `StepLoop` (for callers that train a side model, like the curriculum's
+    scoring network); `partial` carries the sums of a stopped epoch being resumed.
 
     When a batch does not fit in the device's memory, it is retried as two halves and the batch size
     is halved for the rest of the run; `on_oom(old, new)` is told.
     """
+
+    def halve(old: int, new: int) -> None:
+        source.batch_size = new  # later batches are built at the smaller size
+        if on_oom is not None:
+            on_oom(old, new)
+
+    def step_hook(_step: int, _epoch: int, out: StepOutput) -> None:
+        assert on_step is not None
+        on_step(model, *out.batch)
+
+    loop = StepLoop(optimizer, scheduler, emit=_BatchHookEmitter(on_batch) if on_batch else None, control=control,
+                    device_type=source.device.type, amp_dtype=amp_dtype, scaler=scaler,
+                    on_step=step_hook if on_step else None, on_oom=halve)
     model.train()
-    sums = {"loss": 0.0, "correct": 0.0, "count": 0.0, "seconds": 0.0, **(partial or {})}
-    started = time.perf_counter()
-    step_lr: float | None = None
-    for b in range(start_batch, len(batches)):
-        if control is not None and not control.wait_while_paused():
-            raise StopRequested(b, dict(sums, seconds=sums["seconds"] + time.perf_counter() - started))
-        tick = time.perf_counter()
-        pending = [batches[b]]
-        while pending:  # more than one entry only after an out-of-memory split
-            idx = pending.pop(0)
-            step_lr = optimizer.param_groups[0]["lr"]  # before scheduler.step(): the rate this step uses
-            try:
-                value, correct, n = _train_step(model, source, idx, optimizer, scheduler, loss_fn, scaler, amp_dtype,
-                                                epoch, b, on_step)
-            except torch.OutOfMemoryError:
-                if len(idx) < 2:
-                    raise
-                optimizer.zero_grad(set_to_none=True)
-                if source.device.type == "cuda":
-                    torch.cuda.empty_cache()
-                source.batch_size = max(1, len(idx) // 2)  # later batches are built at the smaller size
-                half = len(idx) // 2
-                pending[:0] = [idx[:half], idx[half:]]
-                if on_oom is not None:
-                    on_oom(len(idx), source.batch_size)
-                continue
-            sums["loss"] += value * n
-            sums["correct"] += correct
-            sums["count"] += n
-        if on_batch is not None:
-            elapsed = max(time.perf_counter() - tick, 1e-9)
-            on_batch(b + 1, len(batches), value, step_lr, len(batches[b]) / elapsed)
-    sums["seconds"] += time.perf_counter() - started
-    count = max(sums["count"], 1.0)
-    return EpochResult(sums["loss"] / count, sums["correct"] / count, int(sums["count"]), sums["seconds"],
-                       lr=step_lr)
-
-
-def _train_step(model: nn.Module, source: BatchSource, idx: np.ndarray, optimizer: torch.optim.Optimizer,
-                scheduler: torch.optim.lr_scheduler.LRScheduler, loss_fn: nn.Module,
-                scaler: torch.amp.GradScaler | None, amp_dtype: torch.dtype | None, epoch: int, b: int,
-                on_step: Callable | None) -> tuple[float, float, int]:
-    """One optimisation step on the images `idx`; returns (loss, correct predictions, images)."""
-    x, y = source.load(idx, augment=True)
-    with torch.autocast(source.device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
-        logits = model(x)
-        loss = loss_fn(logits, y)
-    value = float(loss.detach())
-    if not math.isfinite(value):
-        raise NonFiniteLoss(epoch, b + 1, value)
-    optimizer.zero_grad(set_to_none=True)
-    if scaler is not None:
-        scaler.scale(loss).backward()
-        scaler.step(optimizer)
-        scaler.update()
-    else:
-        loss.backward()
-        optimizer.step()
-    if on_step is not None:
-        on_step(model, x, y, logits)
-    scheduler.step()
-    return value, float((logits.detach().argmax(1) == y).sum()), len(y)
+    return loop.run_epoch(epoch, batches, lambda rows: source.load(rows, augment=True), supervised_loss(model, loss_fn),
+                          start_batch=start_batch, partial=partial)
 
 
 @torch.no_grad()

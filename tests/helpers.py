@@ -65,6 +65,15 @@ def tiny_config(dataset: Path, runs_dir: Path, **training: object) -> ProjectCon
     return config
 
 
+def strategy_config(dataset: Path, runs: Path, name: str, epochs: int = 2, **params: object) -> ProjectConfig:
+    """`tiny_config` with strategy `name` and strategy settings `params`."""
+    config = tiny_config(dataset, runs, epochs=epochs)
+    config.strategy.name = name
+    for key, value in params.items():
+        setattr(config.strategy, key, value)
+    return config
+
+
 def without_validation(run_dir: Path) -> None:
     """Rewrite a run's split.csv so its validation images count as training images (a run with no val split)."""
     manifest = run_dir / "split.csv"

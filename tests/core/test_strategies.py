@@ -293,6 +293,9 @@ def test_pk_batches_give_every_anchor_a_positive() -> None:
     for batch in batches:
         counts = np.bincount(labels[batch - 1000])
         assert (counts[counts > 0] >= 2).all()
+    uneven = np.repeat(np.arange(3), 6)  # groups of 4 and 2 images, shuffled: the count must not vary by epoch
+    counts = {len(pk_batches(np.arange(18), uneven, 8, np.random.default_rng(seed))) for seed in range(20)}
+    assert len(counts) == 1, "every epoch has as many batches as the schedule counted"
 
 
 def test_retrieval_metrics() -> None:

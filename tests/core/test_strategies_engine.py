@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.helpers import tiny_config
+from tests.helpers import strategy_config, tiny_config
 from workbench.core.callbacks import Callback, CollectingCallback
 from workbench.core.config import ProjectConfig, load_config
 from workbench.core.data.pipeline import prepare_data
@@ -28,14 +28,6 @@ from workbench.core.strategies.inference import build_run_model
 from workbench.core.training.checkpoints import load_checkpoint
 from workbench.core.training.control import RunControl
 from workbench.core.training.engine import train
-
-
-def strategy_config(dataset: Path, runs: Path, name: str, epochs: int = 2, **params: object) -> ProjectConfig:
-    config = tiny_config(dataset, runs, epochs=epochs)
-    config.strategy.name = name
-    for key, value in params.items():
-        setattr(config.strategy, key, value)
-    return config
 
 
 def messages(events: CollectingCallback) -> list[str]:

@@ -21,15 +21,16 @@ from torch import nn
 
 from workbench.core.config import ProjectConfig
 from workbench.core.data.transforms import build_augmentation
-from workbench.core.events import BatchEnded, EpochEnded, LogMessage
+from workbench.core.events import EpochEnded, LogMessage
 from workbench.core.models.pretrained import head_prefixes, is_head_key
 from workbench.core.strategies import losses
 from workbench.core.strategies.base import Strategy, StrategyContext
-from workbench.core.strategies.common import build_architecture, check_stop, embed, source_for, write_report
+from workbench.core.strategies.common import build_architecture, embed, source_for, write_report
 from workbench.core.strategies.feature_heads import KNNHead
 from workbench.core.strategies.features import PENULTIMATE, FeatureClassifier
-from workbench.core.training.loop import BatchSource, EpochResult, NonFiniteLoss
+from workbench.core.training.loop import BatchSource, EpochResult
 from workbench.core.training.optim import build_optimizer, build_scheduler
+from workbench.core.training.steps import StepLoop, StepOutput, StopRequested
 
 PHASE = "metric_learning"
 PER_CLASS = 4  # K images of each class in a batch
@@ -51,7 +52,9 @@ def pk_batches(indices: np.ndarray, labels: np.ndarray, batch_size: int, rng: np
     groups = [groups[i] for i in rng.permutation(len(groups))]
     per_batch = max(2, batch_size // per_class)
     batches = [np.concatenate(groups[i:i + per_batch]) for i in range(0, len(groups), per_batch)]
-    if len(batches) > 1 and len(batches[-1]) < 2 * per_class:
+    # A last batch of one group has no negatives. Deciding by the group count, not the images, keeps the number
+    # of batches the same every epoch, so the learning-rate schedule's steps per epoch are exact.
+    if len(batches) > 1 and len(groups) % per_batch == 1:
         last = batches.pop()
         batches[-1] = np.concatenate([batches[-1], last])
     return batches
@@ -107,33 +110,29 @@ class MetricLearningStrategy(Strategy):
         optimizer = build_optimizer(params, tcfg)
         scheduler = build_scheduler(optimizer, tcfg, steps)
         loss_fn = losses.batch_hard_triplet if scfg.metric_loss == "triplet" else losses.contrastive_pairs
-        started, step, history = time.perf_counter(), 0, []
+        started, history = time.perf_counter(), []
         mean_loss = math.nan
+        # Float32 steps (no AMP), as before the shared loop: the margins are not checked under float16.
+        loop = StepLoop(optimizer, scheduler, emit=context.emit, phase=PHASE, control=context.control,
+                        device_type=context.device.type, clip_grad_norm=tcfg.grad_clip_norm)
+
+        def loss_of(batch: tuple[torch.Tensor, torch.Tensor]) -> StepOutput:
+            x, y = batch
+            return StepOutput(loss_fn(model.raw_features(x), y, scfg.margin), len(y))
+
         for epoch in range(1, tcfg.epochs + 1):
-            began, sums = time.perf_counter(), 0.0
             batches = pk_batches(train_idx, train_labels, tcfg.batch_size, np.random.default_rng([tcfg.seed, epoch]))
+            began = time.perf_counter()  # the epoch's seconds include its evaluation, as shown before
             model.train()
-            for b, rows in enumerate(batches):
-                check_stop(context.control)
-                tick = time.perf_counter()
-                x, y = source.load(rows, augment=True)
-                loss = loss_fn(model.raw_features(x), y, scfg.margin)
-                value = float(loss.detach())
-                if not math.isfinite(value):
-                    raise NonFiniteLoss(epoch, b + 1, value)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                scheduler.step()
-                step += 1
-                sums += value
-                context.emit(BatchEnded(epoch, b + 1, len(batches), value, optimizer.param_groups[0]["lr"],
-                                        len(rows) / max(time.perf_counter() - tick, 1e-9), step, PHASE))
-            mean_loss = sums / max(1, len(batches))
+            try:
+                result = loop.run_epoch(epoch, batches, lambda rows: source.load(rows, augment=True), loss_of)
+            except StopRequested:
+                raise StopRequested(0, {}) from None  # the engine's epoch 1 has not begun: resume from its start
+            mean_loss = result.loss
             metrics, val_loss = self._evaluate(model, context, train_idx, val_idx, loss_fn)
             history.append({"epoch": epoch, "train_loss": mean_loss, "val_loss": val_loss, **metrics})
             context.emit(EpochEnded(epoch, tcfg.epochs, mean_loss, val_loss, math.nan, metrics,
-                                    optimizer.param_groups[0]["lr"], time.perf_counter() - began, False, PHASE))
+                                    loop.lr if result.lr is None else result.lr, time.perf_counter() - began, False, PHASE))
         model.eval()
         bank, labels = embed(model.raw_features, source_for(context, train_idx), context.control)
         model.head.set(bank, labels)  # type: ignore[operator]

@@ -2,8 +2,9 @@
 
 It runs from the first `on_epoch_start`, after RunStarted, so the front end sees its batches and epochs
 (events with phase="pretraining"), a kNN accuracy of the features on the validation images, and a live
-PCA projection of them. It honours pause and stop; a checkpoint after each pretraining epoch lets a
-stopped run continue where pretraining stopped. Afterwards the network is transferred (frozen, new head)
+PCA projection of them. Its steps run through the shared step loop (training/steps.py), with the
+training optimizer and schedule at strategy.pretrain_lr. It honours pause and stop; a checkpoint after
+each pretraining epoch lets a stopped run continue where pretraining stopped. Afterwards the network is transferred (frozen, new head)
 or fine-tuned, as in transfer.py.
 """
 
@@ -18,16 +19,18 @@ import numpy as np
 import torch
 from torch import nn
 
-from workbench.core.config import ConfigError
+from workbench.core.config import ConfigError, ProjectConfig, TrainingConfig
 from workbench.core.data.stats import normalize
-from workbench.core.events import BatchEnded, EpochEnded, LogMessage, ProjectionReady
+from workbench.core.events import EpochEnded, LogMessage, ProjectionReady
 from workbench.core.models.heads import start_head_small
 from workbench.core.run_folder import RunFolder
 from workbench.core.strategies.base import StrategyContext
-from workbench.core.strategies.common import check_stop, embed, knn_predict, source_for, write_report
+from workbench.core.strategies.common import embed, knn_predict, source_for, write_report
 from workbench.core.strategies.unfreezing import PlannedStrategy, UnfreezePlan
 from workbench.core.strategies.unlabelled import PretrainImages, pretraining_images
 from workbench.core.training.checkpoints import load_checkpoint, save_checkpoint
+from workbench.core.training.optim import build_optimizer, build_scheduler
+from workbench.core.training.steps import NonFiniteLoss, StepLoop, StepOutput, StopRequested
 
 PHASE = "pretraining"
 MONITOR_IMAGES = 2000  # labelled images used for the kNN accuracy and the projection, at most
@@ -110,19 +113,27 @@ class PretrainMonitor:
         return {"knn_accuracy": accuracy}
 
 
+def pretraining_settings(config: ProjectConfig) -> TrainingConfig:
+    """The training settings pretraining runs with: the chosen optimizer, schedule, warm-up, weight decay and
+    gradient clipping, at strategy.pretrain_lr over strategy.pretrain_epochs."""
+    scfg = config.strategy
+    return config.training.model_copy(update={"lr": scfg.pretrain_lr, "epochs": scfg.pretrain_epochs})
+
+
 def run_pretraining(task: PretrainTask, images: PretrainImages, context: StrategyContext, path: Path,
                     saved: dict[str, Any] | None) -> list[dict[str, float]]:
     """Train `task` on `images` for strategy.pretrain_epochs, emitting events and checkpointing each epoch."""
     scfg, tcfg = context.config.strategy, context.config.training
+    settings = pretraining_settings(context.config)
     params = [p for p in task.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=scfg.pretrain_lr, weight_decay=tcfg.weight_decay)
+    optimizer = build_optimizer(params, settings)
     n = len(images.rows)
     if n < 2:
         raise ConfigError("pretraining needs at least two images")
     batch = min(scfg.pretrain_batch_size, n)
     steps = n // batch  # the last incomplete batch is dropped: contrastive losses want full batches
     total = scfg.pretrain_epochs * steps
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 0.5 * (1 + math.cos(math.pi * min(1.0, s / total))))
+    scheduler = build_scheduler(optimizer, settings, steps)
     history: list[dict[str, float]] = []
     start = 1
     if saved is not None:
@@ -135,35 +146,33 @@ def run_pretraining(task: PretrainTask, images: PretrainImages, context: Strateg
         plural = "s" if scfg.pretrain_epochs != 1 else ""
         context.emit(LogMessage("info", f"pretraining ({scfg.pretrain_epochs} epoch{plural}) on {images.description}"))
     monitor = PretrainMonitor(context)
-    step = (start - 1) * steps
+    # The pretext losses run in float32 (no AMP): their normalised similarities are not checked under float16.
+    loop = StepLoop(optimizer, scheduler, emit=context.emit, phase=PHASE, step=(start - 1) * steps,
+                    control=context.control, device_type=context.device.type, clip_grad_norm=tcfg.grad_clip_norm,
+                    on_step=lambda step, _epoch, _out: task.after_step(step / total))
+
+    def loss_of(x: torch.Tensor) -> StepOutput:
+        return StepOutput(task(x), len(x))
+
     for epoch in range(start, scfg.pretrain_epochs + 1):
         torch.manual_seed(tcfg.seed * 1000 + epoch)
         order = images.rows[np.random.default_rng([tcfg.seed, epoch, 17]).permutation(n)]
         task.train()
-        began, loss_sum = time.perf_counter(), 0.0
-        for b in range(steps):
-            check_stop(context.control)
-            tick = time.perf_counter()
-            loss = task(images.load(order[b * batch:(b + 1) * batch]))
-            value = float(loss.detach())
-            if not math.isfinite(value):
-                raise RuntimeError(f"the pretraining loss became {value} at pretraining epoch {epoch}, batch {b + 1}: "
-                                   "lower strategy.pretrain_lr")
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            step += 1
-            task.after_step(step / total)
-            loss_sum += value
-            speed = batch / max(time.perf_counter() - tick, 1e-9)
-            context.emit(BatchEnded(epoch, b + 1, steps, value, optimizer.param_groups[0]["lr"], speed, step, PHASE))
+        began = time.perf_counter()  # the epoch's seconds include its monitoring, as shown before
+        batches = [order[b * batch:(b + 1) * batch] for b in range(steps)]
+        try:
+            result = loop.run_epoch(epoch, batches, images.load, loss_of)
+        except StopRequested:
+            raise StopRequested(0, {}) from None  # a stopped pretraining epoch starts again from its beginning
+        except NonFiniteLoss as bad:
+            raise RuntimeError(f"the pretraining loss became {bad.value} at pretraining epoch {epoch}, batch "
+                               f"{bad.batch}: lower strategy.pretrain_lr") from None
         metrics = monitor.epoch_end(task, epoch)
         val_loss = monitor.val_loss(task, tcfg.seed)
-        record = {"epoch": epoch, "train_loss": loss_sum / steps, "val_loss": val_loss, **metrics}
+        record = {"epoch": epoch, "train_loss": result.loss, "val_loss": val_loss, **metrics}
         history.append(record)
         context.emit(EpochEnded(epoch, scfg.pretrain_epochs, record["train_loss"], val_loss, math.nan, metrics,
-                                optimizer.param_groups[0]["lr"], time.perf_counter() - began, False, PHASE))
+                                loop.lr if result.lr is None else result.lr, time.perf_counter() - began, False, PHASE))
         if context.is_main:
             save_checkpoint({"task": task.state_dict(), "optimizer": optimizer.state_dict(),
                              "scheduler": scheduler.state_dict(), "epoch": epoch, "history": history,

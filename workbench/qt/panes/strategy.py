@@ -43,6 +43,7 @@ def optimisation_fields() -> list[FieldSpec | str]:
         FieldSpec("nesterov", label="Nesterov momentum",
                   enabled_when=lambda c: OPTIMIZERS[c.training.optimizer].has_nesterov and c.training.momentum > 0),
         "weight_decay",
+        "grad_clip_norm",
         "batch_size",
         "epochs",
     ]

@@ -53,6 +53,7 @@ FIELD_LABELS = {
     "channels_last": "Channels-last layout (CUDA)",
     "early_stopping_patience": "Early stopping patience",
     "warmup_epochs": "Warm-up epochs",
+    "grad_clip_norm": "Gradient clipping (max norm)",
     "gamma": "Decay factor (gamma)",
     "image_size": "Image size",
     "resize_mode": "Resize",

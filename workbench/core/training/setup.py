@@ -7,6 +7,7 @@ settings. `resume_state` loads the checkpoint to continue from into them, when t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from torch import nn
 from workbench.core.config import ProjectConfig
 from workbench.core.data.pipeline import PreparedData
 from workbench.core.data.transforms import build_augmentation
-from workbench.core.events import LogMessage
+from workbench.core.events import EngineEvent, LogMessage
 from workbench.core.models.factory import build_model
 from workbench.core.runs import RunStore
 from workbench.core.strategies import load_strategy
@@ -43,7 +44,7 @@ class TrainingRun:
     run_id: str
     run_dir: Path
     store: RunStore | None
-    emit: Any  # Callable[[EngineEvent], None], a no-op off rank 0
+    emit: Callable[[EngineEvent], None]  # a no-op off rank 0
     control: RunControl
     strategy: Strategy
     sctx: StrategyContext
@@ -109,7 +110,8 @@ def amp_dtype(config: ProjectConfig, device: torch.device) -> torch.dtype | None
 
 
 def build_run(config: ProjectConfig, data: PreparedData, device: torch.device, ctx: distributed.DistContext,
-              run_id: str, run_dir: Path, store: RunStore | None, emit: Any, control: RunControl) -> TrainingRun:
+              run_id: str, run_dir: Path, store: RunStore | None, emit: Callable[[EngineEvent], None],
+              control: RunControl) -> TrainingRun:
     tcfg = config.training
     strategy: Strategy = load_strategy(config.strategy.name)
     sctx = StrategyContext(config, data, device, run_dir, emit, control, ctx.is_main)

@@ -189,3 +189,19 @@ def test_the_engine_clips_gradients_when_asked(tiny_project) -> None:
     tiny_project.training.grad_clip_norm = cap
     assert train(tiny_project, monitors=[clipped]).status == "completed"
     assert max(free.norms) > cap * 1.5 and max(clipped.norms) <= cap * (1 + 1e-5)
+
+
+# --- the epoch loop and its hooks --------------------------------------------------------------------
+
+
+def test_each_epoch_saves_then_announces_and_last_pt_holds_the_epoch(tiny_project) -> None:
+    from workbench.core.events import CheckpointSaved
+
+    events = CollectingCallback()
+    result = train(tiny_project, events)
+    epoch_events = [e for e in events.events if isinstance(e, (CheckpointSaved, EpochEnded))]
+    assert [(type(e).__name__, getattr(e, "kind", ""), e.epoch) for e in epoch_events][:3] == [
+        ("CheckpointSaved", "last", 1), ("CheckpointSaved", "best", 1), ("EpochEnded", "", 1)]
+    saved = load_checkpoint(result.run_dir / "checkpoints" / "last.pt")
+    assert saved["epoch"] == 2 and [h["epoch"] for h in saved["history"]] == [1, 2]
+    assert saved["best_epoch"] == result.best_epoch and saved["best_metrics"] == result.best_metrics

@@ -73,6 +73,26 @@ def test_gradient_clipping_caps_the_norm_of_every_step() -> None:
     assert max(grad_norms(1.0)) == pytest.approx(1.0, rel=1e-5)
 
 
+def test_mixed_precision_with_a_gradient_scaler_clips_the_unscaled_gradients() -> None:
+    model, optimizer, scheduler, load, _ = regression(scale=10.0)
+    norms: list[float] = []
+
+    def loss_of(batch: tuple[torch.Tensor, torch.Tensor]) -> StepOutput:
+        prediction = model(batch[0])
+        assert prediction.dtype == torch.bfloat16, "the loss function runs under autocast"
+        return StepOutput(nn.functional.mse_loss(prediction.float(), batch[1]), len(batch[1]))
+
+    def seen(_step: int, _epoch: int, _out: StepOutput) -> None:
+        norms.append(float(torch.linalg.vector_norm(torch.cat([p.grad.flatten() for p in model.parameters()]))))
+
+    scaler = torch.amp.GradScaler("cpu", init_scale=2.0**12)
+    loop = StepLoop(optimizer, scheduler, device_type="cpu", amp_dtype=torch.bfloat16, scaler=scaler,
+                    clip_grad_norm=1.0, on_step=seen)
+    result = loop.run_epoch(1, BATCHES, load, loss_of)
+    assert np.isfinite(result.loss) and len(norms) == 4
+    assert max(norms) == pytest.approx(1.0, rel=1e-3), "clipped after unscaling, so the cap applies to true gradients"
+
+
 def test_a_stop_carries_the_position_and_the_sums_so_far() -> None:
     _, optimizer, scheduler, load, loss_of = regression()
     control = RunControl()

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from workbench.core.config import ConfigError, ProjectConfig, TrainingConfig
+from workbench.core.config import ConfigError, ProjectConfig, TrainingConfig, with_updates
 from workbench.core.data.stats import normalize
 from workbench.core.events import EpochEnded, LogMessage, ProjectionReady
 from workbench.core.models.heads import start_head_small
@@ -117,7 +117,8 @@ def pretraining_settings(config: ProjectConfig) -> TrainingConfig:
     """The training settings pretraining runs with: the chosen optimizer, schedule, warm-up, weight decay and
     gradient clipping, at strategy.pretrain_lr over strategy.pretrain_epochs."""
     scfg = config.strategy
-    return config.training.model_copy(update={"lr": scfg.pretrain_lr, "epochs": scfg.pretrain_epochs})
+    updates = {"training.lr": scfg.pretrain_lr, "training.epochs": scfg.pretrain_epochs}
+    return with_updates(config, updates, source="the pretraining settings").training
 
 
 def run_pretraining(task: PretrainTask, images: PretrainImages, context: StrategyContext, path: Path,

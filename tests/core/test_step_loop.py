@@ -165,7 +165,8 @@ def test_pretraining_uses_the_chosen_optimizer_and_schedule(shapes_dataset: Path
     config = strategy_config(shapes_dataset, tmp_path / "runs", "autoencoder", epochs=1, pretrain_epochs=2,
                              pretrain_batch_size=16, pretrain_lr=2e-3)
     tcfg = config.training
-    tcfg.optimizer, tcfg.momentum, tcfg.scheduler, tcfg.step_size, tcfg.gamma = "sgd", 0.8, "step", 1, 0.25
+    tcfg.optimizer, tcfg.momentum, tcfg.nesterov = "sgd", 0.8, True
+    tcfg.scheduler, tcfg.step_size, tcfg.gamma = "step", 1, 0.25
     events = CollectingCallback()
     result = train(config, events)
     assert result.status == "completed", result.reason

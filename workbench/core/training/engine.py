@@ -293,8 +293,8 @@ def _finish(run: TrainingRun, state: TrainState, status: str) -> TrainResult:
                "epochs_run": epochs_run, "history": state.history, "device": str(run.device),
                "world_size": run.ctx.world_size, "finished": time.time()}
     if run.ctx.is_main:
-        previous = read_json(run.run_dir / "run.json", {}) or {}
-        write_json(run.run_dir / "run.json", {**previous, **summary})
+        previous = read_json(RunFolder(run.run_dir).status_file, {}) or {}
+        write_json(RunFolder(run.run_dir).status_file, {**previous, **summary})
         if run.store is not None:
             run.store.update(run.run_id, status=status, best_epoch=best_epoch, best_metrics=state.best_metrics,
                              ended=True)

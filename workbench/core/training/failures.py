@@ -16,6 +16,7 @@ import torch
 
 from workbench.core.events import EngineEvent, RunFailed
 from workbench.core.io import os_error_message
+from workbench.core.run_folder import CONFIG, METRICS, SPLIT, RunFolder
 from workbench.core.runs import RunStore, read_json, write_json
 from workbench.core.training.checkpoints import CheckpointError, load_checkpoint
 from workbench.core.training.optim import OPTIMIZERS
@@ -57,7 +58,7 @@ def saved_files(run_dir: Path | None) -> str:
             except CheckpointError:
                 continue
             kept.append(f"checkpoints/{name}.pt (epoch {epoch})")
-    kept += [n for n in ("config.toml", "split.csv", "metrics.jsonl") if (run_dir / n).exists()]
+    kept += [n for n in (CONFIG, SPLIT, METRICS) if (run_dir / n).exists()]
     return f" Saved in {run_dir}: {', '.join(kept)}." if kept else ""
 
 
@@ -95,8 +96,8 @@ def fail(reason: str, run_id: str, run_dir: Path | None, store: RunStore | None,
             with (run_dir / "log.txt").open("a", encoding="utf-8") as handle:
                 handle.write(f"{'run failed' if record else 'resume refused'}: {reason}\n{trace}\n")
             if record:
-                status = read_json(run_dir / "run.json", {}) or {}
-                write_json(run_dir / "run.json", {**status, "status": "failed", "reason": reason})
+                status = read_json(RunFolder(run_dir).status_file, {}) or {}
+                write_json(RunFolder(run_dir).status_file, {**status, "status": "failed", "reason": reason})
         except OSError:
             pass
     if store is not None and run_id and record:

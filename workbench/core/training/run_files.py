@@ -18,6 +18,7 @@ from workbench.core.data.stamps import changed_since_start, write_stamps
 from workbench.core.data.stats import NormStats
 from workbench.core.evaluation.test_set import write_test_files
 from workbench.core.events import EngineEvent, StageProgress
+from workbench.core.run_folder import RunFolder
 from workbench.core.runs import read_json, write_json
 from workbench.core.training.control import RunControl
 from workbench.core.training.optim import OPTIMIZERS
@@ -29,13 +30,14 @@ def prepare_run_data(config: ProjectConfig, run_dir: Path | None, emit: Callable
     def stage(name: str, done: int, total: int) -> None:
         emit(StageProgress(name, done, total))
 
-    if run_dir is not None and (run_dir / "split.csv").exists():
-        classes = read_json(run_dir / "classes.json")
-        stats_data = read_json(run_dir / "norm_stats.json")
+    if run_dir is not None and RunFolder(run_dir).split.exists():
+        folder = RunFolder(run_dir)
+        classes = read_json(folder.classes)
+        stats_data = read_json(folder.norm_stats)
         stats = NormStats.from_dict(stats_data) if stats_data else None
-        samples, _ = read_manifest(run_dir / "split.csv")
+        samples, _ = read_manifest(folder.split)
         changed = changed_since_start(run_dir, [s.path for s in samples])
-        data = prepare_data(config, manifest=run_dir / "split.csv", class_names=classes, stats=stats,
+        data = prepare_data(config, manifest=folder.split, class_names=classes, stats=stats,
                             cache_dir=run_dir / "cache", stage_progress=stage,
                             should_stop=lambda: control.stop_requested)
         if changed:
@@ -46,12 +48,13 @@ def prepare_run_data(config: ProjectConfig, run_dir: Path | None, emit: Callable
 
 def write_data_files(run_dir: Path, config: ProjectConfig, data: PreparedData) -> str:
     """Write the config, split manifest, classes, statistics and data report; returns the manifest's hash."""
-    save_config(config, run_dir / "config.toml")
-    manifest_sha = write_manifest(run_dir / "split.csv", data.samples, data.splits)
+    folder = RunFolder(run_dir)
+    save_config(config, folder.config)
+    manifest_sha = write_manifest(folder.split, data.samples, data.splits)
     write_test_files(run_dir)  # the test images' content hashes: later evaluations check them
     write_stamps(run_dir, [s.path for s in data.samples])
-    write_json(run_dir / "classes.json", data.class_names)
-    data.stats.save(run_dir / "norm_stats.json")
+    write_json(folder.classes, data.class_names)
+    data.stats.save(folder.norm_stats)
     write_json(run_dir / "data_report.json", {
         "source": config.data.source,
         "layout": data.layout,

@@ -21,6 +21,7 @@ from workbench.core.data.pipeline import PreparedData
 from workbench.core.data.transforms import build_augmentation
 from workbench.core.events import EngineEvent, LogMessage
 from workbench.core.models.factory import build_model
+from workbench.core.run_folder import BEST, LAST, RunFolder
 from workbench.core.runs import RunStore
 from workbench.core.strategies import load_strategy
 from workbench.core.strategies.base import Strategy, StrategyContext
@@ -63,11 +64,11 @@ class TrainingRun:
 
     @property
     def last_path(self) -> Path:
-        return self.run_dir / "checkpoints" / "last.pt"
+        return RunFolder(self.run_dir).last_checkpoint
 
     @property
     def best_path(self) -> Path:
-        return self.run_dir / "checkpoints" / "best.pt"
+        return RunFolder(self.run_dir).best_checkpoint
 
     @property
     def has_validation(self) -> bool:
@@ -116,7 +117,7 @@ def build_run(config: ProjectConfig, data: PreparedData, device: torch.device, c
     strategy: Strategy = load_strategy(config.strategy.name)
     sctx = StrategyContext(config, data, device, run_dir, emit, control, ctx.is_main)
     ckpt_dir = run_dir / "checkpoints"
-    saved, fallback_note = resume_point(ckpt_dir / "last.pt", ckpt_dir / "best.pt")  # each rank reads the same files
+    saved, fallback_note = resume_point(ckpt_dir / LAST, ckpt_dir / BEST)  # each rank reads the same files
     resuming = saved is not None
     model = strategy.build_model(sctx) or build_model(config, data.in_channels, len(data.class_names))
     strategy.prepare_model(model, sctx, resuming)

@@ -26,7 +26,9 @@ def test_raw_unnormalised_input_is_a_problem(tmp_path: Path) -> None:
     assert codes(findings) == {"input-not-normalised": PROBLEM}
     fixed = apply_patch(config, findings[0].patch)
     assert fixed.preprocessing.normalization == "zscore"
-    assert _checks(fixed, ["normalisation"]) == []
+    (passed,) = _checks(fixed, ["normalisation"])  # a pass that names its numbers
+    assert passed.code == "input-normalised" and passed.evidence["verdict"] == "passed"
+    assert passed.evidence["basis"].startswith("z-score from the training split: input mean")
 
 
 def test_images_with_different_ranges_are_flagged(tmp_path: Path) -> None:
@@ -179,7 +181,9 @@ def test_resizing_that_erases_the_class_difference_is_flagged(tmp_path: Path) ->
     assert finding.patch["preprocessing.image_size"] >= 16
     assert Path(finding.evidence["image"]).is_file()
     config.preprocessing.image_size = 32  # the originals' own size: nothing is lost
-    assert _checks(config, ["input_size"]) == []
+    (kept,) = _checks(config, ["input_size"])
+    assert kept.code == "input-size-kept" and kept.evidence["verdict"] == "passed"
+    assert "input 32 px: none of" in kept.evidence["basis"]
 
 
 def test_blank_images_and_unreadable_files_are_reported(tmp_path: Path) -> None:

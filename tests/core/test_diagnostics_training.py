@@ -286,15 +286,19 @@ def test_loss_trend_divergence_and_no_progress(tmp_path: Path) -> None:
 
 def test_initial_loss_rules(tmp_path: Path) -> None:
     config = small_config(tmp_path, tmp_path)
-    for losses, expected in (([2.3, 2.25, 2.31], {}), ([40.0, 35.0, 38.0], {"initial-loss-high": PROBLEM}),
+    passed = {"initial-loss-expected": "info"}  # a pass, naming the loss against ln(C)
+    for losses, expected in (([2.3, 2.25, 2.31], passed), ([40.0, 35.0, 38.0], {"initial-loss-high": PROBLEM}),
                              ([0.01, 0.0, 0.0], {"initial-loss-low": WARNING}),
-                             ([2.3, 900.0, 4000.0], {})):  # runaway after the first step: divergence, not init
+                             ([2.3, 900.0, 4000.0], passed)):  # runaway after the first step: divergence, not init
         context, emit = _fake_context(config)
         monitor = InitialLossMonitor(batches=3)
         monitor.setup(context)
         for step, loss in enumerate(losses, start=1):
             monitor.on_step(step, 1, loss, None, None, None)
         assert codes(emit.events) == expected, losses
+        if expected is passed:
+            assert emit.events[0].evidence["basis"].endswith("against ln(10) = 2.30 for a uniform guess "
+                                                            "(allowed 0.23–5.11)")
 
 
 def test_a_failing_diagnostic_never_breaks_training(tmp_path: Path) -> None:

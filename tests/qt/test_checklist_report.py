@@ -26,14 +26,19 @@ def test_app_and_report_checklists_agree(qtbot, name: str) -> None:
     store.replace("data", data)
     if run is not None:
         store.replace("run", run)
-    report = {r["item"]: r["status"] for r in pitfall_checklist({
+    rows = pitfall_checklist({
         "dataset_record": {"checked": "2026-12-01 10:00:00", "findings": data},
         "findings_raw": {"findings": run} if run is not None else None,
         "status": {"status": "completed" if run is not None else "running"},
         "config": {"diagnostics": {"enabled": False}},  # only the stored findings decide, as in the app
-    })}
+    })
+    report = {r["item"]: r["status"] for r in rows}
     app = {n: view.status_of(n) for n in range(1, 8)}
     assert app == report
+    # The same numbers behind each status, in the app and in the report.
+    assert {n: view.status_text(n) for n in range(1, 8)} == {r["item"]: r["status_line"] for r in rows}
+    shown = {view.tree.topLevelItem(n - 1).text(1) for n in range(1, 8)}
+    assert {r["status_line"] for r in rows} == shown
     if run:  # the run's findings: the plateau (item 4) and the border shortcut (item 7)
         assert app[4] == "warning" and app[7] == "problem"
     # The duplicates the data checks found count; a run's imbalance note alone is only a note.

@@ -6,6 +6,11 @@ with no finding it reads "passed" once the checks that decide it have run, and "
 never a pretend pass; a finding whose evidence carries the verdict "passed" (the feature-structure check)
 counts as a pass. Evidence Workbench holds itself (the normalisation statistics, the count of looks
 at the test set) can be added per item; it decides an item the same way a finding does.
+
+Every status names the number it rests on (issue 14, "evidence before a pass"): `ItemStatus.basis` holds
+the numbers of the findings and evidence lines that decided it (a passing check's "basis", e.g.
+"0 duplicate pairs among 1,797 images"), and `status_line` joins them to the status. A pass that no
+check backed with a number says so ("no number recorded") rather than reading as a bare "passed".
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ class ItemStatus:
     status: str = "not checked"
     findings: list[Any] = field(default_factory=list)
     evidence: list[tuple[str, str]] = field(default_factory=list)  # (severity, text) known without a finding
+    basis: list[str] = field(default_factory=list)  # the numbers the status rests on, one text per check
 
 
 FINISHED = ("completed", "early_stopped")
@@ -114,4 +120,30 @@ def item_statuses(findings: Iterable[Any], checked: Iterable[str] = (),
         own = {s for s, _ in row.evidence if s not in ("info", "pending")}
         decided = DECIDED_BY.get(row.item) in checked or any(s != "pending" for s, _ in row.evidence)
         row.status = _status(severities | own, decided or checked_by_history)
+        row.basis = _basis(row, live, passes)
     return rows
+
+
+NO_NUMBER = "the checks ran and raised nothing, but recorded no number"
+SEVERITY_OF = {"problem": ("problem", "error"), "warning": ("warning",), "note": ("info",), "passed": ("info",)}
+
+
+def _basis(row: ItemStatus, live: list[Any], passes: list[Any]) -> list[str]:
+    """The numbers behind the status: of the passing checks for a pass, of the deciding findings otherwise."""
+    if row.status == "not checked":  # nothing measured yet; the report's evidence column says what is pending
+        return []
+    wanted = SEVERITY_OF[row.status]
+    deciding = passes if row.status == "passed" else \
+        [f for f in live if str(_get(f, "severity", "info")) in wanted and not any(f is p for p in passes)]
+    texts = [str((_get(f, "evidence") or {}).get("basis") or _get(f, "title", "") or _get(f, "code", ""))
+             for f in deciding]
+    texts += [text for s, text in row.evidence if s in wanted]
+    texts = list(dict.fromkeys(t for t in texts if t))
+    if not texts and row.status == "passed":
+        return [NO_NUMBER]
+    return texts
+
+
+def status_line(row: ItemStatus) -> str:
+    """The status with the numbers it rests on, e.g. "passed: 0 duplicate pairs among 1,797 images"."""
+    return f"{row.status}: {'; '.join(row.basis)}" if row.basis else row.status

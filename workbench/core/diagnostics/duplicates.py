@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from workbench.core.diagnostics.context import CheckContext, grey_rows
-from workbench.core.diagnostics.findings import INFO, PROBLEM, WARNING, Finding
+from workbench.core.diagnostics.findings import INFO, PROBLEM, WARNING, Finding, passed_finding
 from workbench.core.diagnostics.hashing import candidate_pairs, dhash, phash
 
 if TYPE_CHECKING:
@@ -98,7 +98,9 @@ def _describe(prepared: PreparedData, pair: DuplicatePair) -> dict:
 def check_duplicates(prepared: PreparedData, config: ProjectConfig, ctx: CheckContext) -> list[Finding]:
     pairs = find_duplicates(prepared, ctx)
     if not pairs:
-        return []
+        return [passed_finding("no-duplicates", "No duplicated images",
+                               f"0 duplicate pairs among {len(prepared.labels):,} images",
+                               {"pair_count": 0, "images": len(prepared.labels)}, "samples", "II-A.3")]
     splits = prepared.splits
     across = [p for p in pairs if splits[p.a] != splits[p.b]]
     within = [p for p in pairs if splits[p.a] == splits[p.b]]

@@ -20,14 +20,15 @@ from typing import Any
 from workbench.core.events import FindingRaised
 from workbench.core.fixes import apply_patch  # re-exported: the one implementation lives beside the fixes
 
-__all__ = ["CLOSED", "INFO", "PROBLEM", "SEVERITIES", "STATUSES", "WARNING", "Finding", "apply_patch", "at_least",
-           "expected_initial_loss", "plain", "severity_rank"]
+__all__ = ["CLOSED", "INFO", "PASSED", "PROBLEM", "SEVERITIES", "STATUSES", "WARNING", "Finding", "apply_patch",
+           "at_least", "expected_initial_loss", "passed_finding", "plain", "severity_rank"]
 
 INFO, WARNING, PROBLEM = "info", "warning", "problem"
 SEVERITIES = (INFO, WARNING, PROBLEM)
 RAISED, UPDATED, RESOLVED, WITHDRAWN = "raised", "updated", "resolved", "withdrawn"
 STATUSES = (RAISED, UPDATED, RESOLVED, WITHDRAWN)
 CLOSED = (RESOLVED, WITHDRAWN)  # no longer a warning: the report and the GUI show them as history
+PASSED = "passed"  # evidence["verdict"] of a check that found nothing wrong, with evidence["basis"] naming its numbers
 
 
 @dataclass(frozen=True)
@@ -128,3 +129,10 @@ def plain(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None if math.isnan(value) else (1e308 if value > 0 else -1e308)
     return value
+
+
+def passed_finding(code: str, title: str, basis: str, evidence: dict[str, Any], pane: str, paper_item: str) -> Finding:
+    """A check that found nothing wrong, as an info finding whose evidence names the numbers it rests on
+    (`basis`, e.g. "0 duplicate pairs among 1,797 images"): the checklist shows it as the item's pass."""
+    return Finding(code, INFO, title, f"{basis} (paper, checklist item {paper_item.rsplit('.', 1)[-1]}).", "",
+                   {**evidence, "verdict": PASSED, "basis": basis}, pane=pane, paper_item=paper_item)

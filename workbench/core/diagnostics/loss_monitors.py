@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from workbench.core.diagnostics.findings import PROBLEM, WARNING, Finding
+from workbench.core.diagnostics.findings import PROBLEM, WARNING, Finding, passed_finding
 from workbench.core.diagnostics.monitor_base import FindingMonitor
 from workbench.core.fixes import lr_from_finder
 from workbench.core.training.monitors import MonitorContext
@@ -82,6 +82,12 @@ class InitialLossMonitor(FindingMonitor):
                 "Check the output layer and loss pairing, and that the labels are not visible in the images.",
                 evidence, pane="train", paper_item="II-A.4",
             ))
+        else:
+            shown = "first batch's loss" if diverged else f"first {len(self.losses)} batches' loss"
+            self.raise_finding(passed_finding(
+                "initial-loss-expected", "The first losses are near ln(C)",
+                f"{shown} {mean:.2f} against ln({self.num_classes}) = {expected:.2f} for a uniform guess "
+                f"(allowed {0.1 * expected:.2f}–{2 * expected + 0.5:.2f})", evidence, "train", "II-A.4"))
 
 
 class LossTrendMonitor(FindingMonitor):

@@ -15,7 +15,7 @@ import torch
 
 from workbench.core.data.stats import normalize
 from workbench.core.diagnostics.context import CheckContext
-from workbench.core.diagnostics.findings import PROBLEM, WARNING, Finding
+from workbench.core.diagnostics.findings import PROBLEM, WARNING, Finding, passed_finding
 
 if TYPE_CHECKING:
     from workbench.core.config import ProjectConfig
@@ -60,7 +60,12 @@ def check_normalisation(prepared: PreparedData, config: ProjectConfig, ctx: Chec
             "Use z-score normalisation, which scales by the spread of the training pixels.",
             evidence, pane="data", patch={"preprocessing.normalization": "zscore"}, paper_item="II-A.2",
         )]
-    return []
+    source = {"zscore": "z-score from the training split", "minmax": "min–max from the training split",
+              "imagenet": "ImageNet statistics", "none": "no normalisation"}.get(mode, f"'{mode}' normalisation")
+    return [passed_finding(
+        "input-normalised", "The input is normalised",
+        f"{source}: input mean {mean:.2f}, std {std:.2f}, largest |value| {peak:.1f} over {len(rows):,} training "
+        "images", evidence, "data", "II-A.2")]
 
 
 def _gap_groups(tops: np.ndarray) -> tuple[np.ndarray, float] | None:

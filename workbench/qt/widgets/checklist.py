@@ -61,11 +61,11 @@ class ChecklistView(QWidget):
         statuses = item_statuses(self.store)
         words = {"problem": self.tr("problem"), "warning": self.tr("warning"), "passed": self.tr("passed"),
                  "not checked": self.tr("not checked"), "note": self.tr("note")}
+        rows = core_checklist.item_statuses(self.store.all(), self.store.checked)
         for item in CHECKLIST:
             status, found = statuses[item.number]
-            # A pass names the number it rests on, where a check gave one ("k-NN accuracy 0.91 > majority 0.25; ...").
-            basis = "; ".join(str(f.evidence["basis"]) for f in found
-                              if f.evidence.get("basis") and not f.closed and f.evidence.get("verdict") == status)
+            # Every status names the numbers it rests on ("0 duplicate pairs among 1,797 images"): the core's rule.
+            basis = "; ".join(rows[item.number].basis)
             row = QTreeWidgetItem([f"{item.number}. {self.tr(item.title)} — {self.tr(item.question)}",
                                    words[status] + (f": {basis}" if basis else "")])
             row.setData(0, Qt.ItemDataRole.UserRole, item.pane)
@@ -81,6 +81,10 @@ class ChecklistView(QWidget):
 
     def status_of(self, number: int) -> str:
         return item_statuses(self.store)[number][0]
+
+    def status_text(self, number: int) -> str:
+        """The status as shown, with the numbers it rests on (`workbench.core.checklist.status_line`)."""
+        return core_checklist.status_line(core_checklist.item_statuses(self.store.all(), self.store.checked)[number])
 
     def _open(self, item: QTreeWidgetItem, _column: int) -> None:
         pane: Any = item.data(0, Qt.ItemDataRole.UserRole)

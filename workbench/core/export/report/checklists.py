@@ -59,10 +59,8 @@ def pitfall_checklist(data: dict[str, Any]) -> list[dict[str, Any]]:
         status = statuses[number]
         lines = [f"{f.get('severity', 'info')}: {f.get('title', f.get('code', ''))}" for f in status.findings]
         lines += [text for _, text in status.evidence]
-        if not lines and status.status == "passed":
-            source = checklist.DECIDED_BY.get(number, "")
-            lines.append(f"the {'data' if source == 'data' else 'training'} checks ran and raised nothing on this item")
         rows.append({"item": number, "title": title, "question": question, "status": status.status,
+                     "status_line": checklist.status_line(status), "basis": status.basis,
                      "evidence": lines, "findings": status.findings})
     return rows
 

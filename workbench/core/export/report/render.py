@@ -155,8 +155,8 @@ def section_pitfalls(d: dict[str, Any]) -> str:
         fixes = [f.get("fix") for f in row["findings"] if f.get("fix") and f.get("severity") in ("warning", "problem")]
         if fixes:
             evidence += "<br><b>Fix:</b> " + esc(fixes[0])
-        rows.append((str(row["item"]), f"<b>{esc(row['title'])}</b><br>{esc(row['question'])}", badge(row["status"]),
-                     evidence))
+        status = badge(row["status"]) + (f"<br>{esc('; '.join(row['basis']))}" if row.get("basis") else "")
+        rows.append((str(row["item"]), f"<b>{esc(row['title'])}</b><br>{esc(row['question'])}", status, evidence))
     intro = "<p>The seven-item checklist of Ponti et al. (2021), section II-A. Statuses come from Workbench's " \
             "diagnostics and from the run itself; an item nobody checked is marked NOT CHECKED.</p>"
     return intro + table(("#", "Item", "Status", "Evidence"), rows, raw=True)

@@ -140,7 +140,7 @@ def shortcut_job(payload: dict[str, Any], send: Send, should_stop: Callable[[], 
 
 def label_check_job(payload: dict[str, Any], send: Send, should_stop: Callable[[], bool]) -> int:
     """cleanlab on the trained network's predictions for the validation images; returns the findings sent."""
-    from workbench.core.diagnostics.label_issues import judges_labels, label_issue_findings, save_out_of_sample_probs
+    from workbench.core.diagnostics.label_issues import after_training_findings, save_out_of_sample_probs
     from workbench.core.training.loop import predict
 
     prepared = restore_data(payload["data"])
@@ -154,12 +154,9 @@ def label_check_job(payload: dict[str, Any], send: Send, should_stop: Callable[[
     if payload.get("evidence_dir"):
         save_out_of_sample_probs(Path(payload["evidence_dir"]), rows, probs)
     sent = 0
-    if judges_labels(prepared.labels[rows], probs):  # an undertrained network would accuse good labels
-        for finding in label_issue_findings(
-                prepared.labels[rows], probs, [prepared.samples[i] for i in rows], prepared.class_names,
-                splits=[prepared.splits[i] for i in rows],
-                source="the trained network, on validation images it did not train on"):
-            send(("finding", finding))
-            sent += 1
+    for finding in after_training_findings(prepared.labels[rows], probs, [prepared.samples[i] for i in rows],
+                                           prepared.class_names, [prepared.splits[i] for i in rows]):
+        send(("finding", finding))
+        sent += 1
     send(("progress", 2, 2))
     return sent

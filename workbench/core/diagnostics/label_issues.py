@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from workbench.core.diagnostics.context import CheckContext, grey_rows, stratified_sample
-from workbench.core.diagnostics.findings import INFO, WARNING, Finding
+from workbench.core.diagnostics.findings import INFO, WARNING, Finding, passed_finding
 from workbench.core.run_folder import RunFolder
 
 if TYPE_CHECKING:
@@ -194,16 +194,68 @@ def deferred_finding(accuracy: float) -> Finding:
     )
 
 
+def network_accuracy(labels: np.ndarray, probs: np.ndarray) -> float:
+    """Balanced accuracy of a network's predictions against the given labels (nan without labels)."""
+    from sklearn.metrics import balanced_accuracy_score
+
+    if len(labels) == 0:
+        return float("nan")
+    return float(balanced_accuracy_score(labels, np.asarray(probs).argmax(axis=1)))
+
+
+def too_weak_to_judge(accuracy: float, threshold: float = MIN_NETWORK_ACCURACY) -> Finding:
+    """The note that the trained network was too weak to judge the labels: below MIN_NETWORK_ACCURACY its
+    disagreements accuse no label; below MIN_PIXEL_MODEL_ACCURACY its silence clears none (a weak model that
+    flags nothing has missed wrong labels as readily as it has found none)."""
+    shown = f"{accuracy:.2f}" if np.isfinite(accuracy) else "not measurable"
+    basis = (f"labels checked after training: the model is not strong enough to judge labels (balanced accuracy "
+             f"{shown} < {threshold:.2f})")
+    role = ("its confident disagreements are evidence of wrong labels" if threshold <= MIN_NETWORK_ACCURACY else
+            "finding no suspect clears the labels")
+    return Finding(
+        "label-check-inconclusive", INFO, "The labels could not be judged",
+        f"The trained network reached a balanced accuracy of {shown} on its validation images, below the "
+        f"{threshold:.2f} at which {role}. Nothing is said about the labels either way.",
+        "Train until the network learns the classes (more epochs, a larger input or network), then look again.",
+        {"network_balanced_accuracy": accuracy, "threshold": threshold, "basis": basis},
+        pane="samples", paper_item="II-A.3",
+    )
+
+
+def labels_look_right(labels: np.ndarray, probs: np.ndarray) -> Finding:
+    """The pass of the after-training label check: a network strong enough to judge found nothing to report."""
+
+    accuracy = network_accuracy(labels, probs)
+    return passed_finding(
+        "labels-checked", "The trained network finds no label errors worth reporting",
+        f"labels checked after training: the network (balanced accuracy {accuracy:.2f} ≥ {MIN_PIXEL_MODEL_ACCURACY:.2f}) "
+        f"raises no suspect with expected precision ≥ {NOTE_PRECISION:.2f} among {len(labels):,} validation images",
+        {"network_balanced_accuracy": accuracy, "images_checked": len(labels)}, "samples", "II-A.3")
+
+
+def after_training_findings(labels: np.ndarray, probs: np.ndarray, samples: Sequence[Sample],
+                            class_names: Sequence[str], splits: Sequence[str]) -> list[Finding]:
+    """The label check on a trained network's validation predictions, always with a verdict that names its number:
+    the suspects; or, found none, a pass from a network at MIN_PIXEL_MODEL_ACCURACY or more; or the note that
+    the network is not strong enough to judge (below MIN_NETWORK_ACCURACY to accuse, MIN_PIXEL_MODEL_ACCURACY
+    to clear: a weak model that flags nothing has missed wrong labels as readily as it has found none)."""
+    accuracy = network_accuracy(labels, probs)
+    if not judges_labels(labels, probs):  # an undertrained network would accuse good labels
+        return [too_weak_to_judge(accuracy)]
+    found = label_issue_findings(labels, probs, samples, class_names, splits=splits,
+                                 source="the trained network, on validation images it did not train on")
+    if found:
+        return found
+    return [labels_look_right(labels, probs) if accuracy >= MIN_PIXEL_MODEL_ACCURACY
+            else too_weak_to_judge(accuracy, MIN_PIXEL_MODEL_ACCURACY)]
+
+
 def judges_labels(labels: np.ndarray, probs: np.ndarray) -> bool:
     """Whether a network's predictions are good enough (balanced accuracy) for its disagreements to mean something.
 
     Balanced accuracy against the given labels is itself lowered by wrong labels (a perfect model scores ~0.8
     against 20 % flipped ones), so the bar here is low; `expected_precision` does the real judging."""
-    from sklearn.metrics import balanced_accuracy_score
-
-    if len(labels) == 0:
-        return False
-    return float(balanced_accuracy_score(labels, np.asarray(probs).argmax(axis=1))) >= MIN_NETWORK_ACCURACY
+    return bool(network_accuracy(labels, probs) >= MIN_NETWORK_ACCURACY)
 
 
 def save_out_of_sample_probs(folder: Path, rows: np.ndarray, probs: np.ndarray) -> Path:

@@ -112,7 +112,9 @@ def test_a_bright_frame_edge_in_one_class_is_found_as_a_border_shortcut(tmp_path
 
 def test_clean_short_run_raises_no_training_finding(tmp_path: Path) -> None:
     config = small_config(bars_dataset(tmp_path / "data"), tmp_path / "runs", epochs=3)
-    assert _run(config, _training_monitors()) == []
+    events = _run(config, _training_monitors())
+    assert codes(events) == {"initial-loss-expected": "info"}  # only the pass of item 4, naming its number
+    assert events[0].evidence["verdict"] == "passed" and "against ln(2) = 0.69" in events[0].evidence["basis"]
 
 
 def test_monitor_factory_follows_the_settings() -> None:

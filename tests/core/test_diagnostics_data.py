@@ -102,6 +102,11 @@ def test_clean_labels_raise_no_label_finding(tmp_path: Path) -> None:
     root = write_classes(tmp_path / "data", digits((0, 1, 3, 7), 100))
     findings = _checks(small_config(root, tmp_path / "runs"), ["label_issues"])
     assert [f for f in findings if f.code == "label-issues"] == []
+    # The pixel model is strong enough here (≥ 0.85), so its silence is a pass that names its accuracy.
+    (passed,) = findings
+    assert passed.code == "labels-checked" and passed.evidence["model_balanced_accuracy"] >= 0.85
+    assert passed.evidence["basis"].startswith("labels checked by a cross-validated linear model on the pixels "
+                                               f"(balanced accuracy {passed.evidence['model_balanced_accuracy']:.2f})")
 
 
 def test_label_issue_findings_from_given_probabilities() -> None:

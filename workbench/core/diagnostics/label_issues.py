@@ -175,8 +175,16 @@ def check_label_issues(prepared: PreparedData, config: ProjectConfig, ctx: Check
             return [deferred_finding(accuracy)]  # too weak to judge; the trained network's predictions can
         source = f"a cross-validated linear model on the pixels (balanced accuracy {accuracy:.2f})"
     ctx.check_stop()
-    return label_issue_findings(prepared.labels[rows], probs, [prepared.samples[i] for i in rows],
-                                prepared.class_names, splits=[prepared.splits[i] for i in rows], source=source)
+    found = label_issue_findings(prepared.labels[rows], probs, [prepared.samples[i] for i in rows],
+                                 prepared.class_names, splits=[prepared.splits[i] for i in rows], source=source)
+    accuracy = network_accuracy(prepared.labels[rows], probs)
+    if found or accuracy < MIN_PIXEL_MODEL_ACCURACY:
+        return found
+    return [passed_finding(  # a model this strong that flags nothing is evidence the labels agree with the images
+        "labels-checked", "No label errors worth reporting",
+        f"labels checked by {source}: no suspect with expected precision ≥ {NOTE_PRECISION:.2f} "
+        f"among {len(rows):,} images", {"model_balanced_accuracy": accuracy, "images_checked": len(rows)},
+        "samples", "II-A.3")]
 
 
 def deferred_finding(accuracy: float) -> Finding:

@@ -6,6 +6,13 @@ The second is measured with a quick texture classifier, trained on the originals
 trips: when it drops, the detail that distinguishes the classes went away with the resizing. Both are
 judged at a noise floor of a tenth of each image's own contrast, and away from the border, so that
 faint resampling artefacts do not count as surviving detail.
+
+The rule: a warning when the classifier's cross-validated balanced accuracy at the input size is LOST_ACCURACY
+(0.15) or more below that at full resolution, while the originals are clearly separable (chance + 0.25 or
+more). Both conditions make the loss large and clear: a drop of 0.15 is three times the 0.05 within which a
+larger size counts as keeping the difference, and a dataset the classifier cannot separate even at full
+resolution gives no evidence either way. Otherwise the check passes, naming both accuracies and the SSIM,
+or (SSIM under 0.5 with the classes still separable) leaves an info note.
 """
 
 from __future__ import annotations

@@ -187,7 +187,8 @@ def test_an_interrupted_run_is_offered_for_resume(qtbot, make_window, shapes_dat
     train.start()
     qtbot.waitUntil(lambda: train.last_epoch >= 1, timeout=TIMEOUT)
     train.stop()
-    qtbot.waitUntil(lambda: not window.runner.is_running, timeout=TIMEOUT)
+    # is_busy: the end-of-run work also writes the run's files and index row; simulate the crash after it
+    qtbot.waitUntil(lambda: not window.runner.is_busy, timeout=TIMEOUT)
     run_dir = Path(window.runner.run_dir)
     # As after a crash: the index still says "running", the folder records no end (no run.json), and the last
     # checkpoint is on disk.

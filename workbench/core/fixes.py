@@ -25,20 +25,9 @@ LEDGER_KEY = "diagnostics.applied_fixes"
 
 def apply_patch(config: ProjectConfig, patch: dict[str, Any]) -> ProjectConfig:
     """A validated copy of `config` with the dotted keys of `patch` set (the GUI's "Apply fix")."""
-    from workbench.core.config import ConfigError, config_from_dict
+    from workbench.core.config import with_updates
 
-    raw = config.model_dump(mode="json")
-    for key, value in patch.items():
-        node = raw
-        parts = key.split(".")
-        for part in parts[:-1]:
-            if not isinstance(node.get(part), dict):
-                raise ConfigError(f"patch key {key!r} does not name a setting")
-            node = node[part]
-        if parts[-1] not in node:
-            raise ConfigError(f"patch key {key!r} does not name a setting")
-        node[parts[-1]] = value
-    return config_from_dict(raw, source="patched project")
+    return with_updates(config, patch, source="patched project")
 
 
 class FixConflict(ValueError):

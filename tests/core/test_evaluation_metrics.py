@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from sklearn.metrics import (
@@ -140,3 +142,27 @@ def test_full_metrics_has_every_part() -> None:
         assert key in m, key
     empty = full_metrics([], np.zeros((0, 4)), NAMES)
     assert empty["support"] == 0
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_epoch_metrics_match_sklearn_with_missing_and_never_predicted_classes(seed: int) -> None:
+    """classification_metrics counts with numpy (no scikit-learn import per run); it must agree with sklearn
+    where classes are missing from the truth, never predicted, or both."""
+    rng = np.random.default_rng(seed)
+    k = 5
+    y = rng.choice([0, 1, 3], 60) if seed % 2 else rng.integers(0, k, 60)
+    pred = np.where(rng.random(60) < 0.6, y, rng.choice([0, 2, 4], 60))
+    m = classification_metrics(y, pred, [f"c{i}" for i in range(k)])
+    present = sorted(set(y.tolist()))
+    assert m["accuracy"] == pytest.approx(accuracy_score(y, pred))
+    with warnings.catch_warnings():  # sklearn warns of classes predicted but absent from the truth
+        warnings.simplefilter("ignore")
+        assert m["balanced_accuracy"] == pytest.approx(balanced_accuracy_score(y, pred))
+    assert m["macro_f1"] == pytest.approx(f1_score(y, pred, labels=present, average="macro", zero_division=0))
+    assert m["weighted_f1"] == pytest.approx(f1_score(y, pred, labels=range(k), average="weighted", zero_division=0))
+    p, r, f, s = precision_recall_fscore_support(y, pred, labels=range(k), zero_division=0)
+    for i in range(k):
+        assert m["per_class"][f"c{i}"] == pytest.approx({"precision": p[i], "recall": r[i], "f1": f[i],
+                                                         "support": s[i]})
+    assert m["confusion_matrix"] == confusion_matrix(y, pred, labels=range(k)).tolist()
+

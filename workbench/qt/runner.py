@@ -41,6 +41,7 @@ from workbench.core.events import (
     RunStarted,
     StageProgress,
 )
+from workbench.core.host import set_interactive_host
 from workbench.core.training.control import RunControl
 
 BATCH_RATE_HZ = 10.0
@@ -129,6 +130,7 @@ class TrainingRunner(QObject):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
+        set_interactive_host(True)  # the engine runs beside the window: its end-of-run work goes to helpers
         self._thread: QThread | None = None
         self._worker: _TrainWorker | None = None
         self._control: RunControl | None = None

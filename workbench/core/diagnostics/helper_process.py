@@ -7,6 +7,11 @@ process; its return value arrives as `on_done(result)`. `cancel()` asks the chil
 
 Where a child process cannot be started (a frozen app that does not say it calls freeze_support, or
 WORKBENCH_DIAGNOSTICS_IN_PROCESS=1), the function runs in a low-priority thread of this process instead.
+
+A job made with `after_training=True` (end-of-run work) needs a process only where an interactive window
+shares this process (core/host.py, which the GUI's runner sets): headless, once training is
+over, neither a GIL nor cores are left to protect, so it runs in a thread and saves a child's start-up
+(a fresh interpreter importing torch: 2-4 s of CPU).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.core.helper_child import THREAD_VARIABLES
+from workbench.core.host import interactive_host
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +124,13 @@ class _StopSignal:
         return self._set
 
 
+def spare_cores() -> bool:
+    """True when a helper can start beside CPU training without taking its cores: more cores than torch uses."""
+    import torch
+
+    return (os.cpu_count() or 1) > torch.get_num_threads() + 1
+
+
 def in_process() -> bool:
     """True where helpers must run as threads: asked for, or a frozen app without WORKBENCH_HELPER_PROCESS=1."""
     if os.environ.get("WORKBENCH_DIAGNOSTICS_IN_PROCESS", "") == "1":
@@ -135,9 +148,10 @@ class HelperJob:
 
     def __init__(self, target: str, payload: Any, on_message: Callable[[Any], None], *,
                  on_done: Callable[[Any], None] | None = None, threads: int = 1, name: str = "diagnostics",
-                 later: bool = False, warm: tuple[str, ...] = ()) -> None:
+                 later: bool = False, warm: tuple[str, ...] = (), after_training: bool = False) -> None:
         """`later=True` starts the helper without its payload (given by `submit`), so that its start-up and the
-        imports of `warm` happen while training still runs."""
+        imports of `warm` happen while training still runs. `after_training=True`: end-of-run work, which runs in
+        a thread of this process unless a window shares it (see the module's docstring)."""
         self.target = target
         self.on_message = on_message
         self.on_done = on_done
@@ -149,6 +163,7 @@ class HelperJob:
         self._payload = payload
         self._later = later
         self._warm = warm
+        self.after_training = after_training
         self._finished = threading.Event()
         self._process: Any = None
         self._stop: Any = None
@@ -159,7 +174,7 @@ class HelperJob:
     def start(self) -> HelperJob:
         payload = None if self._later else pickle.dumps(self._payload, protocol=pickle.HIGHEST_PROTOCOL)
         self._payload = None
-        if not in_process():
+        if not in_process() and not (self.after_training and not interactive_host()):
             try:
                 header = {"target": self.target, "payload": payload, "threads": self.threads, "warm": self._warm,
                           "sys_path": [p for p in sys.path if p]}

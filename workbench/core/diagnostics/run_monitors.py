@@ -19,11 +19,12 @@ from typing import TYPE_CHECKING, Any
 
 import workbench.core.diagnostics.background_jobs as jobs
 from workbench.core.diagnostics.findings import Finding
-from workbench.core.diagnostics.helper_process import HelperJob
+from workbench.core.diagnostics.helper_process import HelperJob, spare_cores
 from workbench.core.diagnostics.monitor_base import GuardedMonitor
 from workbench.core.diagnostics.registry import diagnostics_of_kind
 from workbench.core.diagnostics.settings import settings_from_config
 from workbench.core.events import BackgroundProgress, LogMessage
+from workbench.core.host import interactive_host
 from workbench.core.training.monitors import Monitor, MonitorContext
 
 if TYPE_CHECKING:
@@ -47,10 +48,12 @@ class HelperMonitor(GuardedMonitor):
         self.context: MonitorContext | None = None
         self.job: HelperJob | None = None
         self._temporary: str | None = None
+        self._target: str | None = None  # an end-of-run job's function, until its job is made
+        self._on_done: Callable[[Any], None] | None = None
 
     def setup(self, context: MonitorContext) -> None:
         self.context = context
-        self.job, self._temporary = None, None
+        self.job, self._temporary, self._target = None, None, None
 
     def _progress(self, done: int, total: int, finished: bool = False) -> None:
         if self.context is not None:
@@ -101,16 +104,26 @@ class HelperMonitor(GuardedMonitor):
             self._progress(0, 0, finished=True)
 
     def _prestart(self, target: str, warm: tuple[str, ...], on_done: Callable[[Any], None] | None = None) -> None:
-        """Start the helper now, without its work, so its start-up and imports overlap training."""
-        self.job = HelperJob(f"{JOBS}:{target}", None, self._message, on_done=self._done_hook(on_done),
-                             name=self.task, later=True, warm=warm).start()
+        """An end-of-run job. Where it will need a process (a window shares this one) and cores or a GPU are to
+        spare, the process starts now, without its work, so that its start-up and imports overlap training;
+        on a CPU that training keeps busy it starts once training is over, and headless it is a thread then."""
+        self._target, self._on_done = target, on_done
+        self.job = None
+        assert self.context is not None
+        if interactive_host() and (self.context.device.type != "cpu" or spare_cores()):
+            self.job = HelperJob(f"{JOBS}:{target}", None, self._message, on_done=self._done_hook(on_done),
+                                 name=self.task, later=True, warm=warm, after_training=True).start()
 
     def _submit(self, payload: dict[str, Any], temporary: str | None) -> None:
-        """The work of a pre-started helper; training is over, so the end-of-run helpers share the cores."""
-        assert self.job is not None
+        """The end-of-run work; training is over, so the end-of-run helpers share the cores."""
         self._temporary = temporary
         self._progress(0, 0)
-        self.job.submit(payload, threads=max(1, (os.cpu_count() or 1) // 2))
+        threads = max(1, (os.cpu_count() or 1) // 2)
+        if self.job is None:
+            self.job = HelperJob(f"{JOBS}:{self._target}", None, self._message,
+                                 on_done=self._done_hook(self._on_done), name=self.task, later=True,
+                                 after_training=True).start()
+        self.job.submit(payload, threads=threads)
 
     def on_run_end(self, status: str) -> None:
         if status not in FINISHED:
@@ -218,7 +231,7 @@ class ShortcutMonitor(HelperMonitor):
 
     def on_run_end(self, status: str) -> None:
         """Hand the trained model to the helper now, so it works while the run is reported and the others start."""
-        if self.context is None or self.job is None or status not in FINISHED:
+        if self.context is None or self._target is None or status not in FINISHED:
             self.cancel()
             return
         context = self.context
@@ -252,7 +265,7 @@ class LabelIssuesMonitor(HelperMonitor):
 
     def on_run_end(self, status: str) -> None:
         context = self.context
-        if context is None or self.job is None or status not in FINISHED:
+        if context is None or self._target is None or status not in FINISHED:
             self.cancel()
             return
         packed, temporary = jobs.portable_data(context.data)

@@ -10,40 +10,35 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import (
-    accuracy_score,
-    auc,
-    average_precision_score,
-    balanced_accuracy_score,
-    confusion_matrix,
-    f1_score,
-    precision_recall_curve,
-    precision_recall_fscore_support,
-    roc_curve,
-)
 
 HEADLINE = ("accuracy", "balanced_accuracy", "macro_f1", "weighted_f1")
 MAX_CURVE_POINTS = 300  # curves are thinned so a run folder's JSON stays small
 
 
 def classification_metrics(y_true: Sequence[int], y_pred: Sequence[int], class_names: Sequence[str]) -> dict[str, Any]:
-    """Accuracy, balanced accuracy, macro and weighted F1, per-class P/R/F1/support and the confusion matrix."""
-    labels = list(range(len(class_names)))
-    y_true_arr, y_pred_arr = np.asarray(y_true), np.asarray(y_pred)
+    """Accuracy, balanced accuracy, macro and weighted F1, per-class P/R/F1/support and the confusion matrix.
+
+    From the confusion matrix with numpy, as scikit-learn defines them (zero_division=0; balanced accuracy and
+    macro F1 over the classes present in `y_true`): every epoch's validation calls this, and importing
+    scikit-learn's metrics would add a second and more to each run's start-up. A test holds it to sklearn.
+    """
+    labels = len(class_names)
+    y_true_arr, y_pred_arr = np.asarray(y_true, dtype=np.int64), np.asarray(y_pred, dtype=np.int64)
     if len(y_true_arr) == 0:
         return {"accuracy": float("nan"), "balanced_accuracy": float("nan"), "macro_f1": float("nan"),
                 "weighted_f1": float("nan"), "per_class": {}, "confusion_matrix": [],
                 "confusion_matrix_normalized": [], "support": 0}
-    precision, recall, f1, support = precision_recall_fscore_support(
-        y_true_arr, y_pred_arr, labels=labels, zero_division=0
-    )
-    present = [c for c in labels if c in set(y_true_arr.tolist())]
-    matrix = confusion_matrix(y_true_arr, y_pred_arr, labels=labels)
+    inside = (y_true_arr >= 0) & (y_true_arr < labels) & (y_pred_arr >= 0) & (y_pred_arr < labels)
+    matrix = np.bincount(y_true_arr[inside] * labels + y_pred_arr[inside], minlength=labels * labels)
+    matrix = matrix.reshape(labels, labels)
+    precision, recall, f1, support = (a[0] for a in _per_class(matrix[None]))
+    _, balanced, macro, weighted = _headline_from_confusion(matrix[None])[0]
+    present = support > 0
     return {
-        "accuracy": float(accuracy_score(y_true_arr, y_pred_arr)),
-        "balanced_accuracy": float(balanced_accuracy_score(y_true_arr, y_pred_arr)) if present else float("nan"),
-        "macro_f1": float(f1_score(y_true_arr, y_pred_arr, labels=present, average="macro", zero_division=0)),
-        "weighted_f1": float(f1_score(y_true_arr, y_pred_arr, labels=labels, average="weighted", zero_division=0)),
+        "accuracy": float(np.mean(y_true_arr == y_pred_arr)),
+        "balanced_accuracy": float(balanced) if present.any() else float("nan"),
+        "macro_f1": float(macro),
+        "weighted_f1": float(weighted),
         "per_class": {
             name: {"precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]),
                    "support": int(support[i])}
@@ -73,6 +68,8 @@ def roc_pr_curves(y_true: Sequence[int], probs: np.ndarray, class_names: Sequenc
 
     A class absent from `y_true` has no curve (its AUC is undefined) and is left out of the averages.
     """
+    from sklearn.metrics import auc, average_precision_score, precision_recall_curve, roc_curve
+
     y = np.asarray(y_true)
     probs = np.asarray(probs, dtype=np.float64)
     per_class: dict[str, Any] = {}
@@ -129,18 +126,25 @@ def calibration(y_true: Sequence[int], probs: np.ndarray, bins: int = 10) -> dic
     return {"ece": float(ece), "mce": float(mce), "bins": rows, "mean_confidence": float(confidence.mean())}
 
 
-def _headline_from_confusion(cm: np.ndarray) -> np.ndarray:
-    """Accuracy, balanced accuracy, macro F1 (over classes present) and weighted F1 from stacked matrices B×K×K."""
+def _per_class(cm: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Precision, recall, F1 and support per class (B×K each) of stacked confusion matrices B×K×K, 0 where a
+    ratio's denominator is 0 (scikit-learn's zero_division=0)."""
     cm = cm.astype(np.float64)
-    true_counts = cm.sum(axis=2)  # B×K
-    pred_counts = cm.sum(axis=1)
+    support, predicted = cm.sum(axis=2), cm.sum(axis=1)
     tp = np.diagonal(cm, axis1=1, axis2=2)
-    total = true_counts.sum(axis=1)
-    present = true_counts > 0
-    recall = np.divide(tp, true_counts, out=np.zeros_like(tp), where=present)
-    precision = np.divide(tp, pred_counts, out=np.zeros_like(tp), where=pred_counts > 0)
+    recall = np.divide(tp, support, out=np.zeros_like(tp), where=support > 0)
+    precision = np.divide(tp, predicted, out=np.zeros_like(tp), where=predicted > 0)
     denom = precision + recall
     f1 = np.divide(2 * precision * recall, denom, out=np.zeros_like(tp), where=denom > 0)
+    return precision, recall, f1, support
+
+
+def _headline_from_confusion(cm: np.ndarray) -> np.ndarray:
+    """Accuracy, balanced accuracy, macro F1 (over classes present) and weighted F1 from stacked matrices B×K×K."""
+    _, recall, f1, true_counts = _per_class(cm)
+    tp = np.diagonal(cm, axis1=1, axis2=2).astype(np.float64)
+    total = true_counts.sum(axis=1)
+    present = true_counts > 0
     n_present = np.maximum(present.sum(axis=1), 1)
     accuracy = tp.sum(axis=1) / np.maximum(total, 1)
     balanced = (recall * present).sum(axis=1) / n_present

@@ -1,8 +1,9 @@
 """Decode, convert and resize every image once, and keep the result for all epochs.
 
 The cache lives in memory, or in a memory-mapped file when it is large (or memory runs short), so
-epochs after the first never decode a file again. The last cache built is kept for the process, so
-a second run on the same data and preprocessing (a resume, a k-fold run, a GUI rerun) skips decoding.
+epochs after the first never decode a file again. The last cache built is kept for the process, and a
+copy on disk (decoded_store.py) for later processes, so a second run on the same files and preprocessing
+(a resume, a k-fold run, a GUI rerun, the next `workbench train`) skips decoding.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from workbench.core.config import PreprocessingConfig
-from workbench.core.data import memory
+from workbench.core.data import decoded_store, memory
 from workbench.core.data.discovery import Sample, SkippedFile
 from workbench.core.data.memory import WORK_FACTOR, ByteBudget, estimate_decoded_bytes, per_image_cap
 from workbench.core.data.preprocess import prepare
@@ -54,9 +55,10 @@ def _cache_key(samples: Sequence[Sample], cfg: PreprocessingConfig) -> str:
     digest.update(f"{cfg.image_size}|{cfg.resize_mode}|{cfg.channels}".encode())
     for sample in samples:
         try:
-            stamp = os.stat(sample.path).st_mtime_ns
+            info = os.stat(sample.path)
+            stamp = f"{info.st_mtime_ns}|{info.st_size}"
         except OSError:
-            stamp = -1
+            stamp = "-1"
         digest.update(f"{sample.path}|{stamp}\n".encode())
     return digest.hexdigest()
 
@@ -112,10 +114,18 @@ def decode_dataset(
 ) -> DecodedImages:
     """Decode every sample; files that fail are listed in `failed` and left out of `array`."""
     global _last
-    key = _cache_key(samples, cfg) + f"|{cfg.cache}"
+    files_key = _cache_key(samples, cfg)
+    key = files_key + f"|{cfg.cache}"
     with _last_lock:
         if reuse and _last is not None and _last[0] == key:
             return _last[1]
+    stored = _from_store(files_key, cfg) if reuse else None
+    if stored is not None:
+        if progress is not None:
+            progress(len(samples), len(samples))
+        with _last_lock:
+            _last = (key, stored)
+        return stored
     size = cfg.image_size
     total = len(samples)
     failed: list[SkippedFile] = []
@@ -179,9 +189,24 @@ def decode_dataset(
         summary.append(f"images of {len(dtypes)} bit depths ({', '.join(sorted(str(d) for d in dtypes))}) were each "
                        f"scaled by their own depth to one range (8-bit by 255, 16-bit by 65,535, float as 0–1)")
     result = DecodedImages(array, kept, failed, channels, value_scale(dtype), on_disk, summary)
+    decoded_store.save(files_key, array, {
+        "kept": kept, "failed": [[f.path, f.reason] for f in failed], "channels": channels,
+        "value_scale": result.value_scale, "notes": summary})
     with _last_lock:
         _last = (key, result)
     return result
+
+
+def _from_store(key: str, cfg: PreprocessingConfig) -> DecodedImages | None:
+    """The images decoded by an earlier process from these same files and settings, if kept on disk."""
+    entry = decoded_store.load(key)
+    if entry is None:
+        return None
+    array, meta, mapped = entry
+    if cfg.cache == "disk" and not mapped:  # asked for on disk: keep the memory-mapped copy
+        array, mapped = np.load(decoded_store.store_folder() / key / "images.npy", mmap_mode="r"), True
+    return DecodedImages(array, list(meta["kept"]), [SkippedFile(path, reason) for path, reason in meta["failed"]],
+                         meta["channels"], float(meta["value_scale"]), mapped, list(meta["notes"]))
 
 
 def _finish(item: np.ndarray, n_channels: int, dtype: np.dtype) -> np.ndarray:

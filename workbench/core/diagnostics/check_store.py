@@ -50,12 +50,9 @@ class StoredChecks:
 
 def store_root() -> Path:
     """Where data-check results are kept: $WORKBENCH_CACHE_DIR/data-checks, or the per-user cache folder."""
-    override = os.environ.get("WORKBENCH_CACHE_DIR", "").strip()
-    if override:
-        return Path(override).expanduser() / "data-checks"
-    from platformdirs import user_cache_dir
+    from workbench.core.user_cache import cache_root
 
-    return Path(user_cache_dir("workbench", appauthor=False)) / "data-checks"
+    return cache_root() / "data-checks"
 
 
 def file_hash(path: str) -> str:

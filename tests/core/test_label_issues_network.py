@@ -96,3 +96,22 @@ def test_a_run_judges_its_validation_labels_and_k_fold_judges_the_whole_pool(fli
     assert len(suspects & planted) >= 0.7 * len(suspects)  # few good labels accused
     saved = json.loads(result.summary_path.read_text())
     assert saved["findings"][0]["code"] == "label-issues"
+
+
+def test_the_label_check_reads_the_last_validation_pass_instead_of_predicting_again(flipped_bars, tmp_path: Path,
+                                                                                   monkeypatch) -> None:
+    """The last epoch's validation pass already holds the trained weights' probabilities for every validation
+    image; the end-of-run label check uses them and never rebuilds the model to predict again."""
+    import workbench.core.diagnostics.background_jobs as jobs
+    from workbench.core.training.engine import train
+
+    rebuilt: list[int] = []
+    monkeypatch.setattr(jobs, "_load_model", lambda data: rebuilt.append(1))
+    root, _ = flipped_bars
+    result = train(label_only(small_config(root, tmp_path / "runs", epochs=2, lr=0.01)))
+    assert result.status == "completed", result.reason
+    _, splits = read_manifest(result.run_dir / "split.csv")
+    rows, probs = load_out_of_sample_probs(result.run_dir)
+    assert sorted(rows.tolist()) == [i for i, s in enumerate(splits) if s == "val"]
+    assert probs.shape == (len(rows), 2) and np.allclose(probs.sum(axis=1), 1.0, atol=1e-4)
+    assert rebuilt == []

@@ -147,7 +147,8 @@ def label_check_job(payload: dict[str, Any], send: Send, should_stop: Callable[[
     context = _run_context(prepared, payload["config"], payload.get("run_dir"))
     send(("progress", 0, 2))
     rows = context.val_source.indices
-    probs = predict(_load_model(payload["model"]), context.val_source)["probs"]
+    # The last validation pass's probabilities where the engine kept them; else the model predicts again.
+    probs = payload["probs"] if "probs" in payload else predict(_load_model(payload["model"]), context.val_source)["probs"]
     if should_stop():
         raise InterruptedError("label check cancelled")
     send(("progress", 1, 2))

@@ -17,6 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 import workbench.core.diagnostics.background_jobs as jobs
 from workbench.core.diagnostics.findings import Finding
 from workbench.core.diagnostics.helper_process import HelperJob, spare_cores
@@ -259,9 +261,13 @@ class LabelIssuesMonitor(HelperMonitor):
 
     def setup(self, context: MonitorContext) -> None:
         super().setup(context)
+        self._last_validation: dict[str, Any] | None = None
         if len(context.val_source.indices) >= self.MIN_IMAGES:
             self._prestart("label_check_job", ("workbench.core.diagnostics.label_issues", "cleanlab.filter",
                                                "workbench.core.training.loop", "timm"))
+
+    def on_epoch_end(self, epoch: int, record: dict[str, Any]) -> None:
+        self._last_validation = record.get("validation")
 
     def on_run_end(self, status: str) -> None:
         context = self.context
@@ -270,8 +276,13 @@ class LabelIssuesMonitor(HelperMonitor):
             return
         packed, temporary = jobs.portable_data(context.data)
         folder = evidence_folder(context)
-        self._submit({"data": packed, "config": context.config, "model": jobs.portable_model(context.model),
-                      "evidence_dir": str(folder) if folder else None}, temporary)
+        payload = {"data": packed, "config": context.config, "evidence_dir": str(folder) if folder else None}
+        last = self._last_validation
+        if last is not None and np.array_equal(last["rows"], np.asarray(context.val_source.indices)):
+            payload["probs"] = last["probs"]  # the last epoch's validation pass judged these very weights
+        else:
+            payload["model"] = jobs.portable_model(context.model)
+        self._submit(payload, temporary)
 
     def after_run(self, status: str, should_stop: Callable[[], bool]) -> None:
         if status in FINISHED:

@@ -84,14 +84,18 @@ class EpochLoop:
         train_loss = loss_sum / max(count, 1.0)
         metrics: dict = {}
         val_loss = math.nan
+        validation = None
         if run.has_validation:
             val = evaluate(run.model, run.val_source, nn.CrossEntropyLoss(), run.amp_dtype)
             metrics = classification_metrics(val["labels"], np.asarray(val["probs"]).argmax(1), run.data.class_names)
             val_loss = float(val["loss"])
+            validation = {"rows": np.asarray(run.val_source.indices), "labels": np.asarray(val["labels"]),
+                          "probs": np.asarray(val["probs"])}
         value = monitored_value(tcfg.monitor, train_loss, {**metrics, "loss": val_loss}, run.has_validation)
         # The rate the epoch trained with: the scheduler has already moved on to the next step's rate.
         lr = result.lr if result.lr is not None else run.optimizer.param_groups[0]["lr"]
-        return EpochRecord(epoch, result, train_loss, val_loss, metrics, value, lr, min(1.0, data_fraction))
+        return EpochRecord(epoch, result, train_loss, val_loss, metrics, value, lr, min(1.0, data_fraction),
+                           validation=validation)
 
     def _announce(self, record: EpochRecord) -> None:
         """EpochEnded, then the monitors' epoch hooks, with the history entry of the epoch."""
@@ -102,7 +106,8 @@ class EpochLoop:
                             record.val_loss, result.accuracy, record.metrics, record.lr, result.seconds, record.is_best,
                             data_fraction=record.data_fraction, single_fit=single_fit))
         for monitor in self.monitors:
-            monitor.on_epoch_end(record.epoch, {**entry, "metrics": record.metrics, "is_best": record.is_best})
+            monitor.on_epoch_end(record.epoch, {**entry, "metrics": record.metrics, "is_best": record.is_best,
+                                                "validation": record.validation})
 
     def _monitor_step(self, step: int, epoch: int, out: StepOutput) -> None:
         x, y, logits = out.batch

@@ -44,7 +44,8 @@ class Monitor:
         """Called after each optimisation step with the batch that was used (gradients still present)."""
 
     def on_epoch_end(self, epoch: int, record: dict[str, Any]) -> None:
-        """Called after validation, with the epoch's record (losses, metrics, learning rate)."""
+        """Called after validation, with the epoch's record (losses, metrics, learning rate, and under
+        "validation" the pass's rows, labels and probabilities, or None without a validation split)."""
 
     def on_run_end(self, status: str) -> None:
         """Called once when training ends, whatever the outcome, before RunFinished; cancel background work here."""

@@ -47,6 +47,7 @@ class EpochRecord:
     lr: float  # the rate of the epoch's last step
     data_fraction: float = 1.0
     is_best: bool = False  # decided by the best-epoch hook
+    validation: dict[str, Any] | None = None  # rows, labels and probabilities of the validation pass
 
     @property
     def headline(self) -> dict[str, float]:

@@ -19,5 +19,6 @@ def report_limits(payload: dict[str, Any], send: Callable[[Any], None], should_s
             raise InterruptedError("cancelled")
         time.sleep(0.05)
     blas = [pool["num_threads"] for pool in threadpool_info()] or [0]
+    policy = os.sched_getscheduler(0) if hasattr(os, "sched_getscheduler") else None
     return {"pid": os.getpid(), "niceness": os.nice(0), "torch_threads": torch.get_num_threads(),
-            "blas_threads": max(blas)}
+            "blas_threads": max(blas), "policy": policy}

@@ -91,6 +91,8 @@ def test_the_helper_runs_niced_with_one_thread_and_a_cancel_ends_it() -> None:
     limits = job.result
     assert limits["pid"] != os.getpid() and limits["niceness"] >= os.nice(0) + 10
     assert limits["torch_threads"] == 1 and limits["blas_threads"] <= 1
+    if hasattr(os, "SCHED_IDLE"):  # Linux: it runs only on a core that training leaves idle
+        assert limits["policy"] == os.SCHED_IDLE
     assert messages == [("started", limits["pid"])]
 
     slow = HelperJob("tests.core.helper_targets:report_limits", {"sleep": 60.0}, messages.append).start()

@@ -36,7 +36,12 @@ log = logging.getLogger(__name__)
 
 NICENESS = 15  # well below training (0), so the scheduler gives training the cores it wants
 # The child's first line lowers its priority, before torch or scikit-learn are imported.
+# And SCHED_IDLE where there is one (Linux): the child then runs only on a core nothing else wants and yields
+# at once when a training thread wakes. A merely niced child still holds a core for whole time slices, and
+# training's OpenMP threads, which meet at a barrier after every operation, all wait for the one that lost
+# its core. (Not for the in-thread fallback: a thread that holds the GIL must not be the last to run.)
 _CHILD = (f"import os; hasattr(os, 'nice') and os.nice({NICENESS}); "
+          "hasattr(os, 'SCHED_IDLE') and os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0)); "
           "from workbench.core.helper_child import main; main()")
 
 

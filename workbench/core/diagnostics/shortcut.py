@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from workbench.core.diagnostics.findings import INFO, PROBLEM, WARNING, Finding
-from workbench.core.diagnostics.shortcut_probe import shortcut_probe
+from workbench.core.diagnostics.shortcut_probe import class_probs, shortcut_probe
 
 SMALL_REGION = 0.03  # the brightest 3% of the mean attribution map ...
 CONCENTRATION = 0.3  # ... holding 30% of its mass is a fixed small region (diffuse maps hold about 3–10%)
@@ -115,6 +115,7 @@ def shortcut_check(
     should_stop: Callable[[], bool] | None = None,
     seed: int = 0,
     progress: Callable[[int, int], None] | None = None,
+    probe_predicted: np.ndarray | None = None,
 ) -> ShortcutReport:
     """Per-class mean attribution maps of correctly predicted `images` (normalised N×C×H×W), and findings.
 
@@ -125,20 +126,21 @@ def shortcut_check(
     model.eval()
     try:
         return _check(model, images, np.asarray(labels), class_names, probe_images, probe_labels, method,
-                      max_per_class, evidence_dir, should_stop, seed, progress)
+                      max_per_class, evidence_dir, should_stop, seed, progress, probe_predicted)
     finally:
         model.train(was_training)
 
 
 def _check(model, images, labels, class_names, probe_images, probe_labels, method, max_per_class, evidence_dir,
-           should_stop, seed, progress=None) -> ShortcutReport:
+           should_stop, seed, progress=None, probe_predicted=None) -> ShortcutReport:
     height, width = images.shape[-2:]
     method = _choose_method(model, max(height, width), method)
     report = ShortcutReport(method)
     predicted = _predict(model, images)
     probe_images = images if probe_images is None else probe_images
     probe_labels = labels if probe_labels is None else np.asarray(probe_labels)
-    probe_predicted = _predict(model, probe_images)
+    if probe_predicted is None or len(probe_predicted) != len(probe_images):
+        probe_predicted = _predict(model, probe_images)
     border = _border_mask(height, width)
     rng = np.random.default_rng(seed)
     area = height * width
@@ -253,14 +255,18 @@ def shortcut_check_for_run(model: nn.Module, context, *, max_per_class: int = 16
     px, py = context.val_source.load(probe_rows, augment=False) if len(data.indices("val")) else \
         context.train_source.load(probe_rows, augment=False)
     folder = Path(context.run_dir) / "diagnostics" if context.run_dir else None
+    was_training = model.training
+    model.eval()
+    probe_probs = class_probs(model, px)  # one pass over the probes serves the maps' attack test and every candidate
+    model.train(was_training)
     report = shortcut_check(model, x, y.cpu().numpy(), data.class_names, probe_images=px, probe_labels=py.cpu().numpy(),
                             method=method, max_per_class=max_per_class, should_stop=should_stop, evidence_dir=folder,
-                            progress=progress)
+                            progress=progress, probe_predicted=probe_probs.argmax(1).cpu().numpy())
     # The attribution maps are a view; the findings come from the training data, confirmed on the model.
     pool = stratified_sample(data.labels, MAX_TRAIN_PER_CLASS, rng, train_pool)
     tx, ty = context.train_source.load(pool, augment=False)
     confirmed = shortcut_probe(model, tx, ty.cpu().numpy(), px, py.cpu().numpy(), data.class_names,
-                               evidence_dir=folder, seed=context.config.data.seed)
+                               evidence_dir=folder, seed=context.config.data.seed, probe_probs=probe_probs)
     report.findings = merge_findings(report, confirmed)
     return report
 

@@ -109,7 +109,7 @@ def _colour_candidates(x: np.ndarray, y: np.ndarray, c: int) -> list[Candidate]:
                       float(np.max(np.abs(effect))), 0.0, reference=tuple(float(v) for v in outside.mean(axis=0)))]
 
 
-def _probs(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+def class_probs(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     with torch.no_grad():
         return torch.cat([torch.softmax(model(x[i:i + 256]).float(), 1) for i in range(0, len(x), 256)])
 
@@ -126,25 +126,29 @@ def _apply(x: torch.Tensor, candidate: Candidate, places: np.ndarray, sign: floa
 
 
 def confirm(model: nn.Module, candidate: Candidate, probes: torch.Tensor, probe_labels: np.ndarray,
-            seed: int = 0) -> dict[str, Any] | None:
-    """Flip rates of the transplant and of its random control on clean images of other classes, with an example."""
+            seed: int = 0, before: torch.Tensor | None = None) -> dict[str, Any] | None:
+    """Flip rates of the transplant and of its random control on clean images of other classes, with an example.
+
+    `before`: the model's probabilities for the clean `probes`, where the caller has them (one pass serves every
+    candidate; it is the largest of the three passes)."""
     c = candidate.class_index
     candidate = _train_only_part(candidate, probes[torch.as_tensor(np.flatnonzero(probe_labels == c),
                                                                     device=probes.device)])
-    before = _probs(model, probes)
+    if before is None:
+        before = class_probs(model, probes)
     keep = np.flatnonzero((probe_labels != c) & (before.argmax(1).cpu().numpy() != c))[:MAX_PROBES]
     if len(keep) < 5:
         return None
     clean = probes[torch.as_tensor(keep, device=probes.device)]
     marked = _apply(clean, candidate, candidate.places)
-    after = _probs(model, marked)
+    after = class_probs(model, marked)
     flips = after.argmax(1).cpu().numpy() == c
     if candidate.kind == "colour":
-        control = _probs(model, _apply(clean, candidate, candidate.places, sign=-1.0))
+        control = class_probs(model, _apply(clean, candidate, candidate.places, sign=-1.0))
     else:
         rng = np.random.default_rng(seed)
         size = int(np.prod(clean.shape[1:]))
-        control = _probs(model, _apply(clean, candidate, rng.choice(size, len(candidate.places), replace=False)))
+        control = class_probs(model, _apply(clean, candidate, rng.choice(size, len(candidate.places), replace=False)))
     random_rate = float(np.mean(control.argmax(1).cpu().numpy() == c))
     rate = float(np.mean(flips))
     base = before[torch.as_tensor(keep, device=before.device), c]
@@ -226,15 +230,17 @@ def _describe(candidate: Candidate, shape: tuple[int, int, int]) -> tuple[str, l
 
 def shortcut_probe(model: nn.Module, train_x: torch.Tensor, train_y: np.ndarray, probes: torch.Tensor,
                    probe_labels: np.ndarray, class_names: Sequence[str], *, evidence_dir: str | Path | None = None,
-                   seed: int = 0) -> list[Finding]:
-    """Findings for the candidates that the model confirms; at most one per class (the strongest flip)."""
+                   seed: int = 0, probe_probs: torch.Tensor | None = None) -> list[Finding]:
+    """Findings for the candidates that the model confirms; at most one per class (the strongest flip).
+    `probe_probs`: the model's probabilities for `probes`, where the caller computed them already."""
     was_training = model.training
     model.eval()
     try:
         candidates = find_candidates(train_x.float().cpu().numpy(), np.asarray(train_y), len(class_names))
         best: dict[int, tuple[Candidate, dict[str, Any]]] = {}
+        before = (probe_probs if probe_probs is not None else class_probs(model, probes)) if candidates else None
         for candidate in candidates:
-            result = confirm(model, candidate, probes, np.asarray(probe_labels), seed)
+            result = confirm(model, candidate, probes, np.asarray(probe_labels), seed, before)
             # Confirmed by the model, or a mark of the training split alone (the validation images of the
             # class lack it): a fault of the data even where the model has not come to rely on it yet.
             if result is None or not (result["confirmed"] or result["train_only"]):

@@ -2,8 +2,9 @@
 
 Features are extracted on the training thread (the model is busy otherwise), on a fixed random subset
 of the validation images so that successive layouts show the same points; the projection itself runs
-in the background worker. The final projection is made after the run was reported finished (in
-`after_run`, with its own progress line), waited for up to a limit, and the Fig. 3 check is made on it.
+in a helper process, handed over by the background worker (worker.py). The final projection is made
+after the run was reported finished (in `after_run`, with its own progress line), waited for up to a
+limit, and the Fig. 3 check is made on it.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from workbench.core.diagnostics.context import stratified_sample
+from workbench.core.diagnostics.helper_process import in_process
 from workbench.core.diagnostics.monitor_base import GuardedMonitor
 from workbench.core.diagnostics.settings import DiagnosticsSettings, settings_from_config
 from workbench.core.events import BackgroundProgress
@@ -64,7 +66,7 @@ class ProjectionMonitor(GuardedMonitor):
         per_class = max(1, self.max_points // max(1, len(data.class_names)))
         rows = stratified_sample(data.labels, per_class, np.random.default_rng(self.seed), pool)
         self._source = dataclasses.replace(base, indices=rows, transform=None, shard=None)
-        if self.method == "umap":
+        if self.method == "umap" and in_process():  # else the projection's helper process fits UMAP itself
             from workbench.core.projection.umap_warmup import warm_up_umap
 
             warm_up_umap()

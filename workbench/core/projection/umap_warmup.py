@@ -4,9 +4,11 @@ Importing umap and compiling its numba code takes 10–30 s the first time, and 
 GIL while it runs, so a UMAP fit in a thread of the training process stalls the training loop however low
 its priority. UMAP therefore runs in one helper process (spawned, niced, one numba thread). `warm_up_umap()`
 starts that process from a daemon thread and fits a tiny UMAP in it; the GUI may call it at start-up, and
-the projection monitor calls it when a run that projects with UMAP begins. Where a helper process cannot be
-started (or WORKBENCH_UMAP_IN_PROCESS=1, or in a frozen app unless WORKBENCH_UMAP_PROCESS=1), UMAP runs
-in the calling thread instead.
+the projection monitor calls it when a run that projects with UMAP begins while projections run in threads
+(WORKBENCH_DIAGNOSTICS_IN_PROCESS=1); otherwise each projection runs in a helper process of its own
+(projection/job.py), which fits UMAP itself (`fitting_here`). Where a helper process cannot be started (or
+WORKBENCH_UMAP_IN_PROCESS=1, or in a frozen app unless WORKBENCH_UMAP_PROCESS=1), UMAP runs in the calling
+thread instead.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import sys
 import threading
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 
@@ -28,6 +30,7 @@ _thread: threading.Thread | None = None
 _pool: ProcessPoolExecutor | None = None
 _done = threading.Event()
 _error: list[BaseException] = []
+_here = threading.local()  # set by `fitting_here()`: this thread fits UMAP itself (it is a helper process's)
 
 
 # --- in the helper process --------------------------------------------------------------------------
@@ -58,10 +61,22 @@ def _tiny_fit() -> bool:
 # --- in the training process ------------------------------------------------------------------------
 
 
+@contextlib.contextmanager
+def fitting_here() -> Iterator[None]:
+    """UMAP fits in the calling thread while this lasts: the projection's helper process is already the helper."""
+    previous = getattr(_here, "on", False)
+    _here.on = True
+    try:
+        yield
+    finally:
+        _here.on = previous
+
+
 def _in_process() -> bool:
-    """True where UMAP must run in this process: asked for, or a frozen app (PyInstaller) that has not said
-    it calls multiprocessing.freeze_support(), without which a spawned helper would start a second app."""
-    if os.environ.get("WORKBENCH_UMAP_IN_PROCESS", "") == "1":
+    """True where UMAP must run in this process: asked for, inside `fitting_here()`, or a frozen app (PyInstaller)
+    that has not said it calls multiprocessing.freeze_support(), without which a spawned helper would start a
+    second app."""
+    if os.environ.get("WORKBENCH_UMAP_IN_PROCESS", "") == "1" or getattr(_here, "on", False):
         return True
     return bool(getattr(sys, "frozen", False)) and os.environ.get("WORKBENCH_UMAP_PROCESS", "") != "1"
 
@@ -122,6 +137,8 @@ def umap_ready() -> bool:
 def fit_umap(x: np.ndarray, n_neighbors: int, seed: int, init: np.ndarray | str,
              should_stop: Callable[[], bool] | None = None) -> np.ndarray:
     """A UMAP fit in the helper process, polling `should_stop` (InterruptedError) while it runs."""
+    if getattr(_here, "on", False):
+        return fit_umap_here(x, n_neighbors, seed, init)
     wait_for_umap()
     pool = None if _in_process() else _get_pool()
     if pool is None:

@@ -1,8 +1,15 @@
-"""A background thread that projects feature vectors and emits ProjectionReady events, never blocking training.
+"""Projects feature vectors in helper processes and emits ProjectionReady events, never blocking training or the window.
 
 Jobs go into a one-slot mailbox: a newer job replaces one that has not started, so a slow projection
 never builds a queue. A running job finishes unless a final job (the end of the run) arrives, which
 takes over at once. Partial t-SNE layouts are emitted at most every `partial_interval_s` seconds.
+
+The fit itself (scores, then t-SNE, UMAP or PCA) runs in a helper process (`HelperJob`, target
+`projection.job:project_job`): numpy, scikit-learn and openTSNE hold the GIL for long stretches, which in a thread
+of this process would freeze the window and slow the training loop. A thread of this process only hands jobs
+over and passes results on. The next job's helper is started ahead (it imports its libraries while it waits), so
+a job never waits for a process to start. Where no helper process can start, HelperJob runs the fit in a
+low-priority thread instead.
 """
 
 from __future__ import annotations
@@ -13,13 +20,14 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from workbench.core.diagnostics.background import lower_thread_priority
+from workbench.core.diagnostics.helper_process import HelperJob
 from workbench.core.events import EngineEvent, ProjectionReady
-from workbench.core.projection.methods import project
-from workbench.core.projection.scores import separability_scores
+from workbench.core.projection.job import METHOD_MODULES, WARM
 
 log = logging.getLogger(__name__)
 
@@ -37,13 +45,13 @@ class ProjectionJob:
 ResultHook = Callable[[ProjectionJob, np.ndarray, dict[str, float]], None]
 
 
-def _points(embedding: np.ndarray) -> tuple[tuple[float, float], ...]:
-    return tuple((float(a), float(b)) for a, b in np.round(embedding, 4).tolist())
+TARGET = "workbench.core.projection.job:project_job"
+CANCEL_WAIT_S = 0.5  # how long a cancelled helper may take to stop before it is terminated
 
 
-def _event(job: ProjectionJob, method: str, embedding: np.ndarray, labels: tuple[int, ...], partial: bool,
-           scores: dict[str, float]) -> ProjectionReady:
-    return ProjectionReady(job.epoch, method, _points(embedding), labels, partial, scores, job.indices or ())
+def _event(job: ProjectionJob, method: str, points: tuple[tuple[float, float], ...], labels: tuple[int, ...],
+           partial: bool, scores: dict[str, float]) -> ProjectionReady:
+    return ProjectionReady(job.epoch, method, points, labels, partial, scores, job.indices or ())
 
 
 class ProjectionWorker:
@@ -61,6 +69,7 @@ class ProjectionWorker:
         self._busy = False
         self._previous: np.ndarray | None = None  # last layout, the start of the next one
         self.completed: list[int] = []  # epochs whose final layout was emitted
+        self.helper_pids: list[int] = []  # the process that took each job (another one's unless fitting in threads)
         self._thread = threading.Thread(target=self._run, name="workbench-projection", daemon=True)
         self._thread.start()
 
@@ -108,41 +117,67 @@ class ProjectionWorker:
 
     def _run(self) -> None:
         lower_thread_priority()
-        while True:
-            job = self._next()
-            if job is None:
-                return
-            try:
-                self._project(job)
-            except InterruptedError:
-                pass
-            except Exception:  # a failed projection must not end the worker
-                log.warning("projection of epoch %d failed", job.epoch, exc_info=True)
-            finally:
-                with self._cond:
-                    self._busy = False
-                    self._cond.notify_all()
+        spare: _Helper | None = _Helper(self.method)
+        try:
+            while True:
+                job = self._next()
+                if job is None:
+                    return
+                helper = spare or _Helper(self.method)
+                spare = None if job.final else _Helper(self.method)  # the next job's, starting while this one runs
+                try:
+                    self._project(job, helper)
+                except InterruptedError:
+                    pass
+                except Exception:  # a failed projection must not end the worker
+                    log.warning("projection of epoch %d failed", job.epoch, exc_info=True)
+                finally:
+                    if not helper.job.done:
+                        helper.job.cancel(CANCEL_WAIT_S)
+                    with self._cond:
+                        self._busy = False
+                        self._cond.notify_all()
+        finally:
+            if spare is not None:
+                spare.job.cancel(0.0)  # it never got a job: end it at once
 
-    def _project(self, job: ProjectionJob) -> None:
+    def _project(self, job: ProjectionJob, helper: _Helper) -> None:
         labels = tuple(int(v) for v in job.labels)
-        scores = separability_scores(job.features, job.labels, seed=self.seed)
-        if self._should_stop(job):
-            raise InterruptedError
-        last_sent = [0.0]
+        scores: dict[str, float] = {}
 
-        def partial(embedding: np.ndarray, _iteration: int) -> None:
-            now = time.monotonic()
-            if now - last_sent[0] >= self.partial_interval_s and not self._should_stop(job):
-                last_sent[0] = now
-                self.emit(_event(job, self.method, embedding, labels, True, scores))
+        def on_message(message: Any) -> None:  # on the helper's reader thread
+            if message[0] == "started":
+                self.helper_pids.append(int(message[1]))
+            elif message[0] == "scores":
+                scores.update(message[1])
+            elif message[0] == "partial" and not self._should_stop(job):
+                self.emit(_event(job, self.method, message[1], labels, True, dict(scores)))
 
+        helper.handler = on_message
         init = self._previous if self._previous is not None and len(self._previous) == len(labels) else None
-        embedding = project(job.features, self.method, seed=self.seed, init=init, on_partial=partial,
-                            should_stop=lambda: self._should_stop(job))
-        if self._should_stop(job):  # UMAP cannot be interrupted mid-fit; never emit after the run was closed
-            raise InterruptedError
-        self._previous = embedding
-        self.emit(_event(job, self.method, embedding, labels, False, scores))
+        helper.job.submit({"features": job.features, "labels": job.labels, "method": self.method, "seed": self.seed,
+                           "init": init, "partial_interval_s": self.partial_interval_s})
+        while not helper.job.join(0.1):
+            if self._should_stop(job):
+                helper.job.cancel(CANCEL_WAIT_S)
+                raise InterruptedError
+        result = helper.job.result
+        if helper.job.error:
+            raise RuntimeError(f"the projection's helper failed: {helper.job.error}")
+        if helper.job.cancelled or not isinstance(result, dict) or self._should_stop(job):
+            raise InterruptedError  # never emit after the run was closed
+        self._previous = result["embedding"]
+        self.emit(_event(job, self.method, result["points"], labels, False, result["scores"]))
         self.completed.append(job.epoch)
         if self.on_result is not None:
-            self.on_result(job, embedding, scores)
+            self.on_result(job, result["embedding"], result["scores"])
+
+
+class _Helper:
+    """A helper process started ahead of its job, importing the method's libraries while it waits; its messages go
+    to `handler`, set when the job is handed over."""
+
+    def __init__(self, method: str) -> None:
+        self.handler: Callable[[Any], None] = lambda _message: None
+        self.job = HelperJob(TARGET, None, lambda message: self.handler(message), name="projection", later=True,
+                             warm=(*WARM, *METHOD_MODULES.get(method, ()))).start()

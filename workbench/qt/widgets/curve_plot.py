@@ -5,6 +5,11 @@ The legend sits below the axes, in the plot's own layout, so it never covers a c
 Appending only marks a series as changed. A shared scheduler then redraws one changed, visible plot
 per tick, so a fast stream of points never keeps the GUI thread busy for long: each pause of the
 event loop is a single plot's repaint, never all of them at once.
+
+The same holds when a pane's layout changes (a finding appears above the plots, the window is resized) or a
+plot is first shown: every plot resized in one layout pass would repaint in the same frame, each re-rendering its
+axes and grid (10-20 ms a plot), so a `StaggeredPlotWidget` holds its repaint back and the plots repaint one per
+slice of the event loop (`stagger`), within about a tenth of a second altogether.
 """
 
 from __future__ import annotations
@@ -13,12 +18,13 @@ from collections import deque
 
 import numpy as np
 import pyqtgraph as pg
+import shiboken6
 from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtWidgets import QGraphicsItem, QWidget
 
 from workbench.qt.plot_theme import configure_pyqtgraph, legend_below, style_legend, title_html
 
-__all__ = ["PALETTE", "CurvePlot", "cache_static_parts", "configure_pyqtgraph"]
+__all__ = ["PALETTE", "CurvePlot", "StaggeredPlotWidget", "cache_static_parts", "configure_pyqtgraph", "stagger"]
 
 PALETTE = {
     "blue": "#2563eb",
@@ -42,6 +48,7 @@ def cache_static_parts(item: pg.PlotItem) -> None:
 
 
 REDRAW_TICK_MS = 100
+STAGGER_GAP_MS = 10  # between two staggered repaints: the event loop serves input and timers in between
 
 
 class _RedrawScheduler(QObject):
@@ -83,6 +90,61 @@ def scheduler() -> _RedrawScheduler:
     return _scheduler
 
 
+class _Stagger(QObject):
+    """Repaints the plots handed to it one per slice of the event loop (QTimer.singleShot slices, a short gap apart,
+    so that input and timers get in between)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.queue: deque[QWidget] = deque()
+        self._scheduled = False
+
+    def add(self, plot: QWidget) -> None:
+        plot.setUpdatesEnabled(False)  # no paint in this frame: its turn comes in a slice of its own
+        if plot not in self.queue:
+            self.queue.append(plot)
+        if not self._scheduled:
+            self._scheduled = True
+            QTimer.singleShot(STAGGER_GAP_MS, self._next)
+
+    def _next(self) -> None:
+        self._scheduled = False
+        while self.queue:
+            plot = self.queue.popleft()
+            if shiboken6.isValid(plot):
+                plot.setUpdatesEnabled(True)
+                if plot.isVisible():
+                    plot.viewport().repaint()
+                break
+        if self.queue:
+            self._scheduled = True
+            QTimer.singleShot(STAGGER_GAP_MS, self._next)
+
+
+_stagger: _Stagger | None = None
+
+
+def stagger(plot: QWidget) -> None:
+    """Hold back `plot`'s repaint and give it a slice of the event loop of its own, after the plots queued before."""
+    global _stagger
+    if _stagger is None:
+        _stagger = _Stagger()
+    _stagger.add(plot)
+
+
+class StaggeredPlotWidget(pg.PlotWidget):
+    """A PlotWidget that repaints in a slice of its own after it is shown or resized (see `stagger`)."""
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        stagger(self)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if event is not None and self.isVisible():
+            stagger(self)
+
+
 class SeriesBuffer:
     """Amortised-growth x/y arrays for one series."""
 
@@ -111,7 +173,7 @@ class SeriesBuffer:
         self.size = 0
 
 
-class CurvePlot(pg.PlotWidget):
+class CurvePlot(StaggeredPlotWidget):
     """A titled plot with a legend; `append(key, x, y)` adds a point to a series and redraws it."""
 
     def __init__(self, title: str, y_label: str, x_label: str = "epoch", parent: QWidget | None = None,
@@ -177,6 +239,8 @@ class CurvePlot(pg.PlotWidget):
         item = self.getPlotItem()
         item.enableAutoRange(x=False)
         item.setXRange(low, high, padding=0.02)
+        if self.isVisible():
+            stagger(self)  # new axis ticks on every plot at once: repaint them one by one
 
     def showEvent(self, event) -> None:
         super().showEvent(event)

@@ -20,6 +20,7 @@ from PySide6.QtGui import QColor, QPixmap
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QSlider, QToolTip, QVBoxLayout, QWidget
 
 from workbench.qt.plot_theme import configure_pyqtgraph, legend_below
+from workbench.qt.widgets.curve_plot import StaggeredPlotWidget
 
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
            "#17becf", "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd")
@@ -44,6 +45,7 @@ class ProjectionView(QWidget):
         self.class_names: list[str] = []
         self.samples: list[tuple[str, str, str]] = []  # (path, label, split) of every row of the run's split.csv
         self._thumbs: dict[str, QPixmap] = {}
+        self._brushes: dict[int, Any] = {}
         self._validation: list[tuple[str, str, str]] = []
         self.current = -1
         layout = QVBoxLayout(self)
@@ -62,7 +64,7 @@ class ProjectionView(QWidget):
         self.waiting.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # no wrap: see legend
         layout.addWidget(self.waiting)
         configure_pyqtgraph()
-        self.plot = pg.PlotWidget()
+        self.plot = StaggeredPlotWidget()
         self.plot.setObjectName("projectionPlot")
         self.plot.hideAxis("left")
         self.plot.hideAxis("bottom")
@@ -97,7 +99,7 @@ class ProjectionView(QWidget):
         self.scores_label.setObjectName("summary")
         self.scores_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         layout.addWidget(self.scores_label)
-        self.score_plot = pg.PlotWidget()
+        self.score_plot = StaggeredPlotWidget()
         self.score_plot.setObjectName("separabilityPlot")
         self.score_plot.setMaximumHeight(160)  # room for the legend under the axis
         self.score_plot.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Ignored)
@@ -179,7 +181,7 @@ class ProjectionView(QWidget):
         event = self.projections[index]
         points = np.asarray(event.points, dtype=float).reshape(-1, 2)
         labels = np.asarray(event.labels, dtype=int)
-        brushes = [pg.mkBrush(class_colour(int(c))) for c in labels]
+        brushes = [self._brush(int(c)) for c in labels]
         self.scatter.setData(pos=points, brush=brushes, data=np.arange(len(points)))
         names = sorted(set(labels.tolist()))[:32]
         self.legend.setText(" ".join(f"<span style='color:{class_colour(c).name()}'>●</span>{self._name(c)}" for c in names))
@@ -191,6 +193,13 @@ class ProjectionView(QWidget):
         self.epoch_label.setToolTip(scores)
         self.scores_label.setText(scores)
         self.epoch_shown.emit(event.epoch)
+
+    def _brush(self, index: int) -> Any:
+        """One brush per class, made once: a layout of 2,000 points would otherwise make 2,000 on the GUI thread."""
+        brush = self._brushes.get(index)
+        if brush is None:
+            brush = self._brushes[index] = pg.mkBrush(class_colour(index))
+        return brush
 
     def _name(self, index: int) -> str:
         return self.class_names[index] if 0 <= index < len(self.class_names) else str(index)

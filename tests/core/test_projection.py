@@ -105,20 +105,21 @@ def test_worker_close_without_waiting_abandons_the_job() -> None:
     assert not any(isinstance(e, ProjectionReady) and not e.partial for e in events)
 
 
-def test_worker_fits_in_a_helper_process_and_a_stop_ends_it() -> None:
+def test_worker_fits_in_a_helper_process_and_a_stop_ends_it(monkeypatch) -> None:
     import os
 
     features, labels = _clusters(40)
     events: list = []
-    worker = ProjectionWorker(events.append, "tsne", partial_interval_s=0.0)
-    worker.submit(ProjectionJob(1, features, labels, final=True))
+    worker = ProjectionWorker(events.append, "tsne", partial_interval_s=0.0, prestart=False)
+    worker.submit(ProjectionJob(1, features, labels))  # a live projection, during training: always a process
     worker.close(wait_s=120)
     assert [e.epoch for e in events if not e.partial] == [1]
     assert worker.helper_pids and os.getpid() not in worker.helper_pids  # the fit ran in another process
+    monkeypatch.setattr("workbench.core.host._interactive", True)  # beside a window, the final one too
     # A stop (the run's cancel, or its end without waiting) ends the helper mid-fit, and nothing more is emitted.
     features, labels = _clusters(400, classes=5)
     events.clear()
-    worker = ProjectionWorker(events.append, "tsne")
+    worker = ProjectionWorker(events.append, "tsne", prestart=False)
     worker.submit(ProjectionJob(1, features, labels, final=True))
     deadline = time.monotonic() + 120
     while not worker.helper_pids and time.monotonic() < deadline:
@@ -133,16 +134,21 @@ def test_worker_fits_in_a_helper_process_and_a_stop_ends_it() -> None:
         os.kill(pid, 0)  # ended and reaped
 
 
-def test_worker_fits_in_a_thread_where_helpers_run_in_process(monkeypatch) -> None:
+def test_worker_fits_in_a_thread_where_helpers_run_in_process_and_headless_after_training(monkeypatch) -> None:
     import os
 
-    monkeypatch.setenv("WORKBENCH_DIAGNOSTICS_IN_PROCESS", "1")
     features, labels = _clusters(30)
     events: list = []
-    worker = ProjectionWorker(events.append, "pca")
+    worker = ProjectionWorker(events.append, "pca", prestart=False)  # headless: the final one needs no process
     worker.submit(ProjectionJob(2, features, labels, final=True))
     worker.close(wait_s=60)
     assert [e.epoch for e in events if not e.partial] == [2] and worker.helper_pids == [os.getpid()]
+    monkeypatch.setenv("WORKBENCH_DIAGNOSTICS_IN_PROCESS", "1")
+    events.clear()
+    worker = ProjectionWorker(events.append, "pca")
+    worker.submit(ProjectionJob(3, features, labels))
+    worker.close(wait_s=60)
+    assert [e.epoch for e in events if not e.partial] == [3] and worker.helper_pids == [os.getpid()]
 
 
 def test_monitor_projects_every_epoch_and_at_the_end_of_a_run(tmp_path: Path) -> None:

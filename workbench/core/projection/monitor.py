@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from workbench.core.diagnostics.context import stratified_sample
-from workbench.core.diagnostics.helper_process import in_process
+from workbench.core.diagnostics.helper_process import in_process, spare_cores
 from workbench.core.diagnostics.monitor_base import GuardedMonitor
 from workbench.core.diagnostics.settings import DiagnosticsSettings, settings_from_config
 from workbench.core.events import BackgroundProgress
@@ -70,7 +70,10 @@ class ProjectionMonitor(GuardedMonitor):
             from workbench.core.projection.umap_warmup import warm_up_umap
 
             warm_up_umap()
-        self.worker = ProjectionWorker(context.emit, self.method, seed=self.seed, on_result=self._on_result)
+        # The helper starts ahead only where it takes no core training wants (the rule of the other helpers).
+        prestart = not in_process() and (context.device.type != "cpu" or spare_cores())
+        self.worker = ProjectionWorker(context.emit, self.method, seed=self.seed, on_result=self._on_result,
+                                       prestart=prestart)
 
     def _submit(self, epoch: int, final: bool) -> None:
         from workbench.core.training.loop import predict

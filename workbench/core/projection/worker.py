@@ -7,9 +7,10 @@ takes over at once. Partial t-SNE layouts are emitted at most every `partial_int
 The fit itself (scores, then t-SNE, UMAP or PCA) runs in a helper process (`HelperJob`, target
 `projection.job:project_job`): numpy, scikit-learn and openTSNE hold the GIL for long stretches, which in a thread
 of this process would freeze the window and slow the training loop. A thread of this process only hands jobs
-over and passes results on. The next job's helper is started ahead (it imports its libraries while it waits), so
-a job never waits for a process to start. Where no helper process can start, HelperJob runs the fit in a
-low-priority thread instead.
+over and passes results on. Where cores or a GPU are to spare (`prestart`), the next job's helper is started
+ahead (it imports its libraries while it waits), so a job never waits for a process to start. The final
+projection, after training, follows HelperJob's `after_training` rule: a process beside a window, a thread
+headless. Where no helper process can start, HelperJob runs the fit in a low-priority thread instead.
 """
 
 from __future__ import annotations
@@ -56,11 +57,13 @@ def _event(job: ProjectionJob, method: str, points: tuple[tuple[float, float], .
 
 class ProjectionWorker:
     def __init__(self, emit: Callable[[EngineEvent], None], method: str = "tsne", *, seed: int = 0,
-                 partial_interval_s: float = 0.5, on_result: ResultHook | None = None) -> None:
+                 partial_interval_s: float = 0.5, on_result: ResultHook | None = None, prestart: bool = True) -> None:
+        """`prestart=False`: start each job's helper when the job comes, not ahead (training needs every core)."""
         self.emit = emit
         self.method = method
         self.seed = seed
         self.partial_interval_s = partial_interval_s
+        self.prestart = prestart
         self.on_result = on_result
         self._pending: ProjectionJob | None = None
         self._cond = threading.Condition()
@@ -117,14 +120,15 @@ class ProjectionWorker:
 
     def _run(self) -> None:
         lower_thread_priority()
-        spare: _Helper | None = _Helper(self.method)
+        spare: _Helper | None = _Helper(self.method) if self.prestart else None
         try:
             while True:
                 job = self._next()
                 if job is None:
                     return
-                helper = spare or _Helper(self.method)
-                spare = None if job.final else _Helper(self.method)  # the next job's, starting while this one runs
+                helper = spare or _Helper(self.method, after_training=job.final)
+                # The next job's, starting while this one runs (none after the final job).
+                spare = _Helper(self.method) if self.prestart and not job.final else None
                 try:
                     self._project(job, helper)
                 except InterruptedError:
@@ -174,10 +178,11 @@ class ProjectionWorker:
 
 
 class _Helper:
-    """A helper process started ahead of its job, importing the method's libraries while it waits; its messages go
-    to `handler`, set when the job is handed over."""
+    """A helper started before its job is handed over, importing the method's libraries meanwhile; its messages go
+    to `handler`, set when the job is handed over. `after_training`: the final projection, which headless runs in a
+    thread (HelperJob's rule: no window's GIL to keep free, and no child's start-up to pay once training is over)."""
 
-    def __init__(self, method: str) -> None:
+    def __init__(self, method: str, after_training: bool = False) -> None:
         self.handler: Callable[[Any], None] = lambda _message: None
         self.job = HelperJob(TARGET, None, lambda message: self.handler(message), name="projection", later=True,
-                             warm=(*WARM, *METHOD_MODULES.get(method, ()))).start()
+                             warm=(*WARM, *METHOD_MODULES.get(method, ())), after_training=after_training).start()

@@ -137,6 +137,7 @@ def test_worker_fits_in_a_helper_process_and_a_stop_ends_it(monkeypatch) -> None
 def test_worker_fits_in_a_thread_where_helpers_run_in_process_and_headless_after_training(monkeypatch) -> None:
     import os
 
+    monkeypatch.setattr("workbench.core.host._interactive", False)  # headless (a window's test may have declared one)
     features, labels = _clusters(30)
     events: list = []
     worker = ProjectionWorker(events.append, "pca", prestart=False)  # headless: the final one needs no process

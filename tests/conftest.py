@@ -47,3 +47,14 @@ def private_test_ledger(tmp_path_factory: pytest.TempPathFactory, monkeypatch: p
     path = tmp_path_factory.mktemp("ledger") / "test_set_ledger.jsonl"
     monkeypatch.setenv("WORKBENCH_TEST_LEDGER", str(path))
     return path
+
+
+@pytest.fixture(autouse=True)
+def headless_unless_a_window_says_otherwise():
+    """Each test starts headless: a window's runner declares the process interactive (core/host.py), and that
+    must not follow into the next test and change where its end-of-run checks run."""
+    from workbench.core.host import set_interactive_host
+
+    set_interactive_host(False)
+    yield
+    set_interactive_host(False)

@@ -1,7 +1,5 @@
 """`python -m workbench` (and `torchrun -m workbench`) run the command-line entry point."""
 
-import sys
+from workbench.cli import entry
 
-from workbench.cli import main
-
-sys.exit(main())
+entry()

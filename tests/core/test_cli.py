@@ -85,3 +85,21 @@ def test_self_test_reports_every_component() -> None:
     for name in ("torch", "torchvision", "timm", "Qt", "plugins", "device", "CUDA", "engine"):
         assert any(line.startswith(name) for line in done.stdout.splitlines()), name
     assert "self-test passed" in done.stdout
+
+
+def test_a_command_line_job_exits_quickly_after_its_exit_handlers_and_with_its_output(trained_run: Path,
+                                                                                      tmp_path: Path) -> None:
+    """After a command-line job the entry point skips only Python's module teardown: the exit handlers run,
+    every line printed arrives, and the exit code is the command's."""
+    marker = tmp_path / "exit-handlers-ran"
+    script = ("import atexit, sys; "
+              f"atexit.register(lambda: open({str(marker)!r}, 'w').write('yes')); "
+              f"sys.argv = ['workbench', 'runs', {str(trained_run.parent)!r}]; "
+              "from workbench.cli import entry; entry()")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert trained_run.name in out.stdout and "completed" in out.stdout
+    assert marker.read_text() == "yes"
+    missing = subprocess.run([sys.executable, "-c", script.replace(str(trained_run.parent), str(tmp_path / "none"))],
+                             capture_output=True, text=True, timeout=120)
+    assert missing.returncode != 0 and missing.stderr.strip()

@@ -7,7 +7,6 @@ exit with status 2; nothing prints a traceback at the user.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import sys
 import time
@@ -126,24 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
 _last_command = ""
 
 
-def entry() -> None:
-    """The console script and `python -m workbench`: main(), then, after a command-line job, a quick exit.
-
-    Python's own teardown of torch, timm and the rest takes 1.5-2 s at the end of every `workbench train`.
-    Everything the job wrote is closed by then; the exit handlers still run (temporary folders, logging),
-    the output is flushed, and only the modules' teardown is skipped. The window exits normally (Qt writes
-    its settings while it is torn down).
-    """
-    code = main()
-    if _last_command in ("", "gui"):
-        sys.exit(code)
-    import atexit
-
-    atexit._run_exitfuncs()
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(Exception):
-            stream.flush()
-    os._exit(code if isinstance(code, int) else 1)
+def last_command() -> str:
+    """The command the last main() call ran ("gui" for the window; "" before any)."""
+    return _last_command
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -407,4 +391,4 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    entry()
+    sys.exit(main())

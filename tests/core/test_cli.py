@@ -95,7 +95,7 @@ def test_a_command_line_job_exits_quickly_after_its_exit_handlers_and_with_its_o
     script = ("import atexit, sys; "
               f"atexit.register(lambda: open({str(marker)!r}, 'w').write('yes')); "
               f"sys.argv = ['workbench', 'runs', {str(trained_run.parent)!r}]; "
-              "from workbench.cli import entry; entry()")
+              "from workbench.cli_entry import entry; entry()")
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert trained_run.name in out.stdout and "completed" in out.stdout

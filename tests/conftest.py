@@ -58,3 +58,26 @@ def headless_unless_a_window_says_otherwise():
     set_interactive_host(False)
     yield
     set_interactive_host(False)
+
+
+@pytest.fixture
+def no_network(monkeypatch, tmp_path):
+    """Empty weight caches, and every connection refused (as on a computer with no network)."""
+    import socket
+
+    import torch
+    from huggingface_hub import constants
+
+    attempts: list[object] = []
+
+    def refuse(address, *args, **kwargs):
+        attempts.append(address)
+        raise OSError("Network is unreachable")
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    old_hub = torch.hub.get_dir()
+    torch.hub.set_dir(str(tmp_path / "torch-hub"))
+    yield attempts
+    torch.hub.set_dir(old_hub)

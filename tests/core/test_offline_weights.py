@@ -3,7 +3,6 @@ network a plain answer within seconds instead of a minute of silent hub retries.
 
 from __future__ import annotations
 
-import socket
 import time
 
 import pytest
@@ -11,26 +10,6 @@ import torch
 
 from workbench.core.models import offline
 from workbench.core.models.factory import ModelBuildError, build_model
-
-
-@pytest.fixture
-def no_network(monkeypatch, tmp_path):
-    """Empty weight caches, and every connection refused (as on a computer with no network)."""
-    from huggingface_hub import constants
-
-    attempts: list[object] = []
-
-    def refuse(address, *args, **kwargs):
-        attempts.append(address)
-        raise OSError("Network is unreachable")
-
-    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
-    monkeypatch.setattr(socket, "create_connection", refuse)
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    old_hub = torch.hub.get_dir()
-    torch.hub.set_dir(str(tmp_path / "torch-hub"))
-    yield attempts
-    torch.hub.set_dir(old_hub)
 
 
 def test_no_network_answers_at_once_with_the_plain_message(tiny_project, no_network) -> None:

@@ -6,6 +6,7 @@ Set WORKBENCH_SHOTS to a folder to also save a picture of each pane state there.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -70,6 +71,10 @@ def test_evaluation_shows_curves_gallery_tta_robustness_and_warns_on_second_look
     qtbot.waitUntil(lambda: not pane.evaluating, timeout=TIMEOUT)
     assert pane.result.test_uses == 2 and pane.warning
     assert pane.banner.isVisibleTo(pane) and pane.banner.text.text() == pane.warning
+    assert "look 2 at this test set" in pane.test_panel.caption.text()
+    # Where other runs or projects looked at these test images too, the caption counts as the banner does.
+    pane._on_result(dataclasses.replace(pane.result, metrics={**pane.result.metrics, "project_test_uses": 8}))
+    assert "look 2 by this run, 8 at these test images in all" in pane.test_panel.caption.text()
     assert window.steps.status("evaluate").state == StepState.ATTENTION
 
     pane.evaluate_external(str(templates["rgb_data"]))  # external validation, reported on its own

@@ -46,6 +46,11 @@ class TestEvaluation:
         return int(self.metrics.get("test_uses") or 0)
 
     @property
+    def all_test_uses(self) -> int:
+        """Looks at these test images by every run and project (the ledger), at least this run's own."""
+        return max(self.test_uses, int(self.metrics.get("project_test_uses") or 0))
+
+    @property
     def skipped(self) -> list[str]:
         return list(self.metrics.get("skipped") or [])
 

@@ -269,7 +269,10 @@ class EvaluatePane(Pane):
         self.result = result
         self.error = ""
         caption = self.tr("{0} test images · model from epoch {1}").format(result.images, result.checkpoint_epoch)
-        if result.test_uses:
+        if result.all_test_uses > result.test_uses:  # as the banner counts: every run's looks, not this run's alone
+            caption += self.tr(" · look {0} by this run, {1} at these test images in all").format(
+                result.test_uses, result.all_test_uses)
+        elif result.test_uses:
             caption += self.tr(" · look {0} at this test set").format(result.test_uses)
         if result.stored:
             caption += self.tr(" · stored result")

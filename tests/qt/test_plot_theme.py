@@ -47,3 +47,16 @@ def test_switching_theme_restyles_existing_and_new_plots(window, theme) -> None:
     theme.apply(False)
     assert background(loss) == LIGHT.background
     assert axis.textPen().color() == QColor(LIGHT.foreground)
+
+
+def test_restyle_all_skips_plots_that_qt_has_deleted(qapp, theme) -> None:
+    import shiboken6
+
+    from workbench.qt.plot_theme import ThemedPlotWidget, restyle_all
+
+    kept, gone = ThemedPlotWidget(), ThemedPlotWidget()
+    shiboken6.delete(gone)  # the C++ side is gone while the Python wrapper lives on
+    restyled = restyle_all(QApplication.instance(), True)
+    assert background(kept) == DARK.background
+    assert restyled >= 1 and not shiboken6.isValid(gone)
+    kept.deleteLater()

@@ -3,14 +3,18 @@
 pyqtgraph takes its background and foreground from global options when a plot is built, so new plots
 follow `configure_pyqtgraph()`; plots that exist when the theme changes are restyled by `restyle_all`
 (background, axes, title, legend). The theme controller calls it only once pyqtgraph is loaded, so
-start-up does not pay for the import.
+start-up does not pay for the import. Plots are `ThemedPlotWidget`s, which register in a weak set: walking
+`QApplication.allWidgets()` instead would wrap every widget of the app, including ones Qt is halfway through
+deleting (a rare segfault).
 """
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
 import pyqtgraph as pg
+import shiboken6
 from PySide6.QtWidgets import QApplication
 
 
@@ -84,6 +88,17 @@ def legend_below(item: pg.PlotItem, columns: int = 2) -> pg.LegendItem:
     return legend
 
 
+_live_plots: weakref.WeakSet[pg.PlotWidget] = weakref.WeakSet()
+
+
+class ThemedPlotWidget(pg.PlotWidget):
+    """A PlotWidget that `restyle_all` finds when the theme changes."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        _live_plots.add(self)
+
+
 def restyle(widget: pg.PlotWidget, dark: bool | None = None) -> None:
     """Background, axes, title and legend of one plot in the theme's colours."""
     c = colours(dark)
@@ -103,7 +118,7 @@ def restyle(widget: pg.PlotWidget, dark: bool | None = None) -> None:
 def restyle_all(app: QApplication, dark: bool) -> int:
     """Restyle every plot of the application; returns how many were restyled."""
     pg.setConfigOptions(background=colours(dark).background, foreground=colours(dark).foreground)
-    plots = [w for w in app.allWidgets() if isinstance(w, pg.PlotWidget)]
+    plots = [w for w in list(_live_plots) if shiboken6.isValid(w)]
     for plot in plots:
         restyle(plot, dark)
     return len(plots)

@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from workbench.qt import jobs
-from workbench.qt.plot_theme import configure_pyqtgraph, legend_below
+from workbench.qt.plot_theme import ThemedPlotWidget, configure_pyqtgraph, legend_below
 from workbench.qt.tasks import TaskFailure, TaskManager
 from workbench.qt.widgets.roc_plot import class_colour
 from workbench.qt.widgets.tables import read_only_table, set_row, table_item
@@ -146,7 +146,7 @@ class RunsView(QWidget):
         pick.addStretch(1)
         curves_layout.addLayout(pick)
         configure_pyqtgraph()
-        self.plot = pg.PlotWidget(enableMenu=False)
+        self.plot = ThemedPlotWidget(enableMenu=False)
         self.plot.setMinimumHeight(240)
         self.plot.getPlotItem().showGrid(x=True, y=True, alpha=0.15)
         self.plot.getPlotItem().setLabel("bottom", self.tr("epoch"))

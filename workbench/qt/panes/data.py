@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 
 from workbench.qt import dialogs
 from workbench.qt.panes.base import Pane, group, hint
+from workbench.qt.plot_theme import ThemedPlotWidget
 from workbench.qt.widgets.curve_plot import PALETTE, cache_static_parts, configure_pyqtgraph
 from workbench.qt.widgets.forms import ConfigForm, FieldSpec
 from workbench.qt.widgets.step_list import StepState, StepStatus
@@ -30,7 +31,7 @@ LAYOUT_NAMES = {
 }
 
 
-class ClassBalanceChart(pg.PlotWidget):
+class ClassBalanceChart(ThemedPlotWidget):
     """Horizontal bar chart of images per class (pyqtgraph BarGraphItem); class names stay readable."""
 
     def __init__(self, parent: QWidget | None = None) -> None:

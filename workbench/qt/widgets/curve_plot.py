@@ -22,7 +22,7 @@ import shiboken6
 from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtWidgets import QGraphicsItem, QWidget
 
-from workbench.qt.plot_theme import configure_pyqtgraph, legend_below, style_legend, title_html
+from workbench.qt.plot_theme import ThemedPlotWidget, configure_pyqtgraph, legend_below, style_legend, title_html
 
 __all__ = ["PALETTE", "CurvePlot", "StaggeredPlotWidget", "cache_static_parts", "configure_pyqtgraph", "stagger"]
 
@@ -132,7 +132,7 @@ def stagger(plot: QWidget) -> None:
     _stagger.add(plot)
 
 
-class StaggeredPlotWidget(pg.PlotWidget):
+class StaggeredPlotWidget(ThemedPlotWidget):
     """A PlotWidget that repaints in a slice of its own after it is shown or resized (see `stagger`)."""
 
     def showEvent(self, event) -> None:

@@ -12,7 +12,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QWidget
 
-from workbench.qt.plot_theme import configure_pyqtgraph, legend_below
+from workbench.qt.plot_theme import ThemedPlotWidget, configure_pyqtgraph, legend_below
 
 CLASS_COLOURS = ("#2563eb", "#ea7a1a", "#2f9e6b", "#7c3aed", "#d14343", "#0891b2", "#a16207", "#db2777",
                  "#4b5563", "#65a30d")
@@ -26,7 +26,7 @@ def make_plot(title: str, x_label: str, y_label: str) -> pg.PlotWidget:
     """A light, square-ish plot on [0, 1] × [0, 1] with a title, axis labels and a legend below the axes (outside
     the data area, so it never covers a curve)."""
     configure_pyqtgraph()
-    plot = pg.PlotWidget(enableMenu=False)
+    plot = ThemedPlotWidget(enableMenu=False)
     plot.setMinimumSize(300, 280)
     item = plot.getPlotItem()
     item.setTitle(f"<span style='font-size:11pt; font-weight:600; color:#1f2933'>{title}</span>")

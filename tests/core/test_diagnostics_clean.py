@@ -3,8 +3,7 @@ finding of severity warning or above (the small-data advice is info)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
+import numpy as np
 import pytest
 
 import workbench.core.diagnostics
@@ -40,17 +39,36 @@ def test_clean_digits_raise_no_warning(digits_run) -> None:
 
 
 def test_clean_digits_projection_shows_class_structure(digits_run) -> None:
-    _, callback, monitors = digits_run
-    final = [e for e in callback.of_type(ProjectionReady) if not e.partial]
-    assert final and final[-1].epoch == 3
-    assert final[-1].scores["knn_accuracy"] >= 0.9
-    # The run is reported finished first; the final projection and the shortcut probe come after it, each
-    # with its own labelled progress line.
+    result, callback, monitors = digits_run
+    # The run is reported finished first; the feature check and the shortcut probe come after it, each with its
+    # own labelled progress line.
     finished = callback.events.index(callback.of_type(RunFinished)[0])
-    assert callback.events.index(final[-1]) > finished
+    [verdict] = [e for e in callback.events[finished:] if isinstance(e, FindingRaised) and e.code == "feature-structure"]
+    assert verdict.severity == INFO and verdict.evidence["knn_accuracy"] >= 0.9
     after = [e for e in callback.events[finished:] if isinstance(e, BackgroundProgress)]
     assert "Checking for shortcuts: 3 of 10 classes" in {e.text for e in after}
     assert {e.task for e in after if e.finished} >= {"projection", "shortcut", "label-check"}
+    # Nothing found, so no attribution maps were drawn: they are a finding's evidence (and cost 64 passes an image).
     shortcut = next(m for m in monitors if type(m).__name__ == "ShortcutMonitor")
-    assert shortcut.report is not None and len(shortcut.report.class_maps) == 10
-    assert Path(shortcut.report.maps_path).is_file()
+    assert shortcut.report is not None and shortcut.report.findings == [] and shortcut.report.class_maps == {}
+    assert not list(result.run_dir.rglob("attribution_maps.npy"))
+
+
+def test_a_headless_run_draws_its_final_t_sne_layout_when_a_report_asks(digits_run) -> None:
+    from workbench.core.projection.deferred import FEATURES_FILE, final_layout
+
+    result, callback, _ = digits_run
+    assert not [e for e in callback.of_type(ProjectionReady) if not e.partial]  # no window watched it form
+    assert (result.run_dir / FEATURES_FILE).is_file() and not (result.run_dir / "projection.json").exists()
+    layout = final_layout(result.run_dir)
+    assert layout is not None and (layout["epoch"], layout["method"], layout["split"]) == (3, "tsne", "val")
+    points = np.asarray(layout["points"])
+    assert points.shape == (len(layout["labels"]), 2) and len(points) >= 200 and np.isfinite(points).all()
+    assert layout["scores"]["knn_accuracy"] >= 0.9 and len(layout["class_names"]) == 10
+    # The layout shows the structure the verdict found: each point's nearest neighbour mostly shares its class.
+    distances = ((points[:, None] - points[None]) ** 2).sum(-1) + np.eye(len(points)) * 1e9
+    labels = np.asarray(layout["labels"])
+    assert np.mean(labels[distances.argmin(1)] == labels) >= 0.8
+    stored = (result.run_dir / "projection.json").read_text()
+    assert final_layout(result.run_dir)["points"] == layout["points"]  # kept, not fitted again
+    assert (result.run_dir / "projection.json").read_text() == stored

@@ -23,6 +23,7 @@ class ProjectionInfo:
     description: str
     function: str | Callable[..., Any]  # "module:function" or the function: (features, **kwargs) -> N×2
     streams: bool = False  # sends partial layouts while it runs
+    instant: bool = False  # fits in milliseconds: a headless run draws its final layout at once, not on demand
     params: tuple[ParamInfo, ...] = ()
 
     def load(self) -> Callable[..., Any]:
@@ -39,7 +40,7 @@ PROJECTIONS: dict[str, ProjectionInfo] = {
                        f"{_M}:project_umap",
                        params=(ParamInfo("n_neighbors", "Neighbours", "Size of the local neighbourhood."),)),
         ProjectionInfo("pca", "PCA", "The two directions of largest variance; instant, linear, shows coarse structure.",
-                       f"{_M}:project_pca"),
+                       f"{_M}:project_pca", instant=True),
     )
 }
 

@@ -57,17 +57,17 @@ class HelperMonitor(GuardedMonitor):
         self.context = context
         self.job, self._temporary, self._target = None, None, None
 
-    def _progress(self, done: int, total: int, finished: bool = False) -> None:
+    def _progress(self, done: int, total: int, finished: bool = False, label: str = "") -> None:
         if self.context is not None:
-            self.context.emit(BackgroundProgress(self.task, self.label, done, total, self.unit, finished))
+            self.context.emit(BackgroundProgress(self.task, label or self.label, done, total, self.unit, finished))
 
     def _message(self, message: Any) -> None:
         kind = message[0]
         if kind == "finding" and self.context is not None:
             self.on_finding(message[1])
             self.context.emit(message[1].to_event())
-        elif kind == "progress":
-            self._progress(int(message[1]), int(message[2]))
+        elif kind == "progress":  # ("progress", done, total[, label of this stage])
+            self._progress(int(message[1]), int(message[2]), label=str(message[3]) if len(message) > 3 else "")
 
     def on_finding(self, finding: Finding) -> None:
         """Called for each finding before it is emitted (subclasses keep what they need)."""

@@ -235,21 +235,20 @@ def _save_maps(report: ShortcutReport, folder: Path) -> None:
 
 def shortcut_check_for_run(model: nn.Module, context, *, max_per_class: int = 16, max_classes: int = 30,
                            method: str = "auto", should_stop: Callable[[], bool] | None = None,
-                           progress: Callable[[int, int], None] | None = None) -> ShortcutReport:
-    """The check on a run's training images (where a shortcut is learned), attacking validation images.
+                           progress: Callable[..., None] | None = None, maps: bool = False) -> ShortcutReport:
+    """Shortcuts found in a run's training images and confirmed on the model, attacking validation images.
 
-    With more than `max_classes` classes, a seeded random subset of them is probed, to bound the time.
+    The attribution maps are the evidence of a finding, so they are drawn only when the probe found a
+    shortcut, or when `maps` asks for them: on clean data they would cost 64 forward passes per image and
+    class for nothing (they stay available on request: the Evaluate pane, `workbench attributions`).
+    `progress(done, total[, label])` counts classes: those searched, then those mapped.
+    With more than `max_classes` classes, a seeded random subset of them is mapped, to bound the time.
     """
     from workbench.core.diagnostics.context import stratified_sample
 
     data = context.data
     rng = np.random.default_rng(context.config.data.seed)
     train_pool = data.indices("train")
-    classes = np.unique(data.labels[train_pool])
-    if len(classes) > max_classes:
-        train_pool = train_pool[np.isin(data.labels[train_pool], rng.choice(classes, max_classes, replace=False))]
-    train_rows = stratified_sample(data.labels, max_per_class * 2, rng, train_pool)
-    x, y = context.train_source.load(train_rows, augment=False)
     probe_pool = data.indices("val") if len(data.indices("val")) else data.indices("train")
     probe_rows = np.sort(rng.choice(probe_pool, size=min(len(probe_pool), 256), replace=False))
     px, py = context.val_source.load(probe_rows, augment=False) if len(data.indices("val")) else \
@@ -257,16 +256,27 @@ def shortcut_check_for_run(model: nn.Module, context, *, max_per_class: int = 16
     folder = Path(context.run_dir) / "diagnostics" if context.run_dir else None
     was_training = model.training
     model.eval()
-    probe_probs = class_probs(model, px)  # one pass over the probes serves the maps' attack test and every candidate
+    probe_probs = class_probs(model, px)  # one pass over the probes serves every candidate and the maps' attack test
     model.train(was_training)
-    report = shortcut_check(model, x, y.cpu().numpy(), data.class_names, probe_images=px, probe_labels=py.cpu().numpy(),
-                            method=method, max_per_class=max_per_class, should_stop=should_stop, evidence_dir=folder,
-                            progress=progress, probe_predicted=probe_probs.argmax(1).cpu().numpy())
-    # The attribution maps are a view; the findings come from the training data, confirmed on the model.
     pool = stratified_sample(data.labels, MAX_TRAIN_PER_CLASS, rng, train_pool)
     tx, ty = context.train_source.load(pool, augment=False)
     confirmed = shortcut_probe(model, tx, ty.cpu().numpy(), px, py.cpu().numpy(), data.class_names,
-                               evidence_dir=folder, seed=context.config.data.seed, probe_probs=probe_probs)
+                               evidence_dir=folder, seed=context.config.data.seed, probe_probs=probe_probs,
+                               progress=progress)
+    height, width = px.shape[-2:]
+    if not confirmed and not maps:
+        return ShortcutReport(_choose_method(model, max(height, width), method))
+    if should_stop is not None and should_stop():
+        raise InterruptedError("shortcut check cancelled")
+    classes = np.unique(data.labels[train_pool])
+    if len(classes) > max_classes:
+        train_pool = train_pool[np.isin(data.labels[train_pool], rng.choice(classes, max_classes, replace=False))]
+    train_rows = stratified_sample(data.labels, max_per_class * 2, rng, train_pool)
+    x, y = context.train_source.load(train_rows, augment=False)
+    mapped = None if progress is None else (lambda done, total: progress(done, total, "Drawing attribution maps"))
+    report = shortcut_check(model, x, y.cpu().numpy(), data.class_names, probe_images=px, probe_labels=py.cpu().numpy(),
+                            method=method, max_per_class=max_per_class, should_stop=should_stop, evidence_dir=folder,
+                            progress=mapped, probe_predicted=probe_probs.argmax(1).cpu().numpy())
     report.findings = merge_findings(report, confirmed)
     return report
 

@@ -4,7 +4,8 @@ Features are extracted on the training thread (the model is busy otherwise), on 
 of the validation images so that successive layouts show the same points; the projection itself runs
 in a helper process, handed over by the background worker (worker.py). The final projection is made
 after the run was reported finished (in `after_run`, with its own progress line), waited for up to a
-limit, and the Fig. 3 check is made on it.
+limit, and the Fig. 3 check is made on it. Headless (no window shares the process), the final features are
+judged at once and saved, and their t-SNE or UMAP layout is drawn when a report shows it (deferred.py).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from workbench.core.diagnostics.helper_process import in_process, spare_cores
 from workbench.core.diagnostics.monitor_base import GuardedMonitor
 from workbench.core.diagnostics.settings import DiagnosticsSettings, settings_from_config
 from workbench.core.events import BackgroundProgress
+from workbench.core.host import interactive_host
 from workbench.core.projection.methods import PROJECTIONS
 from workbench.core.projection.scores import structure_verdict
 from workbench.core.projection.worker import ProjectionJob, ProjectionWorker
@@ -106,6 +108,9 @@ class ProjectionMonitor(GuardedMonitor):
         try:
             if emit is not None:
                 emit(BackgroundProgress("projection", "Projecting the features", 0, 1, "layouts"))
+            if not interactive_host() and not PROJECTIONS[self.method].instant and self.context.run_dir:
+                self._judge_and_defer()
+                return
             self._submit(self._last_epoch, final=True)
             deadline = time.monotonic() + self.wait_s
             while self.worker.busy and time.monotonic() < deadline and not should_stop():
@@ -114,6 +119,23 @@ class ProjectionMonitor(GuardedMonitor):
             self.worker.close(0.0 if should_stop() else 1.0)  # the worker thread ends here, whatever happened
             if emit is not None:
                 emit(BackgroundProgress("projection", "Projecting the features", 1, 1, "layouts", True))
+
+    def _judge_and_defer(self) -> None:
+        """Headless: the Fig. 3 verdict on the final features now; their layout when a report draws it."""
+        from workbench.core.projection.deferred import save_final_features
+        from workbench.core.projection.scores import separability_scores
+        from workbench.core.training.loop import predict
+
+        assert self.context is not None
+        if len(self._source.indices) < 3:
+            return
+        out = predict(self.context.model, self._source, with_features=True)
+        rows = tuple(int(i) for i in self._source.indices)
+        scores = separability_scores(out["features"], out["labels"], seed=self.seed)
+        job = ProjectionJob(self._last_epoch, out["features"], out["labels"], True, self._last_accuracy, rows)
+        self._on_result(job, np.zeros((0, 2)), scores)
+        save_final_features(self.context.run_dir, epoch=self._last_epoch, method=self.method, seed=self.seed,
+                            features=out["features"], labels=out["labels"], rows=rows, scores=scores)
 
     def cancel(self) -> None:
         if self.worker is not None:

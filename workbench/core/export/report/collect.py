@@ -8,6 +8,7 @@ says so plainly.
 from __future__ import annotations
 
 import hashlib
+import logging
 import random
 import time
 from pathlib import Path
@@ -26,6 +27,8 @@ try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
+
+log = logging.getLogger(__name__)
 
 
 def _sha256(path: Path) -> str:
@@ -153,7 +156,7 @@ def collect_report_data(run_dir: str | Path, evaluate_validation: bool = True) -
         "split_sha_matches": (not report.get("manifest_sha256")) or report.get("manifest_sha256") == split_sha,
         "image_sizes": image_size_summary(paths),
         "findings_raw": read_json(folder.findings, None),
-        "projection": read_json(run_dir / "projection.json", None),
+        "projection": _projection(run_dir),
         "eval_split": split,
         "test_metrics": metrics if split == "test" else None,
         "eval_metrics": metrics,
@@ -172,3 +175,14 @@ def collect_report_data(run_dir: str | Path, evaluate_validation: bool = True) -
         "parameter_count": _parameter_count(run_dir),
         "notes": notes,
     }
+
+
+def _projection(run_dir: Path) -> dict[str, Any] | None:
+    """projection.json; a headless run's final layout is fitted here, the first time a report shows it."""
+    from workbench.core.projection.deferred import final_layout
+
+    try:
+        return final_layout(run_dir)
+    except Exception:  # a layout that cannot be fitted leaves the report without it, never without a report
+        log.warning("the final feature layout of %s could not be drawn", run_dir, exc_info=True)
+        return read_json(run_dir / "projection.json", None)

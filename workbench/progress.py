@@ -87,8 +87,8 @@ class ConsoleProgress(Callback):
             self._on_background(event)
         elif isinstance(event, RunFinished):
             self.finished = True
-            for task in list(self._background):  # lines held back while the epochs printed
-                print(self._background[task], file=sys.stderr)
+            for text in list(self._background.values()):  # lines held back while the epochs printed
+                print(text, file=sys.stderr)
         elif isinstance(event, LogMessage) and event.level != "debug":
             tqdm.write(f"{event.level}: {event.message}", file=sys.stderr)
         else:

@@ -52,16 +52,18 @@ def test_disk_too_small_is_refused_before_training(tiny_project, monkeypatch: py
 
 
 def test_disk_full_mid_run_stops_cleanly_listing_what_was_saved(tiny_project, monkeypatch: pytest.MonkeyPatch) -> None:
-    real = setup.save_checkpoint
-    calls = {"n": 0}
+    from workbench.core.training import checkpoints
 
-    def failing(state, path: Path) -> None:
-        calls["n"] += 1
-        if state.get("epoch") == 2:
+    real = checkpoints.atomic_write_bytes
+    writes: list[str] = []
+
+    def failing(path: Path, data: bytes) -> None:  # the checkpoint writer's thread: the disk fills at epoch 2
+        writes.append(Path(path).name)
+        if writes.count("last.pt") == 2 and Path(path).name == "last.pt":
             raise OSError(28, "No space left on device", str(path))
-        real(state, path)
+        real(path, data)
 
-    monkeypatch.setattr(setup, "save_checkpoint", failing)
+    monkeypatch.setattr(checkpoints, "atomic_write_bytes", failing)
     result = train(tiny_project)
     assert result.status == "failed"
     assert "disk is full" in result.reason and "checkpoints/last.pt (epoch 1)" in result.reason

@@ -115,3 +115,17 @@ def test_the_label_check_reads_the_last_validation_pass_instead_of_predicting_ag
     assert sorted(rows.tolist()) == [i for i, s in enumerate(splits) if s == "val"]
     assert probs.shape == (len(rows), 2) and np.allclose(probs.sum(axis=1), 1.0, atol=1e-4)
     assert rebuilt == []
+
+
+def test_network_accuracy_is_scikit_learns_balanced_accuracy() -> None:
+    from sklearn.metrics import balanced_accuracy_score
+
+    from workbench.core.diagnostics.label_issues import network_accuracy
+
+    rng = np.random.default_rng(0)
+    labels = rng.choice([0, 1, 3], size=200, p=[0.7, 0.2, 0.1])  # imbalanced, class 2 absent
+    probs = rng.dirichlet(np.ones(4), size=200)
+    probs[np.arange(120), labels[:120]] += 1.0  # right on most, and class 2 is predicted at times
+    expected = balanced_accuracy_score(labels, probs.argmax(1))
+    assert network_accuracy(labels, probs) == pytest.approx(expected, abs=1e-12)
+    assert np.isnan(network_accuracy(np.zeros(0, int), np.zeros((0, 4))))

@@ -205,3 +205,32 @@ def test_feature_structure_passes_only_with_both_numbers() -> None:
     # k-NN not clearly above the majority share on few points: no pass either.
     weak = structure_verdict({"knn_accuracy": 0.4, "silhouette": 0.2, "chance": 0.3, "points": 40.0}, accuracy=0.4)
     assert weak is not None and weak.severity == "warning" and "not above majority 0.30" in weak.evidence["basis"]
+
+
+def test_the_end_of_run_feature_check_reads_the_last_validation_pass(tmp_path: Path, monkeypatch) -> None:
+    """The final epoch's validation pass keeps its penultimate features; the feature check after the run takes its
+    points from there, the same numbers the model gives them, and runs no forward pass of its own."""
+    import workbench.core.training.loop as loop
+
+    config = small_config(bars_dataset(tmp_path / "data"), tmp_path / "runs", epochs=2)
+    calls: list[tuple[int, bool]] = []
+    real = loop.predict
+
+    def counted(model, source, *args, **kwargs):
+        calls.append((len(source.indices), bool(kwargs.get("with_features") or (len(args) > 1 and args[1]))))
+        return real(model, source, *args, **kwargs)
+
+    monkeypatch.setattr(loop, "predict", counted)
+    monitor = ProjectionMonitor(every=0, method="tsne", max_points=20)
+    callback = CollectingCallback()
+    result = train(config, callback, monitors=[monitor])
+    assert result.status == "completed"
+    validation = len(monitor._source.indices)
+    assert validation < len(monitor._last_validation["rows"])  # the projected points are a subset
+    assert (validation, True) not in calls  # no pass of its own over the projected points
+    [verdict] = callback.of_type(FindingRaised)
+    with np.load(result.run_dir / "projection_features.npz") as saved:
+        kept = saved["features"].astype(np.float32)
+    again = real(monitor.context.model, monitor._source, with_features=True)["features"]
+    assert np.allclose(kept, again, atol=1e-2 * max(1.0, float(np.abs(again).max())))  # float16 on disk
+    assert verdict.code == "feature-structure"

@@ -51,6 +51,7 @@ class ProjectionMonitor(GuardedMonitor):
         self.worker: ProjectionWorker | None = None
         self._last_epoch = 0
         self._last_accuracy = math.nan
+        self._last_validation: dict[str, Any] | None = None
         self._raised = False
 
     @classmethod
@@ -83,7 +84,8 @@ class ProjectionMonitor(GuardedMonitor):
         assert self.context is not None and self.worker is not None
         if len(self._source.indices) < 3:
             return
-        out = predict(self.context.model, self._source, with_features=True)
+        out = (self._final_features() if final else None) or predict(self.context.model, self._source,
+                                                                      with_features=True)
         rows = tuple(int(i) for i in self._source.indices)  # predict keeps this order
         self.submitted.append(epoch)
         self.worker.submit(ProjectionJob(epoch, out["features"], out["labels"], final, self._last_accuracy, rows))
@@ -91,6 +93,8 @@ class ProjectionMonitor(GuardedMonitor):
     def on_epoch_end(self, epoch: int, record: dict[str, Any]) -> None:
         assert self.context is not None
         self._last_epoch = epoch
+        validation = record.get("validation") or {}
+        self._last_validation = validation if "features" in validation else None
         self._last_accuracy = float(record.get("metrics", {}).get("accuracy", math.nan))
         last = epoch >= self.context.config.training.epochs  # the end-of-run projection covers it
         if self.every > 0 and epoch % self.every == 0 and not last:
@@ -129,13 +133,24 @@ class ProjectionMonitor(GuardedMonitor):
         assert self.context is not None
         if len(self._source.indices) < 3:
             return
-        out = predict(self.context.model, self._source, with_features=True)
+        out = self._final_features() or predict(self.context.model, self._source, with_features=True)
         rows = tuple(int(i) for i in self._source.indices)
         scores = separability_scores(out["features"], out["labels"], seed=self.seed)
         job = ProjectionJob(self._last_epoch, out["features"], out["labels"], True, self._last_accuracy, rows)
         self._on_result(job, np.zeros((0, 2)), scores)
         save_final_features(self.context.run_dir, epoch=self._last_epoch, method=self.method, seed=self.seed,
                             features=out["features"], labels=out["labels"], rows=rows, scores=scores)
+
+    def _final_features(self) -> dict[str, np.ndarray] | None:
+        """The projected rows' features and labels from the last epoch's validation pass, where it kept them."""
+        kept = getattr(self, "_last_validation", None)
+        if kept is None:
+            return None
+        position = {int(row): i for i, row in enumerate(kept["rows"])}
+        if not all(int(row) in position for row in self._source.indices):
+            return None
+        take = np.asarray([position[int(row)] for row in self._source.indices])
+        return {"features": kept["features"][take], "labels": kept["labels"][take]}
 
     def cancel(self) -> None:
         if self.worker is not None:

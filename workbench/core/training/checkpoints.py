@@ -1,9 +1,17 @@
-"""Checkpoints written atomically and read without unpickling arbitrary objects."""
+"""Checkpoints written atomically and read without unpickling arbitrary objects.
+
+A run's checkpoints go through a `CheckpointWriter`: the state is serialised at once, in the training thread
+(a consistent copy, as training goes on changing the weights), and a background thread writes and fsyncs the
+file while the next epoch trains; the disk never holds training up. A crash before a write lands leaves the
+previous, complete file (every write is atomic).
+"""
 
 from __future__ import annotations
 
 import io
 import pickle
+import queue
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +28,54 @@ def save_checkpoint(state: dict[str, Any], path: Path) -> None:
     buffer = io.BytesIO()
     torch.save(state, buffer)
     atomic_write_bytes(path, buffer.getvalue())
+
+
+class CheckpointWriter:
+    """Writes serialised checkpoints in order, in one background thread. A failed write (a full disk) is raised
+    by the next `save` or by `flush`, which waits until every file handed over is on disk."""
+
+    def __init__(self) -> None:
+        self._queue: queue.Queue[tuple[Path, bytes] | None] = queue.Queue()
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+
+    def save(self, state: dict[str, Any], path: Path) -> None:
+        self._raise_error()
+        buffer = io.BytesIO()
+        torch.save(state, buffer)
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._write, daemon=True, name="workbench-checkpoints")
+            self._thread.start()
+        self._queue.put((Path(path), buffer.getvalue()))
+
+    def _write(self) -> None:
+        while (item := self._queue.get()) is not None:
+            try:
+                if self._error is None:  # after a failure, later files wait for the run to hear of it
+                    atomic_write_bytes(*item)
+            except BaseException as error:  # raised in the training thread, at the next save or flush
+                self._error = error
+            finally:
+                self._queue.task_done()
+        self._queue.task_done()
+
+    def _raise_error(self) -> None:
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+
+    def flush(self) -> None:
+        """Wait until every checkpoint handed over is written; raise the error of one that could not be."""
+        self._queue.join()
+        self._raise_error()
+
+    def close(self) -> None:
+        """Flush, keeping any error to itself (for `finally` blocks that must not mask the run's own error)."""
+        if self._thread is not None:
+            self._queue.join()
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
 
 
 def load_checkpoint(path: Path, map_location: str = "cpu") -> dict[str, Any]:

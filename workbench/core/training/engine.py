@@ -64,15 +64,18 @@ class TrainResult:
 
 
 class _Emitter:
-    """Sends events to the callbacks on rank 0 only."""
+    """Sends events to the callbacks on rank 0 only, one event at a time: end-of-run checks emit from their own
+    threads while the training thread reports the run finished, and callbacks need not be thread-safe."""
 
     def __init__(self, callback: Callback | None, is_main: bool) -> None:
         self.callbacks = CallbackList([callback] if callback is not None else [])
         self.is_main = is_main
+        self._lock = threading.RLock()  # re-entrant: a callback may emit in turn
 
     def __call__(self, event: EngineEvent) -> None:
         if self.is_main:
-            self.callbacks.on_event(event)
+            with self._lock:
+                self.callbacks.on_event(event)
 
 
 def _register_builtin_monitors() -> None:
@@ -241,12 +244,16 @@ def _run_epochs(
                                                          run.strategy.replaces_training()))
     status = "failed"
     try:
-        status = loop.run_epochs()
-    except StopRequested:
-        status = "stopped"
-    except NonFiniteLoss as bad:
-        return _non_finite(run, state, bad)
+        try:
+            status = loop.run_epochs()
+        except StopRequested:
+            status = "stopped"
+        except NonFiniteLoss as bad:
+            run.checkpoints.flush()
+            return _non_finite(run, state, bad)
+        run.checkpoints.flush()  # last.pt and best.pt are on disk before anyone hears the run ended
     finally:
+        run.checkpoints.close()
         for monitor in monitors:
             with contextlib.suppress(Exception):  # a broken monitor must not mask the run's outcome
                 monitor.on_run_end(status)

@@ -86,16 +86,29 @@ class EpochLoop:
         val_loss = math.nan
         validation = None
         if run.has_validation:
-            val = evaluate(run.model, run.val_source, nn.CrossEntropyLoss(), run.amp_dtype)
+            val = self._validate(last=epoch >= tcfg.epochs)
             metrics = classification_metrics(val["labels"], np.asarray(val["probs"]).argmax(1), run.data.class_names)
             val_loss = float(val["loss"])
             validation = {"rows": np.asarray(run.val_source.indices), "labels": np.asarray(val["labels"]),
                           "probs": np.asarray(val["probs"])}
+            if "features" in val:
+                validation["features"] = val["features"]
         value = monitored_value(tcfg.monitor, train_loss, {**metrics, "loss": val_loss}, run.has_validation)
         # The rate the epoch trained with: the scheduler has already moved on to the next step's rate.
         lr = result.lr if result.lr is not None else run.optimizer.param_groups[0]["lr"]
         return EpochRecord(epoch, result, train_loss, val_loss, metrics, value, lr, min(1.0, data_fraction),
                            validation=validation)
+
+    def _validate(self, last: bool) -> dict:
+        """The validation pass; the last epoch's also keeps the penultimate features (the same forward pass), which
+        the end-of-run feature check reads instead of running the model again."""
+        run = self.run
+        if last:
+            try:
+                return evaluate(run.model, run.val_source, nn.CrossEntropyLoss(), run.amp_dtype, with_features=True)
+            except (AttributeError, TypeError, NotImplementedError):  # a model without a separable head
+                pass
+        return evaluate(run.model, run.val_source, nn.CrossEntropyLoss(), run.amp_dtype)
 
     def _announce(self, record: EpochRecord) -> None:
         """EpochEnded, then the monitors' epoch hooks, with the history entry of the epoch."""

@@ -8,7 +8,7 @@ settings. `resume_state` loads the checkpoint to continue from into them, when t
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ from workbench.core.runs import RunStore
 from workbench.core.strategies import load_strategy
 from workbench.core.strategies.base import Strategy, StrategyContext
 from workbench.core.training import distributed
-from workbench.core.training.checkpoints import save_checkpoint
+from workbench.core.training.checkpoints import CheckpointWriter
 from workbench.core.training.control import RunControl
 from workbench.core.training.loop import BatchSource
 from workbench.core.training.optim import build_optimizer, build_scheduler
@@ -61,6 +61,7 @@ class TrainingRun:
     scaler: torch.amp.GradScaler | None
     saved: dict[str, Any] | None = None  # the checkpoint to continue from (resume_point), until resume_state
     fallback_note: str = ""  # why it is best.pt rather than last.pt
+    checkpoints: CheckpointWriter = field(default_factory=CheckpointWriter)  # writes while the next epoch trains
 
     @property
     def last_path(self) -> Path:
@@ -87,12 +88,12 @@ class TrainingRun:
         }
         if self.scaler is not None:
             payload["scaler"] = self.scaler.state_dict()
-        save_checkpoint(payload, self.last_path)
+        self.checkpoints.save(payload, self.last_path)
 
     def save_best(self, epoch: int) -> None:
         if self.ctx.is_main:
-            save_checkpoint({"model": self.model.state_dict(), "epoch": epoch,
-                             "class_names": list(self.data.class_names)}, self.best_path)
+            self.checkpoints.save({"model": self.model.state_dict(), "epoch": epoch,
+                                   "class_names": list(self.data.class_names)}, self.best_path)
 
 
 def loss_function(config: ProjectConfig, data: PreparedData, device: torch.device) -> nn.Module:

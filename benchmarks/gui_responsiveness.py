@@ -26,6 +26,35 @@ TARGET_MS = 50.0
 TARGET_P95_MS = 20.0
 
 
+class StackWatchdog:
+    """A thread that looks at the GUI thread's stack whenever the probe's next tick is over 30 ms late."""
+
+    def __init__(self, probe, late_s: float = 0.03) -> None:
+        import threading
+
+        self.probe, self.late_s, self.stop = probe, late_s, False
+        self.seen: list[tuple[float, list[str]]] = []
+        self.main = threading.main_thread().ident
+        self.thread = threading.Thread(target=self._watch, daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def _watch(self) -> None:
+        import traceback
+
+        looked_at = 0.0
+        while not self.stop:
+            time.sleep(0.005)
+            last = self.probe._last
+            late = time.perf_counter() - last - self.probe.interval
+            if late > self.late_s and last != looked_at:
+                looked_at = last
+                frame = sys._current_frames().get(self.main)
+                if frame is not None:
+                    self.seen.append((last, traceback.format_stack(frame)))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=4)
@@ -33,6 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--width", type=int, default=16)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--timeline", action="store_true", help="list each stall over 40 ms beside the engine events")
+    parser.add_argument("--stacks", action="store_true",
+                        help="print where the GUI thread was during each tick over 30 ms late (a watchdog thread looks)")
     args = parser.parse_args(argv)
 
     from workbench.qt.jobs import warm_up
@@ -63,12 +94,17 @@ def main(argv: list[str] | None = None) -> int:
     events: list[tuple[float, str]] = []
     window.runner.event.connect(lambda e: events.append((time.perf_counter(), type(e).__name__))
                                 if type(e).__name__ != "BatchEnded" else None)
+    watchdog = StackWatchdog(probe) if args.stacks else None
     started = time.perf_counter()
     probe.start()
+    if watchdog is not None:
+        watchdog.start()
     train.start()
     # the whole run: training, then the end-of-run diagnostics that finish after RunFinished
     wait_until(lambda: not window.runner.is_busy, 1800, "training and its end-of-run checks")
     probe.stop()
+    if watchdog is not None:
+        watchdog.stop = True
     seconds = time.perf_counter() - started
     print(f"run: {train.phase}, {args.epochs} epochs in {seconds:.1f} s "
           f"({train.loss_plot.series_length('train_batch')} batch updates drawn)")
@@ -81,6 +117,12 @@ def main(argv: list[str] | None = None) -> int:
                   if s > 0.04]
         for t, what in sorted(stalls + [(t - started, name) for t, name in events]):
             print(f"  {t:7.3f} s  {what}")
+    if watchdog is not None:  # the stacks of the stalls over 40 ms, each as the watchdog saw it 30 ms in
+        looks = dict(watchdog.seen)
+        for before, at, stall in zip(probe.times, probe.times[1:], probe.stalls[1:], strict=False):
+            if stall > 0.04 and before in looks:
+                print(f"\n  stall {1000 * stall:.0f} ms at {at - started:.3f} s; the GUI thread 30 ms into it:")
+                print("".join(looks[before][-8:]))
     window._close_approved = True
     window.close()
     return 0 if train.phase == "completed" else 1

@@ -123,3 +123,34 @@ def test_a_run_is_over_at_run_finished_while_its_background_checks_go_on_with_a_
     qtbot.waitUntil(lambda: not runner.is_busy, timeout=10_000)  # the new run ran and ended
     assert runner.last_result.run_dir == "/tmp/r2"
     release.set()
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "setpriority"), reason="per-thread niceness is a Linux feature")
+def test_training_yields_the_cpu_to_the_window_and_so_do_its_torch_threads(qtbot, monkeypatch, engine_loaded) -> None:
+    import os
+    from pathlib import Path
+
+    import torch
+
+    import workbench.core.training.engine as engine
+    from workbench.qt.runner import TRAINING_NICENESS
+
+    def niceness(tid: int) -> int:
+        return int(Path(f"/proc/self/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()[16])
+
+    seen = SimpleNamespace(training=None, workers=[])
+
+    def fake_train(config, callback=None, control=None, *, resume=None):
+        seen.training = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        before = set(os.listdir("/proc/self/task"))
+        torch.mm(torch.rand(256, 256), torch.rand(256, 256))  # starts this thread's intra-op workers
+        seen.workers = [niceness(int(t)) for t in set(os.listdir("/proc/self/task")) - before]
+        return SimpleNamespace(status="completed", run_dir="/tmp/r1")
+
+    monkeypatch.setattr(engine, "train", fake_train)
+    runner = TrainingRunner()
+    with qtbot.waitSignal(runner.thread_finished, timeout=10_000):
+        assert runner.start(ProjectConfig())
+    assert seen.training == TRAINING_NICENESS > os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    assert len(seen.workers) >= (torch.get_num_threads() > 1)  # a new thread's OpenMP team starts with it
+    assert all(n == TRAINING_NICENESS for n in seen.workers)

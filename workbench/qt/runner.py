@@ -58,6 +58,9 @@ class _EmitCallback(Callback):
         self._emit(event)
 
 
+TRAINING_NICENESS = 5
+
+
 class _TrainWorker(QObject):
     """Lives on the training thread; `run` calls the engine and reports back through signals."""
 
@@ -76,6 +79,11 @@ class _TrainWorker(QObject):
     @Slot()
     def run(self) -> None:
         try:
+            # Training yields the CPU to the window's thread when both want it (the window is idle most of the time,
+            # so training loses next to nothing). Its torch threads start from this one and inherit the niceness.
+            from workbench.core.diagnostics.background import lower_thread_priority
+
+            lower_thread_priority(TRAINING_NICENESS)
             callback = ThrottledCallback(_EmitCallback(self.event.emit), rate_hz=BATCH_RATE_HZ)
             if self._k_fold:
                 from workbench.core.strategies.kfold import run_k_fold

@@ -152,7 +152,19 @@ def test_worker_fits_in_a_thread_where_helpers_run_in_process_and_headless_after
     assert [e.epoch for e in events if not e.partial] == [3] and worker.helper_pids == [os.getpid()]
 
 
-def test_monitor_projects_every_epoch_and_at_the_end_of_a_run(tmp_path: Path) -> None:
+def test_headless_runs_draw_no_live_layouts_but_their_final_one(tmp_path: Path) -> None:
+    """Without a window nobody watches a layout form: no live projections take cores from training; the final
+    one (PCA here, which fits at once) is drawn and judged."""
+    config = small_config(bars_dataset(tmp_path / "data"), tmp_path / "runs", epochs=3)
+    callback = CollectingCallback()
+    monitor = ProjectionMonitor(every=1, method="pca", max_points=100)
+    train(config, callback, monitors=[monitor])
+    assert monitor.submitted == [3]
+    assert [e.epoch for e in callback.of_type(ProjectionReady) if not e.partial] == [3]
+
+
+def test_monitor_projects_every_epoch_and_at_the_end_of_a_run(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr("workbench.core.host._interactive", True)  # a window shows the live layouts
     config = small_config(bars_dataset(tmp_path / "data"), tmp_path / "runs", epochs=3)
     callback = CollectingCallback()
     monitor = ProjectionMonitor(every=1, method="pca", max_points=100)

@@ -4,8 +4,9 @@ Features are extracted on the training thread (the model is busy otherwise), on 
 of the validation images so that successive layouts show the same points; the projection itself runs
 in a helper process, handed over by the background worker (worker.py). The final projection is made
 after the run was reported finished (in `after_run`, with its own progress line), waited for up to a
-limit, and the Fig. 3 check is made on it. Headless (no window shares the process), the final features are
-judged at once and saved, and their t-SNE or UMAP layout is drawn when a report shows it (deferred.py).
+limit, and the Fig. 3 check is made on it. Headless (no window shares the process), there are no live layouts;
+the final features are judged at once and saved, and their t-SNE or UMAP layout is drawn when a report shows it
+(deferred.py).
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ class ProjectionMonitor(GuardedMonitor):
 
             warm_up_umap()
         # The helper starts ahead only where it takes no core training wants (the rule of the other helpers).
-        prestart = not in_process() and (context.device.type != "cpu" or spare_cores())
+        prestart = interactive_host() and not in_process() and (context.device.type != "cpu" or spare_cores())
         self.worker = ProjectionWorker(context.emit, self.method, seed=self.seed, on_result=self._on_result,
                                        prestart=prestart)
 
@@ -97,7 +98,9 @@ class ProjectionMonitor(GuardedMonitor):
         self._last_validation = validation if "features" in validation else None
         self._last_accuracy = float(record.get("metrics", {}).get("accuracy", math.nan))
         last = epoch >= self.context.config.training.epochs  # the end-of-run projection covers it
-        if self.every > 0 and epoch % self.every == 0 and not last:
+        # Live layouts are for a window to show; headless, nobody watches one form, and its fit would take cores
+        # from training. The run's final features are judged all the same (after_run).
+        if self.every > 0 and epoch % self.every == 0 and not last and interactive_host():
             self._submit(epoch, final=False)
 
     def on_run_end(self, status: str) -> None:

@@ -200,9 +200,12 @@ def section_projection(d: dict[str, Any]) -> str:
     proj = d.get("projection")
     if not proj or not proj.get("points"):
         return note("Not available: no feature projection was saved for this run (projection.json).")
+    scores = proj.get("scores") or {}
+    measured = (f" In the features themselves, before projecting: k-NN accuracy {scores['knn_accuracy']:.2f}, silhouette "
+                f"{scores['silhouette']:.2f}." if {"knn_accuracy", "silhouette"} <= set(scores) else "")
     return image(plots.projection_png(proj, d["class_names"]), 520, "feature projection") + note(
-        "Penultimate-layer features of the network projected to two dimensions. Well-separated clusters show a useful "
-        "representation (paper, item 5).")
+        f"Penultimate-layer features of {len(proj['points'])} validation images after epoch {proj.get('epoch', '?')}, "
+        "projected to two dimensions. Well-separated clusters show a useful representation (paper, item 5)." + measured)
 
 
 def _metric_tables(m: dict[str, Any], base: dict[str, Any] | None = None) -> str:

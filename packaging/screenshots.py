@@ -144,6 +144,8 @@ def render(out: Path) -> list[Path]:
     if evaluate.result is None:
         raise SystemExit(f"evaluation failed: {evaluate.error}")
     shot("evaluate", 6)
+    if not evaluate.attribution_view.isVisibleTo(evaluate):  # a clean run draws none itself: ask, as a user would
+        evaluate.attribution_panel.compute()
     wait_until(lambda: evaluate.attribution_view.isVisibleTo(evaluate), 120, "attribution maps")
     scroll_to(evaluate, evaluate.attribution_view)
     settle(window)

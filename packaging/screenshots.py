@@ -170,6 +170,7 @@ def render(out: Path) -> list[Path]:
 
     window._close_approved = True
     window.close()
+    wait_until(lambda: not window.isVisible(), 120, "the window to close")
     app.quit()
     return saved
 
@@ -245,7 +246,8 @@ def tour(out: Path) -> list[Path]:
     evaluate.tabs.setCurrentIndex(2)  # calibration
     window_shot(again, "evaluate", "calibration")
     again._close_approved = True
-    again.close()
+    again.close()  # the end-of-run checks may still run: the window cancels them and closes once they have ended
+    wait_until(lambda: not again.isVisible(), 120, "the window to close")
     app.quit()
     return saved
 

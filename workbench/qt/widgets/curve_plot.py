@@ -229,7 +229,7 @@ class CurvePlot(StaggeredPlotWidget):
         for key in self._changed:
             buffer, curve = self._series[key]
             curve.setData(buffer.x, buffer.y)
-            self._list(key)
+        self._list(*self._changed)  # one legend rebuild for every series that got its first points
         self._changed.clear()
         self.viewport().repaint()  # paint now, alone, rather than with every other dirty widget
         return True
@@ -247,11 +247,12 @@ class CurvePlot(StaggeredPlotWidget):
         if self._changed:
             scheduler().request(self)
 
-    def _list(self, key: str) -> None:
-        """Add a series to the legend once it has points (in the order the series were declared)."""
-        if key in self._in_legend or not self._series[key][0].size or self.getPlotItem().legend is None:
+    def _list(self, *keys: str) -> None:
+        """Add series to the legend once they have points (in the order the series were declared)."""
+        new = {k for k in keys if k not in self._in_legend and self._series[k][0].size}
+        if not new or self.getPlotItem().legend is None:
             return
-        self._in_legend.add(key)
+        self._in_legend |= new
         self.legend.clear()
         for name in self._series:
             if name in self._in_legend:

@@ -365,7 +365,16 @@ def write_demo(dest: Path | None) -> Path:
 # Imported lazily by the diagnostics at the start and end of a run. Importing a large extension package holds
 # the GIL for up to a few hundred milliseconds, which froze the window just as the live curves began.
 WARM_UP_MODULES = ("workbench.core.training.engine", "workbench.core.diagnostics", "workbench.core.projection",
-                   "cleanlab.filter", "captum.attr", "openTSNE")
+                   "cleanlab.filter", "captum.attr", "openTSNE",
+                   # What a run imports as it starts, on the training thread: a module compiled there (no .pyc yet,
+                   # or PYTHONDONTWRITEBYTECODE) holds the GIL for tens of milliseconds and stalls the window.
+                   "workbench.core.models.builders", "workbench.core.strategies.common", "workbench.core.user_cache",
+                   "workbench.core.diagnostics.check_store", "workbench.core.diagnostics.loss_monitors",
+                   "workbench.core.diagnostics.network_monitors", "workbench.core.diagnostics.baseline_monitor",
+                   "workbench.core.diagnostics.background", "workbench.core.projection.monitor",
+                   "workbench.core.projection.worker", "workbench.core.projection.job",
+                   "workbench.core.projection.methods", "workbench.core.projection.scores",
+                   "torch.utils.serialization", "platformdirs", "tabulate")
 
 
 def warm_up() -> None:

@@ -81,3 +81,18 @@ def no_network(monkeypatch, tmp_path):
     torch.hub.set_dir(str(tmp_path / "torch-hub"))
     yield attempts
     torch.hub.set_dir(old_hub)
+
+
+@pytest.fixture(autouse=True)
+def collect_garbage_on_the_main_thread():
+    """Once a window has turned automatic collection off (workbench/qt/gui_gc.py), its timer only runs while an event
+    loop does: collect after every test, here on the main thread, so memory stays bounded between tests."""
+    yield
+    import gc
+
+    if not gc.isenabled():
+        _collections[0] += 1
+        gc.collect(2 if _collections[0] % 25 == 0 else 1)  # a full collection costs tens of ms with torch loaded
+
+
+_collections = [0]

@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 import workbench
-from workbench.qt import dialogs, doctor, jobs
+from workbench.qt import dialogs, doctor, gui_gc, jobs
 from workbench.qt.application import create_application
 from workbench.qt.autosave import Autosaver
 from workbench.qt.context import PaneContext
@@ -76,6 +76,7 @@ class MainWindow(ProjectFilesMixin, WindowMenusMixin, WindowFindingsMixin, QMain
     def __init__(self, settings: QSettings | None = None, autosave_dir: Path | None = None,
                  warm_up: bool = True, demo_dir: Path | None = None, check_data: bool = True) -> None:
         super().__init__()
+        gui_gc.install(QApplication.instance())  # cyclic garbage (Qt objects among it) dies on this thread only
         self.setObjectName("mainWindow")
         self.settings = settings or app_settings()
         self.demo_dir = demo_dir  # where "Try with sample data" writes the digits (None: the app data folder)

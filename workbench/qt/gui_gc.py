@@ -17,7 +17,7 @@ import time
 
 from PySide6.QtCore import QObject, QTimer
 
-INTERVAL_MS = 250
+INTERVAL_MS = 20  # often enough that a burst of allocations (a run starting) leaves only small generations
 FULL_EVERY_S = 60.0
 
 

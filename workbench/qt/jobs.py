@@ -387,3 +387,6 @@ def warm_up() -> None:
             importlib.import_module(name)
         except ImportError:  # a missing optional package is reported where it is used, with what to install
             continue
+    import gc
+
+    gc.freeze()  # the half million objects of the libraries live as long as the app: no collection walks them again

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from types import SimpleNamespace
 
 import pytest
@@ -31,6 +32,7 @@ def fake_engine(monkeypatch, engine_loaded):
                 callback.on_event(RunFinished("r1", "/tmp/r1", "stopped", 0, {}, 0))
                 return SimpleNamespace(status="stopped", run_dir="/tmp/r1")
             callback.on_event(BatchEnded(1, batch, 200, 1.0 / batch, 0.01, 100.0, batch))
+            time.sleep(0.001)  # a batch takes time: a pause or stop from the GUI thread lands before the last one
         callback.on_event(EpochEnded(1, 1, 0.5, 0.6, 0.7, {"accuracy": 0.7}, 0.01, 0.1, True))
         callback.on_event(RunFinished("r1", "/tmp/r1", "completed", 1, {"accuracy": 0.7}, 1))
         return SimpleNamespace(status="completed", run_dir="/tmp/r1")

@@ -72,3 +72,23 @@ def test_a_headless_run_draws_its_final_t_sne_layout_when_a_report_asks(digits_r
     stored = (result.run_dir / "projection.json").read_text()
     assert final_layout(result.run_dir)["points"] == layout["points"]  # kept, not fitted again
     assert (result.run_dir / "projection.json").read_text() == stored
+
+
+def test_beside_a_window_the_deferred_layout_is_fitted_in_a_helper_process(digits_run, tmp_path, monkeypatch) -> None:
+    """t-SNE holds the GIL for long stretches: a report made from the window fits the layout in a helper process."""
+    import shutil
+
+    from workbench.core.projection import methods
+    from workbench.core.projection.deferred import FEATURES_FILE, final_layout
+
+    result, _, _ = digits_run
+    for name in (FEATURES_FILE, "classes.json"):
+        shutil.copy(result.run_dir / name, tmp_path / name)
+    monkeypatch.setattr("workbench.core.host._interactive", True)
+
+    def not_here(*args, **kwargs):
+        raise AssertionError("the layout was fitted in the window's process")
+
+    monkeypatch.setattr(methods, "project", not_here)
+    layout = final_layout(tmp_path)
+    assert layout is not None and len(layout["points"]) == len(layout["labels"]) >= 200

@@ -190,12 +190,11 @@ class RunArtifactsCallback(Callback):
 
     def on_event(self, event: EngineEvent) -> None:
         if isinstance(event, ProjectionReady) and not event.partial:
+            from workbench.core.projection.deferred import layout_record
+
             with self._lock:
-                self._write("projection.json", {
-                    "epoch": event.epoch, "method": event.method, "points": [list(p) for p in event.points],
-                    "labels": list(event.labels), "class_names": self.class_names, "split": "val",
-                    "scores": event.scores, "indices": list(event.indices),
-                })
+                self._write("projection.json", layout_record(event.epoch, event.method, event.points, event.labels,
+                                                             self.class_names, event.scores, event.indices))
         super().on_event(event)
 
     def on_finding(self, event: FindingRaised) -> None:

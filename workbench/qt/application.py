@@ -9,7 +9,6 @@ from PySide6.QtGui import QFont, QGuiApplication
 from PySide6.QtWidgets import QApplication
 
 import workbench
-from workbench.qt import gui_gc
 from workbench.qt.resources import app_icon, resources_dir
 from workbench.qt.runner import SWITCH_INTERVAL_S
 from workbench.qt.theme import ThemeController
@@ -44,7 +43,6 @@ def create_application(argv: list[str] | None = None) -> QApplication:
     # Background threads (engine warm-up, scans, training) run Python code too; a short switch interval
     # lets the GUI thread take the GIL back within half a millisecond, so the window never waits on them.
     sys.setswitchinterval(SWITCH_INTERVAL_S)
-    gui_gc.install(app)  # garbage holding Qt objects must not be collected on the training thread
     font = QFont(app.font())
     if font.pointSizeF() < 10:
         font.setPointSizeF(10)

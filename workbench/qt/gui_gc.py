@@ -55,7 +55,7 @@ class GuiThreadGarbageCollector(QObject):
 
 
 def install(app: QObject) -> GuiThreadGarbageCollector:
-    """Once per application (called from its creation and from each main window; later calls return the first)."""
+    """Once per application (each main window calls it; later calls return the first collector)."""
     collector = getattr(app, "_workbench_gc", None)
     if collector is None:
         collector = GuiThreadGarbageCollector(app)

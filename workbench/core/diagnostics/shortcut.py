@@ -235,12 +235,12 @@ def _save_maps(report: ShortcutReport, folder: Path) -> None:
 
 def shortcut_check_for_run(model: nn.Module, context, *, max_per_class: int = 16, max_classes: int = 30,
                            method: str = "auto", should_stop: Callable[[], bool] | None = None,
-                           progress: Callable[..., None] | None = None, maps: bool = False) -> ShortcutReport:
+                           progress: Callable[..., None] | None = None) -> ShortcutReport:
     """Shortcuts found in a run's training images and confirmed on the model, attacking validation images.
 
     The attribution maps are the evidence of a finding, so they are drawn only when the probe found a
-    shortcut, or when `maps` asks for them: on clean data they would cost 64 forward passes per image and
-    class for nothing (they stay available on request: the Evaluate pane, `workbench attributions`).
+    shortcut: on clean data they would cost 64 forward passes per image and class for nothing (they stay
+    available on request: the Evaluate pane, `workbench attributions`).
     `progress(done, total[, label])` counts classes: those searched, then those mapped.
     With more than `max_classes` classes, a seeded random subset of them is mapped, to bound the time.
     """
@@ -264,7 +264,7 @@ def shortcut_check_for_run(model: nn.Module, context, *, max_per_class: int = 16
                                evidence_dir=folder, seed=context.config.data.seed, probe_probs=probe_probs,
                                progress=progress)
     height, width = px.shape[-2:]
-    if not confirmed and not maps:
+    if not confirmed:
         return ShortcutReport(_choose_method(model, max(height, width), method))
     if should_stop is not None and should_stop():
         raise InterruptedError("shortcut check cancelled")

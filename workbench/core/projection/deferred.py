@@ -5,7 +5,8 @@ Without a window, nobody watches a t-SNE or UMAP layout form, and fitting one co
 every `workbench train`. The run still judges its features at once (the separability scores and the Fig. 3
 verdict need no layout): it saves the features it judged (`projection_features.npz`), and `final_layout`
 fits the layout from them the first time a report asks, then keeps it in `projection.json`, in the format a run
-with a window writes itself.
+with a window writes itself (`layout_record`). The fit is the projection helper's job: in a helper process beside
+a window (t-SNE holds the GIL for long stretches), in a thread of a command-line process.
 """
 
 from __future__ import annotations
@@ -37,6 +38,27 @@ def save_final_features(run_dir: str | Path, *, epoch: int, method: str, seed: i
     return path
 
 
+def layout_record(epoch: int, method: str, points, labels, class_names, scores: dict[str, float],
+                  indices) -> dict[str, Any]:
+    """projection.json's content: a final layout of validation images, with the scores of their features."""
+    return {"epoch": int(epoch), "method": method, "points": [list(p) for p in points],
+            "labels": [int(v) for v in labels], "class_names": list(class_names), "split": "val",
+            "scores": scores, "indices": [int(v) for v in indices]}
+
+
+def _fit(features: np.ndarray, labels: np.ndarray, method: str, seed: int) -> tuple[tuple[float, float], ...]:
+    """The layout's points, fitted by the projection helper (its stored scores stand; the job's are not used)."""
+    from workbench.core.diagnostics.helper_process import HelperJob
+
+    job = HelperJob("workbench.core.projection.job:project_job",
+                    {"features": features, "labels": labels, "seed": seed, "method": method},
+                    lambda _message: None, name="projection", after_training=True).start()
+    job.join()
+    if job.error or job.result is None:
+        raise RuntimeError(job.error or "the projection helper returned no layout")
+    return job.result["points"]
+
+
 def _read_layout(path: Path) -> dict[str, Any] | None:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
@@ -63,16 +85,11 @@ def final_layout(run_dir: str | Path, class_names: list[str] | None = None) -> d
         log.warning("the saved features of %s could not be read", run_dir, exc_info=True)
         return layout
     from workbench.core.io import atomic_write_bytes
-    from workbench.core.projection.job import points_of
-    from workbench.core.projection.methods import project
 
     if class_names is None:
         from workbench.core.run_folder import RunFolder
 
         class_names = RunFolder(run_dir).read_classes()
-    embedding = project(features, method, seed=seed)
-    layout = {"epoch": epoch, "method": method, "points": [list(p) for p in points_of(embedding)],
-              "labels": [int(v) for v in labels], "class_names": list(class_names), "split": "val",
-              "scores": scores, "indices": [int(v) for v in rows]}
+    layout = layout_record(epoch, method, _fit(features, labels, method, seed), labels, class_names, scores, rows)
     atomic_write_bytes(layout_path, json.dumps(layout, indent=1).encode("utf-8"))
     return layout

@@ -80,14 +80,11 @@ class ProjectionMonitor(GuardedMonitor):
                                        prestart=prestart)
 
     def _submit(self, epoch: int, final: bool) -> None:
-        from workbench.core.training.loop import predict
 
         assert self.context is not None and self.worker is not None
         if len(self._source.indices) < 3:
             return
-        out = (self._final_features() if final else None) or predict(self.context.model, self._source,
-                                                                      with_features=True)
-        rows = tuple(int(i) for i in self._source.indices)  # predict keeps this order
+        out, rows = self._features(final)
         self.submitted.append(epoch)
         self.worker.submit(ProjectionJob(epoch, out["features"], out["labels"], final, self._last_accuracy, rows))
 
@@ -131,29 +128,30 @@ class ProjectionMonitor(GuardedMonitor):
         """Headless: the Fig. 3 verdict on the final features now; their layout when a report draws it."""
         from workbench.core.projection.deferred import save_final_features
         from workbench.core.projection.scores import separability_scores
-        from workbench.core.training.loop import predict
 
         assert self.context is not None
         if len(self._source.indices) < 3:
             return
-        out = self._final_features() or predict(self.context.model, self._source, with_features=True)
-        rows = tuple(int(i) for i in self._source.indices)
+        out, rows = self._features(final=True)
         scores = separability_scores(out["features"], out["labels"], seed=self.seed)
         job = ProjectionJob(self._last_epoch, out["features"], out["labels"], True, self._last_accuracy, rows)
         self._on_result(job, np.zeros((0, 2)), scores)
         save_final_features(self.context.run_dir, epoch=self._last_epoch, method=self.method, seed=self.seed,
                             features=out["features"], labels=out["labels"], rows=rows, scores=scores)
 
-    def _final_features(self) -> dict[str, np.ndarray] | None:
-        """The projected rows' features and labels from the last epoch's validation pass, where it kept them."""
-        kept = getattr(self, "_last_validation", None)
-        if kept is None:
-            return None
-        position = {int(row): i for i, row in enumerate(kept["rows"])}
-        if not all(int(row) in position for row in self._source.indices):
-            return None
-        take = np.asarray([position[int(row)] for row in self._source.indices])
-        return {"features": kept["features"][take], "labels": kept["labels"][take]}
+    def _features(self, final: bool) -> tuple[dict[str, np.ndarray], tuple[int, ...]]:
+        """Features and labels of the projected rows, and the rows: for the final layout from the last epoch's
+        validation pass where it kept them, else from a pass of the model over those rows."""
+        from workbench.core.training.loop import predict
+
+        assert self.context is not None
+        rows = tuple(int(i) for i in self._source.indices)  # predict keeps this order
+        kept = self._last_validation if final else None
+        position = {int(row): i for i, row in enumerate(kept["rows"])} if kept is not None else {}
+        if kept is not None and all(row in position for row in rows):
+            take = np.asarray([position[row] for row in rows])
+            return {"features": kept["features"][take], "labels": kept["labels"][take]}, rows
+        return predict(self.context.model, self._source, with_features=True), rows
 
     def cancel(self) -> None:
         if self.worker is not None:

@@ -24,10 +24,14 @@ class CheckpointError(RuntimeError):
     """A checkpoint that cannot be read safely; the message says why."""
 
 
-def save_checkpoint(state: dict[str, Any], path: Path) -> None:
+def _serialised(state: dict[str, Any]) -> bytes:
     buffer = io.BytesIO()
     torch.save(state, buffer)
-    atomic_write_bytes(path, buffer.getvalue())
+    return buffer.getvalue()
+
+
+def save_checkpoint(state: dict[str, Any], path: Path) -> None:
+    atomic_write_bytes(path, _serialised(state))
 
 
 class CheckpointWriter:
@@ -41,12 +45,11 @@ class CheckpointWriter:
 
     def save(self, state: dict[str, Any], path: Path) -> None:
         self._raise_error()
-        buffer = io.BytesIO()
-        torch.save(state, buffer)
+        data = _serialised(state)  # now: training goes on changing the weights
         if self._thread is None:
             self._thread = threading.Thread(target=self._write, daemon=True, name="workbench-checkpoints")
             self._thread.start()
-        self._queue.put((Path(path), buffer.getvalue()))
+        self._queue.put((Path(path), data))
 
     def _write(self) -> None:
         while (item := self._queue.get()) is not None:

@@ -374,6 +374,7 @@ WARM_UP_MODULES = ("workbench.core.training.engine", "workbench.core.diagnostics
                    "workbench.core.diagnostics.background", "workbench.core.projection.monitor",
                    "workbench.core.projection.worker", "workbench.core.projection.job",
                    "workbench.core.projection.methods", "workbench.core.projection.scores",
+                   "workbench.core.projection.deferred",
                    "torch.utils.serialization", "platformdirs", "tabulate")
 
 

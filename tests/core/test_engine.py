@@ -223,3 +223,48 @@ def test_stop_during_data_preparation_is_a_stop_not_a_failure(tiny_project) -> N
     control.request_stop()
     result = train(tiny_project, control=control)
     assert result.status == "stopped" and not result.reason
+
+
+class _LayoutSeen(Monitor):
+    """Records the memory layout of the model's convolution weights and of the batches it trains on."""
+
+    def __init__(self) -> None:
+        self.weights: list[bool] = []
+        self.batches: list[bool] = []
+
+    def setup(self, context) -> None:
+        conv = next(p for p in context.model.parameters() if p.ndim == 4 and p.shape[1] > 1)
+        self.weights.append(conv.is_contiguous(memory_format=torch.channels_last) and not conv.is_contiguous())
+
+    def on_step(self, step, epoch, loss, x, y, logits) -> None:
+        assert x.shape[1] == 3  # with one channel both layouts are the same
+        self.batches.append(x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous())
+
+
+@pytest.mark.parametrize(("settings", "expected"), [
+    ({}, True),  # the default: channels-last on the CPU too (faster oneDNN kernels)
+    ({"training.channels_last": False}, False),
+    ({"model.small_cnn.normalization": "instance"}, False),  # slower in that layout on the CPU
+])
+def test_cpu_runs_train_channels_last_where_it_is_faster(tiny_project, settings: dict, expected: bool) -> None:
+    from workbench.core.config import with_updates
+
+    seen = _LayoutSeen()
+    result = train(with_updates(tiny_project, {"training.device": "cpu", "preprocessing.channels": "rgb",
+                                                **settings}), monitors=[seen])
+    assert result.status == "completed", result.reason
+    assert seen.weights == [expected]
+    assert seen.batches and set(seen.batches) == {expected}
+
+
+def test_channels_last_choice_by_device_and_normalisation() -> None:
+    from torch import nn
+
+    from workbench.core.training.setup import uses_channels_last
+
+    batch_norm = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4))
+    instance_norm = nn.Sequential(nn.Conv2d(3, 4, 3), nn.InstanceNorm2d(4))
+    assert uses_channels_last(batch_norm, torch.device("cpu"))
+    assert not uses_channels_last(instance_norm, torch.device("cpu"))
+    assert uses_channels_last(instance_norm, torch.device("cuda"))  # cuDNN has fast channels-last kernels
+    assert not uses_channels_last(batch_norm, torch.device("mps"))

@@ -73,6 +73,31 @@ def test_separability_scores_and_the_fig_3_case() -> None:
     assert no_structure_finding(shapeless, accuracy=0.11) is None  # at chance: underfitting, not Fig. 3
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_separability_scores_are_scikit_learns(seed: int) -> None:
+    """The numpy k-NN accuracy and silhouette give scikit-learn's numbers: KNeighborsClassifier(5) scored with
+    cross_val_score on the same folds, and silhouette_score, on clusters of every overlap and odd class sizes."""
+    from sklearn.metrics import silhouette_score
+    from sklearn.model_selection import PredefinedSplit, cross_val_score
+    from sklearn.neighbors import KNeighborsClassifier
+
+    from workbench.core.projection.scores import knn_accuracy, silhouette, squared_distances, stratified_folds
+
+    rng = np.random.default_rng(seed)
+    classes, dims = 3 + 3 * seed, 8 + 20 * seed
+    labels = rng.integers(0, classes, 150 + 100 * seed)
+    labels = labels[np.bincount(labels)[labels] >= 5]
+    x = rng.normal(0, 1.5 * seed, (classes, dims))[labels] + rng.normal(size=(len(labels), dims))
+    folds = stratified_folds(labels, 5, seed)
+    assert np.ptp(np.bincount(folds)) <= 1  # folds of one size, give or take one
+    for c in np.unique(labels):  # every fold holds every class with five or more samples
+        assert set(folds[labels == c]) == set(range(5))
+    squared = squared_distances(x)
+    expected = cross_val_score(KNeighborsClassifier(5), x, labels, cv=PredefinedSplit(folds)).mean()
+    assert knn_accuracy(squared, labels, folds, 5) == pytest.approx(expected, abs=1e-12)
+    assert silhouette(np.sqrt(squared), labels) == pytest.approx(silhouette_score(x, labels), abs=1e-9)
+
+
 def test_worker_emits_partial_and_final_events_without_blocking() -> None:
     features, labels = _clusters(50)
     events: list = []

@@ -232,7 +232,7 @@ class TrainingConfig(_Section):
     )
     device: Literal["auto", "cpu", "cuda", "mps"] = Field("auto", description="Where to train; 'auto' prefers CUDA, then MPS.")
     amp: bool = Field(True, description="Mixed precision on CUDA (faster, less memory).")
-    channels_last: bool = Field(True, description="Channels-last memory layout on CUDA.")
+    channels_last: bool = Field(True, description="Channels-last memory layout on CUDA and the CPU (faster convolutions).")
     deterministic: bool = Field(True, description="Use deterministic algorithms where the backend allows.")
     seed: int = Field(0, ge=0, le=2**31 - 1, description="Seed for weights, shuffling and augmentation.")
 

@@ -24,11 +24,11 @@ PASSED = "passed"
 
 def separability_scores(features: np.ndarray, labels: np.ndarray, *, k: int = 5, folds: int = 5,
                         max_points: int = 2000, seed: int = 0) -> dict[str, float]:
-    """knn_accuracy (cross-validated), silhouette, chance (share of the commonest class) and points used."""
-    from sklearn.metrics import silhouette_score
-    from sklearn.model_selection import StratifiedKFold, cross_val_score
-    from sklearn.neighbors import KNeighborsClassifier
+    """knn_accuracy (cross-validated), silhouette, chance (share of the commonest class) and points used.
 
+    Both scores are computed here with numpy: they are what scikit-learn's KNeighborsClassifier (uniform weights,
+    Euclidean) scored with cross_val_score, and its silhouette_score, compute (tests hold them to it), without
+    importing scikit-learn, which cost more than a second at the end of every run."""
     labels = np.asarray(labels)
     x = np.nan_to_num(np.asarray(features, dtype=np.float64))
     counts = np.bincount(labels) if len(labels) else np.zeros(0, int)
@@ -43,13 +43,69 @@ def separability_scores(features: np.ndarray, labels: np.ndarray, *, k: int = 5,
     if len(present) < 2:
         return scores
     x = (x - x.mean(0)) / np.where(x.std(0) > 1e-12, x.std(0), 1.0)
+    squared = squared_distances(x)
     n_folds = int(min(folds, np.bincount(labels)[present].min()))
     if n_folds >= 2:
-        knn = KNeighborsClassifier(n_neighbors=min(k, len(labels) - len(labels) // n_folds - 1))
-        scores["knn_accuracy"] = float(cross_val_score(
-            knn, x, labels, cv=StratifiedKFold(n_folds, shuffle=True, random_state=seed)).mean())
-    scores["silhouette"] = float(silhouette_score(x, labels))
+        k = min(k, len(labels) - len(labels) // n_folds - 1)
+        scores["knn_accuracy"] = knn_accuracy(squared, labels, stratified_folds(labels, n_folds, seed), k)
+    scores["silhouette"] = silhouette(np.sqrt(squared), labels)
     return scores
+
+
+def squared_distances(x: np.ndarray) -> np.ndarray:
+    """Squared Euclidean distances between the rows of `x`, zero on the diagonal."""
+    sq = np.einsum("ij,ij->i", x, x)
+    out = sq[:, None] + sq[None, :] - 2.0 * (x @ x.T)
+    np.maximum(out, 0.0, out=out)
+    np.fill_diagonal(out, 0.0)
+    return out
+
+
+def stratified_folds(labels: np.ndarray, folds: int, seed: int) -> np.ndarray:
+    """The fold of each sample: each class's samples shuffled and dealt in turn, continuing where the last class
+    ended, so that every fold holds every class and the folds differ in size by one at most."""
+    rng = np.random.default_rng(seed)
+    fold = np.empty(len(labels), dtype=np.int64)
+    dealt = 0
+    for c in np.unique(labels):
+        rows = rng.permutation(np.flatnonzero(labels == c))
+        fold[rows] = (dealt + np.arange(len(rows))) % folds
+        dealt += len(rows)
+    return fold
+
+
+def knn_accuracy(squared: np.ndarray, labels: np.ndarray, fold: np.ndarray, k: int) -> float:
+    """The mean over folds of the accuracy of a k-nearest-neighbour vote (uniform weights, a tie to the smaller
+    label) that knows the other folds' labels: `squared` holds the squared distances between all samples."""
+    labels = np.asarray(labels)
+    classes = int(labels.max()) + 1
+    accuracies = []
+    for f in np.unique(fold):
+        test, train = np.flatnonzero(fold == f), np.flatnonzero(fold != f)
+        block = squared[np.ix_(test, train)]
+        nearest = np.argpartition(block, k - 1, axis=1)[:, :k] if k < len(train) else np.argsort(block, axis=1)
+        votes = np.zeros((len(test), classes))
+        np.add.at(votes, (np.repeat(np.arange(len(test)), nearest.shape[1]), labels[train][nearest].ravel()), 1.0)
+        accuracies.append(float(np.mean(votes.argmax(axis=1) == labels[test])))
+    return float(np.mean(accuracies))
+
+
+def silhouette(distances: np.ndarray, labels: np.ndarray) -> float:
+    """The mean silhouette of the samples (Rousseeuw): (b - a) / max(a, b), with a the mean distance to the own
+    class's other members, b the smallest mean distance to another class; 0 for a class of one sample."""
+    _, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
+    members = np.eye(len(counts))[inverse]
+    sums = distances @ members  # each sample's summed distance to each class
+    rows = np.arange(len(labels))
+    own = counts[inverse]
+    a = sums[rows, inverse] / np.maximum(own - 1, 1)
+    means = sums / counts
+    means[rows, inverse] = np.inf
+    b = means.min(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        s = np.nan_to_num((b - a) / np.maximum(a, b))
+    s[own == 1] = 0.0
+    return float(np.mean(s))
 
 
 def structure_verdict(scores: dict[str, float], accuracy: float, history: list[dict] | None = None) -> Finding | None:

@@ -50,7 +50,7 @@ FIELD_LABELS = {
     "noise_std": "Gaussian noise",
     "blur_sigma": "Blur",
     "amp": "Mixed precision (CUDA)",
-    "channels_last": "Channels-last layout (CUDA)",
+    "channels_last": "Channels-last layout",
     "early_stopping_patience": "Early stopping patience",
     "warmup_epochs": "Warm-up epochs",
     "grad_clip_norm": "Gradient clipping (max norm)",

@@ -20,8 +20,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from workbench.core.config import ProjectConfig, with_updates  # noqa: E402
-from workbench.core.models.factory import build_model  # noqa: E402
+from workbench.core.config import ProjectConfig, with_updates
+from workbench.core.models.factory import build_model
 
 CASES: list[tuple[str, dict, int, int]] = [  # name, settings, image side, channels
     ("small CNN, 16 px grey", {}, 16, 1),

@@ -76,3 +76,15 @@ def test_a_tint_of_one_classs_training_images_is_found_and_confirmed(tmp_path: P
     on_demand = attribution_maps_for_run(run_dir)
     assert [(f.code, f.evidence["class"]) for f in on_demand.findings if f.code.startswith("shortcut")] == \
         [("shortcut-colour", "a0")]
+
+
+def test_the_last_validation_pass_stands_in_for_the_probes_pass() -> None:
+    """The probes' probabilities come from the run's last validation pass, row by row, when it covered them all."""
+    from workbench.core.diagnostics.shortcut import _known_probs
+
+    rows = np.array([7, 2, 9])
+    probs = np.eye(4)[[3, 0, 1, 2]]  # rows 9, 7, 2, 5 predicted as classes 3, 0, 1, 2
+    known = (np.array([9, 7, 2, 5]), probs)
+    assert _known_probs(rows, known).argmax(1).tolist() == [0, 1, 3]
+    assert _known_probs(np.array([7, 4]), known) is None  # a probe the pass did not see: the model predicts them
+    assert _known_probs(rows, None) is None

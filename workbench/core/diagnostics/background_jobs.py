@@ -135,7 +135,8 @@ def shortcut_job(payload: dict[str, Any], send: Send, should_stop: Callable[[], 
     prepared = restore_data(payload["data"])
     context = _run_context(prepared, payload["config"], payload.get("run_dir"))
     return shortcut_check_for_run(_load_model(payload["model"]), context, max_per_class=payload["max_per_class"],
-                                  should_stop=should_stop, progress=lambda *progress: send(("progress", *progress)))
+                                  should_stop=should_stop, progress=lambda *progress: send(("progress", *progress)),
+                                  known_probs=payload.get("known_probs"))
 
 
 def label_check_job(payload: dict[str, Any], send: Send, should_stop: Callable[[], bool]) -> int:

@@ -45,7 +45,9 @@ def dead_unit_shares(model: nn.Module, x: torch.Tensor) -> dict[str, tuple[int, 
     def hook(module: nn.Module, _inputs: tuple, output: torch.Tensor) -> None:
         if not isinstance(output, torch.Tensor) or output.ndim < 2:
             return
-        alive = output.detach().transpose(0, 1).reshape(output.shape[1], -1).gt(0).any(dim=1)
+        # A ReLU's output is never negative, so a unit is alive where its largest output is above zero (one
+        # reduction in place, where moving the channel axis first copied every activation).
+        alive = output.detach().amax(dim=[d for d in range(output.ndim) if d != 1]).gt(0)
         key = f"{names.get(module, '?')}[{output.shape[1]}]"
         dead, total = shares.get(key, (0, 0))
         # A module used twice (e.g. torchvision's ResNet blocks) counts its units once per call.

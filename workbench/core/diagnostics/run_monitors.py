@@ -223,7 +223,11 @@ class ShortcutMonitor(HelperMonitor):
     def setup(self, context: MonitorContext) -> None:
         super().setup(context)
         self.report = None
+        self._last_validation: dict[str, Any] | None = None
         self._prestart("shortcut_job", ("workbench.core.diagnostics.shortcut", "captum.attr", "timm"), self._done)
+
+    def on_epoch_end(self, epoch: int, record: dict[str, Any]) -> None:
+        self._last_validation = record.get("validation")
 
     def _done(self, report: Any) -> None:
         self.report = report
@@ -241,6 +245,9 @@ class ShortcutMonitor(HelperMonitor):
         payload = {"data": packed, "config": context.config, "model": jobs.portable_model(context.model),
                    "run_dir": str(context.run_dir) if context.run_dir else None,
                    "max_per_class": self.max_per_class}
+        last = self._last_validation
+        if last is not None:  # the last validation pass judged these very weights: the probes need no new pass
+            payload["known_probs"] = (last["rows"], last["probs"])
         self._submit(payload, temporary)
 
     def after_run(self, status: str, should_stop: Callable[[], bool]) -> None:

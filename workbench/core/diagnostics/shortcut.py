@@ -235,7 +235,8 @@ def _save_maps(report: ShortcutReport, folder: Path) -> None:
 
 def shortcut_check_for_run(model: nn.Module, context, *, max_per_class: int = 16, max_classes: int = 30,
                            method: str = "auto", should_stop: Callable[[], bool] | None = None,
-                           progress: Callable[..., None] | None = None) -> ShortcutReport:
+                           progress: Callable[..., None] | None = None,
+                           known_probs: tuple[np.ndarray, np.ndarray] | None = None) -> ShortcutReport:
     """Shortcuts found in a run's training images and confirmed on the model, attacking validation images.
 
     The attribution maps are the evidence of a finding, so they are drawn only when the probe found a
@@ -243,6 +244,8 @@ def shortcut_check_for_run(model: nn.Module, context, *, max_per_class: int = 16
     available on request: the Evaluate pane, `workbench attributions`).
     `progress(done, total[, label])` counts classes: those searched, then those mapped.
     With more than `max_classes` classes, a seeded random subset of them is mapped, to bound the time.
+    `known_probs`, (dataset rows, class probabilities) of this model's last validation pass, spare the probe
+    images a forward pass; without them the probes are predicted only where a candidate needs it.
     """
     from workbench.core.diagnostics.context import stratified_sample
 
@@ -254,10 +257,7 @@ def shortcut_check_for_run(model: nn.Module, context, *, max_per_class: int = 16
     px, py = context.val_source.load(probe_rows, augment=False) if len(data.indices("val")) else \
         context.train_source.load(probe_rows, augment=False)
     folder = Path(context.run_dir) / "diagnostics" if context.run_dir else None
-    was_training = model.training
-    model.eval()
-    probe_probs = class_probs(model, px)  # one pass over the probes serves every candidate and the maps' attack test
-    model.train(was_training)
+    probe_probs = _known_probs(probe_rows, known_probs)  # one pass serves every candidate and the maps' attack test
     pool = stratified_sample(data.labels, MAX_TRAIN_PER_CLASS, rng, train_pool)
     tx, ty = context.train_source.load(pool, augment=False)
     confirmed = shortcut_probe(model, tx, ty.cpu().numpy(), px, py.cpu().numpy(), data.class_names,
@@ -273,6 +273,11 @@ def shortcut_check_for_run(model: nn.Module, context, *, max_per_class: int = 16
         train_pool = train_pool[np.isin(data.labels[train_pool], rng.choice(classes, max_classes, replace=False))]
     train_rows = stratified_sample(data.labels, max_per_class * 2, rng, train_pool)
     x, y = context.train_source.load(train_rows, augment=False)
+    if probe_probs is None:
+        was_training = model.training
+        model.eval()
+        probe_probs = class_probs(model, px)
+        model.train(was_training)
     mapped = None if progress is None else (lambda done, total: progress(done, total, "Drawing attribution maps"))
     report = shortcut_check(model, x, y.cpu().numpy(), data.class_names, probe_images=px, probe_labels=py.cpu().numpy(),
                             method=method, max_per_class=max_per_class, should_stop=should_stop, evidence_dir=folder,
@@ -282,6 +287,16 @@ def shortcut_check_for_run(model: nn.Module, context, *, max_per_class: int = 16
 
 
 MAX_TRAIN_PER_CLASS = 300  # training images per class that the candidate search reads
+
+
+def _known_probs(rows: np.ndarray, known: tuple[np.ndarray, np.ndarray] | None) -> torch.Tensor | None:
+    """The probabilities of dataset `rows` among `known` (rows, probabilities), or None unless all are there."""
+    if known is None:
+        return None
+    position = {int(row): i for i, row in enumerate(np.asarray(known[0]).tolist())}
+    if not all(int(row) in position for row in rows.tolist()):
+        return None
+    return torch.as_tensor(np.asarray(known[1])[[position[int(row)] for row in rows.tolist()]], dtype=torch.float32)
 
 
 def merge_findings(report: ShortcutReport, confirmed: list[Finding]) -> list[Finding]:

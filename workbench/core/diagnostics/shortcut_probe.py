@@ -147,14 +147,15 @@ def confirm(model: nn.Module, candidate: Candidate, probes: torch.Tensor, probe_
         return None
     clean = probes[torch.as_tensor(keep, device=probes.device)]
     marked = _apply(clean, candidate, candidate.places)
-    after = class_probs(model, marked)
-    flips = after.argmax(1).cpu().numpy() == c
     if candidate.kind == "colour":
-        control = class_probs(model, _apply(clean, candidate, candidate.places, sign=-1.0))
+        decoy = _apply(clean, candidate, candidate.places, sign=-1.0)
     else:
         rng = np.random.default_rng(seed)
         size = int(np.prod(clean.shape[1:]))
-        control = class_probs(model, _apply(clean, candidate, rng.choice(size, len(candidate.places), replace=False)))
+        decoy = _apply(clean, candidate, rng.choice(size, len(candidate.places), replace=False))
+    both = class_probs(model, torch.cat([marked, decoy]))  # one pass for the transplant and its control
+    after, control = both[:len(clean)], both[len(clean):]
+    flips = after.argmax(1).cpu().numpy() == c
     random_rate = float(np.mean(control.argmax(1).cpu().numpy() == c))
     rate = float(np.mean(flips))
     base = before[torch.as_tensor(keep, device=before.device), c]

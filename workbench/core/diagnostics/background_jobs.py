@@ -61,8 +61,10 @@ def restore_data(packed: dict[str, Any]) -> PreparedData:
     return prepared
 
 
-def portable_model(model: nn.Module) -> bytes:
-    """The model as bytes: a CPU copy without hooks (monitors' hooks hold threads and locks)."""
+def portable_model(model: nn.Module, as_bytes: bool = True) -> bytes | nn.Module:
+    """A CPU copy of the model without hooks (monitors' hooks hold threads and locks): as bytes for a helper
+    process, or the copy itself for a job in a thread of this process (its own copy: the other end-of-run
+    checks switch the run's model between training and evaluation mode)."""
     import torch
 
     clone = copy.deepcopy(model).to("cpu").eval()
@@ -71,6 +73,8 @@ def portable_model(model: nn.Module) -> bytes:
                       "_forward_hooks_with_kwargs", "_forward_pre_hooks_with_kwargs"):
             if isinstance(getattr(module, hooks, None), dict):
                 getattr(module, hooks).clear()
+    if not as_bytes:
+        return clone
     buffer = io.BytesIO()
     torch.save(clone, buffer)
     return buffer.getvalue()
@@ -85,7 +89,9 @@ def remove_temporary(path: str | None) -> None:
 # --- the jobs, in the helper process ---------------------------------------------------------------
 
 
-def _load_model(data: bytes) -> nn.Module:
+def _load_model(data: bytes | nn.Module) -> nn.Module:
+    if not isinstance(data, (bytes, bytearray)):  # a job in a thread got the copy itself
+        return data.eval()
     import torch
 
     return torch.load(io.BytesIO(data), map_location="cpu", weights_only=False).eval()

@@ -177,11 +177,15 @@ class HelperJob:
     # --- control ----------------------------------------------------------------------------------
 
     def start(self) -> HelperJob:
-        payload = None if self._later else pickle.dumps(self._payload, protocol=pickle.HIGHEST_PROTOCOL)
-        self._payload = None
+        """Start the job. A child process gets its payload pickled; a job in a thread gets the payload itself, not a
+        copy (jobs read their payload and never change it), which spares pickling a trained model twice."""
+        payload, self._payload = self._payload, None
+        if self._later:
+            payload = None
         if not in_process() and not (self.after_training and not interactive_host()):
             try:
-                header = {"target": self.target, "payload": payload, "threads": self.threads, "warm": self._warm,
+                pickled = None if payload is None else pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
+                header = {"target": self.target, "payload": pickled, "threads": self.threads, "warm": self._warm,
                           "sys_path": [p for p in sys.path if p]}
                 self._process = _Child(self.name, header, self.threads)
                 self._stop = _StopSignal(self._process)
@@ -200,11 +204,10 @@ class HelperJob:
 
     def submit(self, payload: Any, threads: int = 1) -> None:
         """The payload of a helper started with `later=True`; `threads` it may use from now on."""
-        data = pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
         if self._process is not None:
-            self._process.send(("payload", data, threads))
+            self._process.send(("payload", pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL), threads))
         else:
-            self._pending = data
+            self._pending = payload
             self._run_in_thread()
 
     def _run_in_thread(self) -> None:
@@ -284,12 +287,12 @@ class HelperJob:
         finally:
             self._finished.set()
 
-    def _run_here(self, payload: bytes) -> None:
+    def _run_here(self, payload: Any) -> None:
         from workbench.core.diagnostics.background import lower_thread_priority
 
         lower_thread_priority(NICENESS)
         try:
-            result = _resolve(self.target)(pickle.loads(payload), lambda m: self._deliver("message", m),
+            result = _resolve(self.target)(payload, lambda m: self._deliver("message", m),
                                            self._stop.is_set)
             self._deliver("__done__", result)
         except InterruptedError:

@@ -21,7 +21,7 @@ import numpy as np
 
 import workbench.core.diagnostics.background_jobs as jobs
 from workbench.core.diagnostics.findings import Finding
-from workbench.core.diagnostics.helper_process import HelperJob, spare_cores
+from workbench.core.diagnostics.helper_process import HelperJob, in_process, spare_cores
 from workbench.core.diagnostics.monitor_base import GuardedMonitor
 from workbench.core.diagnostics.registry import diagnostics_of_kind
 from workbench.core.diagnostics.settings import settings_from_config
@@ -52,10 +52,11 @@ class HelperMonitor(GuardedMonitor):
         self._temporary: str | None = None
         self._target: str | None = None  # an end-of-run job's function, until its job is made
         self._on_done: Callable[[Any], None] | None = None
+        self._deferred: dict[str, Any] | None = None  # end-of-run work waiting for `after_run` (a thread's)
 
     def setup(self, context: MonitorContext) -> None:
         self.context = context
-        self.job, self._temporary, self._target = None, None, None
+        self.job, self._temporary, self._target, self._deferred = None, None, None, None
 
     def _progress(self, done: int, total: int, finished: bool = False, label: str = "") -> None:
         if self.context is not None:
@@ -89,6 +90,9 @@ class HelperMonitor(GuardedMonitor):
 
     def _wait(self, should_stop: Callable[[], bool], timeout_s: float | None = None) -> bool:
         """Wait for the job, polling `should_stop`; True when it finished (False: cancelled or timed out)."""
+        deferred, self._deferred = self._deferred, None
+        if deferred is not None:
+            self._hand_over(deferred)
         if self.job is None:
             return False
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
@@ -116,9 +120,23 @@ class HelperMonitor(GuardedMonitor):
             self.job = HelperJob(f"{JOBS}:{target}", None, self._message, on_done=self._done_hook(on_done),
                                  name=self.task, later=True, warm=warm, after_training=True).start()
 
+    def _job_in_a_process(self) -> bool:
+        """Whether the end-of-run job runs in a helper process (a window shares this one) or in a thread here."""
+        if self.job is not None:
+            return self.job.uses_process
+        return interactive_host() and not in_process()
+
     def _submit(self, payload: dict[str, Any], temporary: str | None) -> None:
-        """The end-of-run work; training is over, so the end-of-run helpers share the cores."""
+        """The end-of-run work; training is over, so the end-of-run helpers share the cores. A helper process gets it
+        at once (it works while the run is reported); a thread of this process starts on it in `after_run`, once
+        the run was reported finished."""
         self._temporary = temporary
+        if not self._job_in_a_process():
+            self._deferred = payload
+            return
+        self._hand_over(payload)
+
+    def _hand_over(self, payload: dict[str, Any]) -> None:
         self._progress(0, 0)
         threads = max(1, (os.cpu_count() or 1) // 2)
         if self.job is None:
@@ -132,6 +150,7 @@ class HelperMonitor(GuardedMonitor):
             self.cancel()
 
     def cancel(self) -> None:
+        self._deferred = None
         if self.job is not None and not self.job.done:
             self.job.cancel()
         jobs.remove_temporary(self._temporary)
@@ -242,7 +261,7 @@ class ShortcutMonitor(HelperMonitor):
             return
         context = self.context
         packed, temporary = jobs.portable_data(context.data)
-        payload = {"data": packed, "config": context.config, "model": jobs.portable_model(context.model),
+        payload = {"data": packed, "config": context.config, "model": jobs.portable_model(context.model, as_bytes=self._job_in_a_process()),
                    "run_dir": str(context.run_dir) if context.run_dir else None,
                    "max_per_class": self.max_per_class}
         last = self._last_validation
@@ -288,7 +307,7 @@ class LabelIssuesMonitor(HelperMonitor):
         if last is not None and np.array_equal(last["rows"], np.asarray(context.val_source.indices)):
             payload["probs"] = last["probs"]  # the last epoch's validation pass judged these very weights
         else:
-            payload["model"] = jobs.portable_model(context.model)
+            payload["model"] = jobs.portable_model(context.model, as_bytes=self._job_in_a_process())
         self._submit(payload, temporary)
 
     def after_run(self, status: str, should_stop: Callable[[], bool]) -> None:

@@ -32,6 +32,7 @@ from workbench.core.run_folder import RunFolder
 from workbench.core.runs import RunStore, read_json, write_json
 from workbench.core.strategies.layout import run_architecture_config
 from workbench.core.training import distributed
+from workbench.core.training.allocator import retain_freed_memory
 from workbench.core.training.checkpoints import CheckpointError
 from workbench.core.training.control import RunControl
 from workbench.core.training.epochs import EpochLoop
@@ -217,6 +218,7 @@ def _run_epochs(
 ) -> TrainResult:
     tcfg = config.training
     _seed_everything(tcfg.seed, tcfg.deterministic)
+    retain_freed_memory()  # each step's activations reuse the last step's memory (allocator.py)
     run = build_run(config, data, device, ctx, run_id, run_dir, store, emit, control)
     resuming = run.saved is not None
     state = resume_state(run)

@@ -16,8 +16,8 @@ from workbench.core.callbacks import CollectingCallback
 from workbench.core.data.cache import clear_cache
 from workbench.core.data.pipeline import prepare_data
 from workbench.core.diagnostics.check_store import checked_data, data_checks_key
-from workbench.core.diagnostics.helper_process import HelperJob
-from workbench.core.events import FindingRaised, LogMessage
+from workbench.core.diagnostics.helper_process import HelperJob, spare_cores
+from workbench.core.events import FindingRaised, LogMessage, RunFinished
 
 
 @pytest.fixture
@@ -68,9 +68,17 @@ def test_a_run_and_the_doctor_share_the_stored_checks(tmp_path: Path, store: Pat
     config = small_config(_dataset(tmp_path / "data"), tmp_path / "runs", epochs=1)
     project = tmp_path / "project.toml"
     save_config(config, project)
-    first = DataChecksMonitor()  # a dataset never checked: the checks run in a helper process, then are stored
-    assert train(config, CollectingCallback(), monitors=[first]).status == "completed"
-    assert first.job is not None and first.job.uses_process and first.result and not first.result["reused"]
+    # A dataset never checked: the checks run, then are stored. Headless on a CPU that training keeps busy they run
+    # once the run is reported finished, in a thread (a helper process would get no core before then); with
+    # cores to spare, in a helper process while training runs.
+    first = DataChecksMonitor()
+    events = CollectingCallback()
+    assert train(config, events, monitors=[first]).status == "completed"
+    assert first.job is not None and first.job.uses_process == spare_cores()
+    assert first.result and not first.result["reused"]
+    if not spare_cores():
+        finished = events.events.index(events.of_type(RunFinished)[0])
+        assert {e.code for e in events.events[finished:] if isinstance(e, FindingRaised)}  # the data findings
     assert main(["doctor", str(project)]) in (0, 1)
     assert "were reused" in capsys.readouterr().out  # the doctor reads what the run stored
     monitor = DataChecksMonitor()
@@ -82,6 +90,23 @@ def test_a_run_and_the_doctor_share_the_stored_checks(tmp_path: Path, store: Pat
     assert any("were reused" in e.message for e in events.of_type(LogMessage))
     run_codes = {e.code for e in events.of_type(FindingRaised)}
     assert run_codes and run_codes == {f.code for f in checked_data(prepare_data(config), config).findings}
+
+
+def test_beside_a_window_the_data_checks_run_in_a_helper_process(tmp_path: Path, store: Path) -> None:
+    """A window shares the process: its GIL stays free, so the checks go to a helper process from the start."""
+    from workbench.core.diagnostics.run_monitors import DataChecksMonitor
+    from workbench.core.host import set_interactive_host
+    from workbench.core.training.engine import train
+
+    config = small_config(_dataset(tmp_path / "data"), tmp_path / "runs", epochs=1)
+    monitor = DataChecksMonitor()
+    set_interactive_host(True)
+    try:
+        assert train(config, CollectingCallback(), monitors=[monitor]).status == "completed"
+    finally:
+        set_interactive_host(False)
+    assert monitor.job is not None and monitor.job.uses_process
+    assert monitor.result and not monitor.result["reused"]
 
 
 def test_the_helper_runs_niced_with_one_thread_and_a_cancel_ends_it() -> None:

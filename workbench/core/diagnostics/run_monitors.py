@@ -202,8 +202,21 @@ class DataChecksMonitor(HelperMonitor):
         elif not self._cancelled:
             packed, temporary = jobs.portable_data(context.data)
             folder = evidence_folder(context)
-            self._start("data_checks_job", {"data": packed, "config": context.config,
-                                            "evidence_dir": str(folder) if folder else None}, temporary, self._done)
+            payload = {"data": packed, "config": context.config, "evidence_dir": str(folder) if folder else None}
+            if self._after_training_here():
+                self._target, self._on_done = "data_checks_job", self._done
+                self._submit(payload, temporary)
+            else:
+                self._start("data_checks_job", payload, temporary, self._done)
+
+    def _after_training_here(self) -> bool:
+        """Headless CPU training that keeps every core busy: a helper would get no CPU before training ends (it
+        runs at idle priority) and would then spend 1.5-2 s starting an interpreter and importing torch. The
+        checks run in a thread of this process once the run is reported finished instead, beside the other
+        end-of-run checks. With spare cores or a GPU, the helper works while training runs; beside a window it
+        keeps the window's GIL free."""
+        assert self.context is not None
+        return not interactive_host() and self.context.device.type == "cpu" and not spare_cores()
 
     def cancel(self) -> None:
         self._cancelled = True
@@ -225,7 +238,7 @@ class DataChecksMonitor(HelperMonitor):
         deadline = time.monotonic() + self.wait_s
         while self._lookup.is_alive() and not should_stop() and time.monotonic() < deadline:
             self._lookup.join(0.2)
-        if self.job is not None:
+        if self.job is not None or self._deferred is not None:
             self._wait(should_stop, max(0.0, deadline - time.monotonic()))
 
 

@@ -24,9 +24,22 @@ class CheckpointError(RuntimeError):
     """A checkpoint that cannot be read safely; the message says why."""
 
 
+def _standard_layout(value: Any) -> Any:
+    """`value` with every tensor in the standard (contiguous) layout: a run trained channels-last saves weights any
+    tool can read as they are (safetensors, for one, refuses channels-last tensors); loading copies them back
+    into the model's own layout."""
+    if isinstance(value, torch.Tensor):
+        return value.contiguous()
+    if isinstance(value, dict):
+        return {k: _standard_layout(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_standard_layout(v) for v in value)
+    return value
+
+
 def _serialised(state: dict[str, Any]) -> bytes:
     buffer = io.BytesIO()
-    torch.save(state, buffer)
+    torch.save(_standard_layout(state), buffer)
     return buffer.getvalue()
 
 

@@ -13,7 +13,7 @@ def test_event_loop_never_stalls_during_training(qtbot, make_window, engine_load
     dataset = write_shapes_dataset(tmp_path / "data", per_class=60, size=32, colour=True)
     window = make_window()
     window.project.update_many({**TINY_TRAINING, "preprocessing.image_size": 32, "model.small_cnn.width": 16,
-                                "model.small_cnn.depth": 3, "training.epochs": 3, "training.batch_size": 8})
+                                "model.small_cnn.depth": 3, "training.epochs": 5, "training.batch_size": 8})
     window.load_dropped(dataset)
     qtbot.waitUntil(lambda: window.dataset.stats is not None and not window.tasks.is_busy, timeout=60_000)
     window.show_step("train")

@@ -117,3 +117,28 @@ def test_empty_dataset_is_refused(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(DatasetError, match="no usable images"):
         scan_dataset(tmp_path / "empty")
+
+
+def test_a_rescan_opens_no_header_of_an_unchanged_file_and_rechecks_a_changed_one(tmp_path: Path, monkeypatch) -> None:
+    """Headers verified once are remembered by path, size and modification time (header_memo.py): a second scan of
+    the same files opens none of them, and a file replaced since is checked again and skipped when it is broken."""
+    from workbench.core.data import discovery
+
+    monkeypatch.setenv("WORKBENCH_CACHE_DIR", str(tmp_path / "cache"))
+    root = tmp_path / "data"
+    for label in ("a", "b"):
+        (root / label).mkdir(parents=True)
+        for n in range(3):
+            Image.fromarray(np.full((8, 8), 40 * n, np.uint8)).save(root / label / f"{n}.png")
+    opened: list[Path] = []
+    check = discovery.check_image_header
+    monkeypatch.setattr(discovery, "check_image_header", lambda path: opened.append(path) or check(path))
+    first = scan_dataset(root)
+    assert len(opened) == 6
+    opened.clear()
+    second = scan_dataset(root)
+    assert opened == [] and second.samples == first.samples and not second.skipped
+    (root / "b" / "1.png").write_bytes(b"not a png at all")  # replaced: a new size and time
+    third = scan_dataset(root)
+    assert opened == [root / "b" / "1.png"]
+    assert [s.path for s in third.skipped] == [str(root / "b" / "1.png")] and len(third.samples) == 5

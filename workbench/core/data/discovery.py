@@ -19,6 +19,7 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
+from workbench.core.data import header_memo
 from workbench.core.data.errors import DatasetError
 from workbench.core.data.reading import SUPPORTED_SUFFIXES
 
@@ -130,20 +131,33 @@ def _collect(
     progress: Progress | None,
     should_stop: ShouldStop | None,
     verify: bool,
+    root: Path,
 ) -> tuple[list[Sample], list[SkippedFile]]:
+    """The readable samples and the skipped files. A header verified by an earlier scan, of a file unchanged
+    since (header_memo.py), is not opened again."""
     samples: list[Sample] = []
     skipped: list[SkippedFile] = []
     total = len(candidates)
+    known = header_memo.load_verified(root) if verify else {}
+    verified: dict[str, header_memo.Stamp] = {}
     for i, (path, label, split) in enumerate(candidates):
         if should_stop is not None and should_stop():
             raise InterruptedError("scan cancelled")
-        reason = check_image_header(path) if verify else None
+        reason = None
+        if verify:
+            now = header_memo.stamp(path)
+            if now is None or known.get(str(path)) != now:
+                reason = check_image_header(path)
+            if reason is None and now is not None:
+                verified[str(path)] = now
         if reason is None:
             samples.append(Sample(str(path), label, split))
         else:
             skipped.append(SkippedFile(str(path), reason))
         if progress is not None and (i % 50 == 0 or i == total - 1):
             progress(i + 1, total)
+    if verify and verified != known:
+        header_memo.save_verified(root, verified)
     return samples, skipped
 
 
@@ -329,7 +343,7 @@ def scan_dataset(
         candidates, warnings = _scan_presplit(root)
     else:
         candidates, warnings = _scan_class_folders(root)
-    samples, bad = _collect(candidates, progress, should_stop, verify)
+    samples, bad = _collect(candidates, progress, should_stop, verify, root)
     skipped += bad
     classes = sorted({s.label for s in samples}, key=_natural_key)
     scan = DatasetScan(str(root), chosen, classes, samples, skipped, warnings)

@@ -88,3 +88,27 @@ def test_the_last_validation_pass_stands_in_for_the_probes_pass() -> None:
     assert _known_probs(rows, known).argmax(1).tolist() == [0, 1, 3]
     assert _known_probs(np.array([7, 4]), known) is None  # a probe the pass did not see: the model predicts them
     assert _known_probs(rows, None) is None
+
+
+def test_candidates_are_searched_once_per_training_pool(tmp_path: Path, monkeypatch) -> None:
+    """A later run of the same training images reads the candidates the first search stored; other images (or
+    labels) are searched afresh."""
+    from workbench.core.diagnostics import shortcut_probe
+
+    monkeypatch.setenv("WORKBENCH_CACHE_DIR", str(tmp_path / "cache"))
+    images = animal_mnist(CLASSES, 60)
+    x = np.stack([im for name in sorted(images) for im in images[name]])[:, None].astype(np.float32) / 255
+    y = np.repeat(np.arange(len(CLASSES)), 60)
+    x[y == 2, 0, 5, 20] = 1.0
+    searches: list[int] = []
+    search = shortcut_probe.find_candidates
+    monkeypatch.setattr(shortcut_probe, "find_candidates", lambda *a, **k: searches.append(1) or search(*a, **k))
+    first = shortcut_probe.stored_candidates(x, y, len(CLASSES))
+    steps: list[tuple[int, int]] = []
+    again = shortcut_probe.stored_candidates(x, y, len(CLASSES), progress=lambda *p: steps.append(p))
+    assert len(searches) == 1 and steps[-1] == (4, 4)
+    assert [(c.class_index, c.kind, c.places.tolist(), c.values.tolist(), c.p_value) for c in again] == \
+        [(c.class_index, c.kind, c.places.tolist(), c.values.tolist(), c.p_value) for c in first]
+    assert any(160 in c.places for c in again)
+    shortcut_probe.stored_candidates(x, np.roll(y, 1), len(CLASSES))  # other labels: a new search
+    assert len(searches) == 2

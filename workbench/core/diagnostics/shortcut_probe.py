@@ -102,6 +102,63 @@ def find_candidates(x: np.ndarray, y: np.ndarray, num_classes: int,
     return found
 
 
+def stored_candidates(x: np.ndarray, y: np.ndarray, num_classes: int,
+                      progress: Callable[[int, int], None] | None = None) -> list[Candidate]:
+    """`find_candidates`, remembered in the cache folder (`shortcut-candidates/`): they depend on the training images
+    as the network sees them and their labels alone, so every later run of the same dataset and preprocessing
+    reads them instead of searching again. The key covers the images' values, the labels, the class count and
+    this module's code; an entry that cannot be read or written only costs the search."""
+    import hashlib
+
+    from workbench.core.user_cache import cache_root
+
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    digest = hashlib.blake2b(Path(__file__).read_bytes(), digest_size=16)
+    for part in (np.asarray(x.shape, np.int64), x, np.ascontiguousarray(y, dtype=np.int64), np.int64(num_classes)):
+        digest.update(memoryview(np.ascontiguousarray(part)).cast("B"))
+    path = cache_root() / "shortcut-candidates" / f"{digest.hexdigest()}.json"
+    known = _read_candidates(path)
+    if known is not None:
+        searched = sum(1 for c in range(num_classes) if 5 <= int(np.sum(y == c)) <= len(y) - 5)
+        for done in range(searched + 1) if progress is not None else ():  # each class's candidates are known
+            progress(done, searched)
+        return known
+    found = find_candidates(x, y, num_classes, progress)
+    _write_candidates(path, found)
+    return found
+
+
+def _read_candidates(path: Path) -> list[Candidate] | None:
+    import json
+
+    try:
+        rows = json.loads(path.read_text(encoding="utf-8"))
+        return [Candidate(int(r["class_index"]), str(r["kind"]), np.asarray(r["places"], dtype=np.int64),
+                          np.asarray(r["values"], dtype=np.float32), float(r["prevalence"]), float(r["others"]),
+                          float(r["p_value"]), float(r["tolerance"]), tuple(float(v) for v in r["reference"]))
+                for r in rows]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _write_candidates(path: Path, found: list[Candidate]) -> None:
+    import json
+    import os
+    import tempfile
+
+    rows = [{"class_index": c.class_index, "kind": c.kind, "places": c.places.tolist(), "values": c.values.tolist(),
+             "prevalence": c.prevalence, "others": c.others, "p_value": c.p_value, "tolerance": c.tolerance,
+             "reference": list(c.reference)} for c in found]
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(prefix=".candidates-", dir=path.parent)
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            json.dump(rows, out)
+        os.replace(temporary, path)
+    except OSError:
+        pass  # the next run searches again
+
+
 def _colour_candidates(x: np.ndarray, y: np.ndarray, c: int) -> list[Candidate]:
     """A tint or brightness shift: class c's per-channel image means far from the other classes'."""
     means = x.mean(axis=(2, 3))  # N×C
@@ -245,7 +302,7 @@ def shortcut_probe(model: nn.Module, train_x: torch.Tensor, train_y: np.ndarray,
     was_training = model.training
     model.eval()
     try:
-        candidates = find_candidates(train_x.float().cpu().numpy(), np.asarray(train_y), len(class_names), progress)
+        candidates = stored_candidates(train_x.float().cpu().numpy(), np.asarray(train_y), len(class_names), progress)
         best: dict[int, tuple[Candidate, dict[str, Any]]] = {}
         before = (probe_probs if probe_probs is not None else class_probs(model, probes)) if candidates else None
         for candidate in candidates:

@@ -158,3 +158,28 @@ def test_where_no_helper_process_may_start_the_job_runs_in_a_thread(monkeypatch)
     job.submit({"sleep": 0.0})
     assert job.join(60) and not job.error, job.error
     assert job.result["pid"] == os.getpid() and messages == [("started", os.getpid())]
+
+
+def test_a_later_process_reads_the_stored_content_hashes_and_rehashes_a_changed_file(tmp_path: Path, store: Path,
+                                                                                     monkeypatch) -> None:
+    """The files' content hashes are kept with the store: another process (here: this one with its memory
+    cleared) computes the same key without reading an unchanged file, and reads a changed one again."""
+    from workbench.core.diagnostics import check_store
+
+    config = small_config(_dataset(tmp_path / "data"), tmp_path / "runs", epochs=1)
+    prepared = prepare_data(config)
+    first = data_checks_key(prepared, config)
+    read: list[str] = []
+
+    def counting_open(path, *args, **kwargs):
+        read.append(str(path))
+        return open(path, *args, **kwargs)
+
+    monkeypatch.setattr(check_store, "open", counting_open, raising=False)
+    check_store._hashes.clear()  # a new process
+    assert data_checks_key(prepared, config) == first and read == []
+    changed = prepared.samples[3].path
+    time.sleep(0.01)
+    Path(changed).write_bytes(Path(changed).read_bytes() + b"\0")  # same image, another file
+    check_store._hashes.clear()
+    assert data_checks_key(prepared, config) != first and read == [changed]

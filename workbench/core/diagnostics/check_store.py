@@ -55,28 +55,40 @@ def store_root() -> Path:
     return cache_root() / "data-checks"
 
 
-def file_hash(path: str) -> str:
-    """The content hash of a file (blake2b), remembered by path, size and modification time."""
+def file_hash(path: str, stored: dict[str, list] | None = None) -> str:
+    """The content hash of a file (blake2b), remembered by path, size and modification time: in this process, and
+    in `stored` ({path: [size, mtime_ns, hash]}, what an earlier process hashed; see `stored_hashes`)."""
+    return _stamped_hash(path, stored)[2]
+
+
+def _stamped_hash(path: str, stored: dict[str, list] | None) -> tuple[int, int, str]:
+    """(size, mtime_ns, content hash) of a file; the hash is "missing" or "unreadable" where it cannot be read."""
     try:
         stat = os.stat(path)
     except OSError:
-        return "missing"
+        return -1, -1, "missing"
     memo = (path, stat.st_size, stat.st_mtime_ns)
     with _hash_lock:
         known = _hashes.get(memo)
+    if known is None and stored is not None:
+        entry = stored.get(path)
+        if isinstance(entry, list) and len(entry) == 3 and entry[:2] == [stat.st_size, stat.st_mtime_ns]:
+            known = str(entry[2])
+            with _hash_lock:
+                _hashes[memo] = known
     if known is not None:
-        return known
+        return stat.st_size, stat.st_mtime_ns, known
     digest = hashlib.blake2b(digest_size=16)
     try:
         with open(path, "rb") as handle:
             for block in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(block)
     except OSError:
-        return "unreadable"
+        return stat.st_size, stat.st_mtime_ns, "unreadable"
     value = f"{stat.st_size}:{digest.hexdigest()}"
     with _hash_lock:
         _hashes[memo] = value
-    return value
+    return stat.st_size, stat.st_mtime_ns, value
 
 
 def _code_fingerprint() -> str:
@@ -108,17 +120,55 @@ def _settings(config: ProjectConfig) -> dict[str, Any]:
     return picked
 
 
+def _hashes_file(paths: list[str]) -> Path:
+    """Where the content hashes of this list of files are kept between processes (store_root()/hashes/)."""
+    return store_root() / "hashes" / f"{hashlib.sha256(chr(10).join(paths).encode('utf-8', 'surrogateescape')).hexdigest()[:32]}.json"
+
+
+def stored_hashes(paths: list[str]) -> dict[str, list]:
+    """The content hashes an earlier process computed for these files ({path: [size, mtime_ns, hash]}; {} if none).
+    A window's run then hashes nothing: the checks at data loading ran in a helper process, whose hashes reach
+    the window's process only through this file (hashing 1,800 small files in the window's process held its GIL
+    for tens of milliseconds)."""
+    try:
+        raw = json.loads(_hashes_file(paths).read_text(encoding="utf-8"))
+        return raw if isinstance(raw, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _store_hashes(paths: list[str], hashes: dict[str, list]) -> None:
+    target = _hashes_file(paths)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(prefix=".hashes-", dir=target.parent)
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            json.dump(hashes, out)
+        os.replace(temporary, target)
+    except OSError:  # the next process hashes the files again
+        log.info("the files' content hashes could not be kept in %s", target.parent, exc_info=True)
+
+
 def data_checks_key(prepared: PreparedData, config: ProjectConfig,
                     should_stop: Callable[[], bool] | None = None) -> str:
-    """The key of the data checks of `prepared` under `config` (hashes every file's content once per process)."""
+    """The key of the data checks of `prepared` under `config` (hashes every file's content once: in this process,
+    and for later processes in the store's `hashes/`)."""
     digest = hashlib.sha256(_code_fingerprint().encode())
     digest.update(json.dumps(_settings(config), sort_keys=True, default=str).encode())
     digest.update(json.dumps(list(prepared.class_names)).encode())
+    paths = [sample.path for sample in prepared.samples]
+    stored = stored_hashes(paths)
+    now: dict[str, list] = {}
     for i, (sample, label, split) in enumerate(zip(prepared.samples, prepared.labels.tolist(), prepared.splits,
                                                    strict=True)):
         if should_stop is not None and i % 256 == 0 and should_stop():
             raise InterruptedError("data checks cancelled")
-        digest.update(f"{sample.path}|{file_hash(sample.path)}|{label}|{split}\n".encode())
+        size, mtime, content = _stamped_hash(sample.path, stored)
+        digest.update(f"{sample.path}|{content}|{label}|{split}\n".encode())
+        if size >= 0 and content != "unreadable":
+            now[sample.path] = [size, mtime, content]
+    if now != stored:
+        _store_hashes(paths, now)
     digest.update(json.dumps([[s.path, s.reason] for s in prepared.skipped]).encode())  # the unreadable-files check
     return digest.hexdigest()[:32]
 

@@ -9,12 +9,10 @@ atomically; where it cannot be read or written, every header is checked, as with
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
 import os
-import tempfile
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -47,14 +45,10 @@ def load_verified(source: Path) -> dict[str, Stamp]:
 
 def save_verified(source: Path, verified: dict[str, Stamp]) -> None:
     """Remember `verified` for the next scan of `source` (a failure to write only costs that scan the headers)."""
+    from workbench.core.io import atomic_write_json
+
     target = _memo_file(source)
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(prefix=".headers-", dir=target.parent)
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            json.dump({"source": str(source), "verified": verified}, out)
-        os.replace(temporary, target)
+        atomic_write_json(target, {"source": str(source), "verified": verified}, indent=None)
     except OSError:
         log.info("the verified image headers could not be remembered in %s", target.parent, exc_info=True)
-        with contextlib.suppress(OSError, UnboundLocalError):
-            os.unlink(temporary)

@@ -138,13 +138,11 @@ def stored_hashes(paths: list[str]) -> dict[str, list]:
 
 
 def _store_hashes(paths: list[str], hashes: dict[str, list]) -> None:
+    from workbench.core.io import atomic_write_json
+
     target = _hashes_file(paths)
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(prefix=".hashes-", dir=target.parent)
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            json.dump(hashes, out)
-        os.replace(temporary, target)
+        atomic_write_json(target, hashes, indent=None)
     except OSError:  # the next process hashes the files again
         log.info("the files' content hashes could not be kept in %s", target.parent, exc_info=True)
 

@@ -20,6 +20,7 @@ validation images (which may not carry it). Two steps:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -142,21 +143,13 @@ def _read_candidates(path: Path) -> list[Candidate] | None:
 
 
 def _write_candidates(path: Path, found: list[Candidate]) -> None:
-    import json
-    import os
-    import tempfile
+    from workbench.core.io import atomic_write_json
 
     rows = [{"class_index": c.class_index, "kind": c.kind, "places": c.places.tolist(), "values": c.values.tolist(),
              "prevalence": c.prevalence, "others": c.others, "p_value": c.p_value, "tolerance": c.tolerance,
              "reference": list(c.reference)} for c in found]
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(prefix=".candidates-", dir=path.parent)
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            json.dump(rows, out)
-        os.replace(temporary, path)
-    except OSError:
-        pass  # the next run searches again
+    with contextlib.suppress(OSError):  # unwritten, the next run searches again
+        atomic_write_json(path, rows, indent=None)
 
 
 def _colour_candidates(x: np.ndarray, y: np.ndarray, c: int) -> list[Candidate]:

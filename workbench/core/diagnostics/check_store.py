@@ -55,14 +55,10 @@ def store_root() -> Path:
     return cache_root() / "data-checks"
 
 
-def file_hash(path: str, stored: dict[str, list] | None = None) -> str:
-    """The content hash of a file (blake2b), remembered by path, size and modification time: in this process, and
-    in `stored` ({path: [size, mtime_ns, hash]}, what an earlier process hashed; see `stored_hashes`)."""
-    return _stamped_hash(path, stored)[2]
-
-
 def _stamped_hash(path: str, stored: dict[str, list] | None) -> tuple[int, int, str]:
-    """(size, mtime_ns, content hash) of a file; the hash is "missing" or "unreadable" where it cannot be read."""
+    """(size, mtime_ns, content hash) of a file; the hash (blake2b) is "missing" or "unreadable" where the file cannot
+    be read. Hashes are remembered by path, size and modification time: in this process, and in `stored`
+    ({path: [size, mtime_ns, hash]}, what an earlier process hashed; see `stored_hashes`)."""
     try:
         stat = os.stat(path)
     except OSError:
@@ -122,7 +118,8 @@ def _settings(config: ProjectConfig) -> dict[str, Any]:
 
 def _hashes_file(paths: list[str]) -> Path:
     """Where the content hashes of this list of files are kept between processes (store_root()/hashes/)."""
-    return store_root() / "hashes" / f"{hashlib.sha256(chr(10).join(paths).encode('utf-8', 'surrogateescape')).hexdigest()[:32]}.json"
+    listing = "\n".join(paths).encode("utf-8", "surrogateescape")
+    return store_root() / "hashes" / f"{hashlib.sha256(listing).hexdigest()[:32]}.json"
 
 
 def stored_hashes(paths: list[str]) -> dict[str, list]:

@@ -94,7 +94,7 @@ def test_separability_scores_are_scikit_learns(seed: int) -> None:
         assert set(folds[labels == c]) == set(range(5))
     squared = squared_distances(x)
     expected = cross_val_score(KNeighborsClassifier(5), x, labels, cv=PredefinedSplit(folds)).mean()
-    assert knn_accuracy(squared, labels, folds, 5) == pytest.approx(expected, abs=1e-12)
+    assert knn_accuracy(x, labels, folds, 5) == pytest.approx(expected, abs=1e-12)
     assert silhouette(np.sqrt(squared), labels) == pytest.approx(silhouette_score(x, labels), abs=1e-9)
 
 

@@ -43,12 +43,11 @@ def separability_scores(features: np.ndarray, labels: np.ndarray, *, k: int = 5,
     if len(present) < 2:
         return scores
     x = (x - x.mean(0)) / np.where(x.std(0) > 1e-12, x.std(0), 1.0)
-    squared = squared_distances(x)
     n_folds = int(min(folds, np.bincount(labels)[present].min()))
     if n_folds >= 2:
         k = min(k, len(labels) - len(labels) // n_folds - 1)
-        scores["knn_accuracy"] = knn_accuracy(squared, labels, stratified_folds(labels, n_folds, seed), k)
-    scores["silhouette"] = silhouette(np.sqrt(squared), labels)
+        scores["knn_accuracy"] = knn_accuracy(x, labels, stratified_folds(labels, n_folds, seed), k)
+    scores["silhouette"] = silhouette(np.sqrt(squared_distances(x)), labels)
     return scores
 
 
@@ -74,19 +73,20 @@ def stratified_folds(labels: np.ndarray, folds: int, seed: int) -> np.ndarray:
     return fold
 
 
-def knn_accuracy(squared: np.ndarray, labels: np.ndarray, fold: np.ndarray, k: int) -> float:
-    """The mean over folds of the accuracy of a k-nearest-neighbour vote (uniform weights, a tie to the smaller
-    label) that knows the other folds' labels: `squared` holds the squared distances between all samples."""
+def knn_accuracy(x: np.ndarray, labels: np.ndarray, fold: np.ndarray, k: int) -> float:
+    """The mean over folds of the accuracy of a k-nearest-neighbour vote (the strategies' `knn_predict`: Euclidean,
+    uniform weights, a tie to the smaller label) that knows the other folds' labels."""
+    import torch
+
+    from workbench.core.strategies.common import knn_predict
+
     labels = np.asarray(labels)
-    classes = int(labels.max()) + 1
+    points, targets = torch.from_numpy(np.asarray(x, dtype=np.float64)), torch.from_numpy(labels.astype(np.int64))
     accuracies = []
     for f in np.unique(fold):
-        test, train = np.flatnonzero(fold == f), np.flatnonzero(fold != f)
-        block = squared[np.ix_(test, train)]
-        nearest = np.argpartition(block, k - 1, axis=1)[:, :k] if k < len(train) else np.argsort(block, axis=1)
-        votes = np.zeros((len(test), classes))
-        np.add.at(votes, (np.repeat(np.arange(len(test)), nearest.shape[1]), labels[train][nearest].ravel()), 1.0)
-        accuracies.append(float(np.mean(votes.argmax(axis=1) == labels[test])))
+        test, train = torch.from_numpy(fold == f), torch.from_numpy(fold != f)
+        predicted, _ = knn_predict(points[test], points[train], targets[train], k, int(labels.max()) + 1)
+        accuracies.append(float((predicted == targets[test]).double().mean()))
     return float(np.mean(accuracies))
 
 

@@ -129,3 +129,61 @@ def test_network_accuracy_is_scikit_learns_balanced_accuracy() -> None:
     expected = balanced_accuracy_score(labels, probs.argmax(1))
     assert network_accuracy(labels, probs) == pytest.approx(expected, abs=1e-12)
     assert np.isnan(network_accuracy(np.zeros(0, int), np.zeros((0, 4))))
+
+
+@pytest.fixture(scope="module")
+def digits_model_without_two_classes() -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Held-out digit scans and the class probabilities of a pixel model that never learnt "1" or "4" (it was fitted
+    without them), as an undertrained network that never predicts some classes: (labels, probs, class names)."""
+    from sklearn.datasets import load_digits
+    from sklearn.linear_model import LogisticRegression
+
+    digits = load_digits()
+    x, y = digits.data / 16.0, digits.target
+    fit, held = np.arange(len(y)) % 2 == 0, np.arange(len(y)) % 2 == 1
+    learnt = fit & ~np.isin(y, [1, 4])
+    model = LogisticRegression(max_iter=500).fit(x[learnt], y[learnt])
+    probs = np.full((int(held.sum()), 10), 1e-6)
+    probs[:, model.classes_] = model.predict_proba(x[held])
+    return y[held], probs, [f"digit_{c}" for c in range(10)]
+
+
+def _samples(n: int):
+    from workbench.core.data.discovery import Sample
+
+    return [Sample(f"img_{i:04d}.png", "x") for i in range(n)]
+
+
+def test_a_model_that_has_not_learnt_a_class_accuses_none_of_its_labels(digits_model_without_two_classes) -> None:
+    """Clean digits: every "1" and "4" is predicted as another digit with confidence, which cleanlab flags; those are
+    the model's confusion, so nothing is accused, and the verdict names the two classes and their recall."""
+    from cleanlab.filter import find_label_issues
+
+    from workbench.core.diagnostics.label_issues import after_training_findings, unlearnt_classes
+
+    labels, probs, names = digits_model_without_two_classes
+    raw = find_label_issues(labels, probs / probs.sum(1, keepdims=True), n_jobs=1)
+    assert raw.sum() >= 0.5 * np.isin(labels, [1, 4]).sum()  # what used to be reported as wrong labels
+    assert set(unlearnt_classes(labels, probs)) >= {1, 4}
+    findings = after_training_findings(labels, probs, _samples(len(labels)), names, ["val"] * len(labels))
+    assert [f.code for f in findings] == ["label-check-inconclusive"]
+    assert "digit_1 (recall 0.00)" in findings[0].explanation and "digit_4 (recall 0.00)" in findings[0].explanation
+
+
+def test_wrong_labels_in_the_learnt_classes_are_still_found(digits_model_without_two_classes) -> None:
+    """The same model and images with 8 % of the learnt classes' labels flipped: the flips are found, and no
+    image of an unlearnt class is among the suspects."""
+    from workbench.core.diagnostics.label_issues import label_issue_findings
+
+    labels, probs, names = digits_model_without_two_classes
+    rng = np.random.default_rng(0)
+    noisy = labels.copy()
+    candidates = np.flatnonzero(~np.isin(labels, [1, 4]))
+    flipped = rng.choice(candidates, size=int(0.08 * len(candidates)), replace=False)
+    for i in flipped:
+        noisy[i] = rng.choice([c for c in (0, 2, 3, 5, 6, 7, 8, 9) if c != labels[i]])
+    (finding,) = label_issue_findings(noisy, probs, _samples(len(labels)), names)
+    suspects = {s["index"] for s in finding.evidence["suspects"]}
+    assert len(suspects & set(flipped.tolist())) >= 0.7 * len(flipped)
+    assert not suspects & set(np.flatnonzero(np.isin(labels, [1, 4])).tolist())
+    assert finding.evidence["set_aside"] > 0 and set(finding.evidence["unlearnt_classes"]) >= {"digit_1", "digit_4"}

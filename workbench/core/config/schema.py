@@ -233,6 +233,9 @@ class TrainingConfig(_Section):
     device: Literal["auto", "cpu", "cuda", "mps"] = Field("auto", description="Where to train; 'auto' prefers CUDA, then MPS.")
     amp: bool = Field(True, description="Mixed precision on CUDA (faster, less memory).")
     channels_last: bool = Field(True, description="Channels-last memory layout on CUDA and the CPU (faster convolutions).")
+    tuned_conv_gradients: bool = Field(True, description="On the CPU, time each convolution's weight gradient "
+                                       "both ways once, and compute it by matrix product in the layers where that "
+                                       "is faster (same result to rounding).")
     deterministic: bool = Field(True, description="Use deterministic algorithms where the backend allows.")
     seed: int = Field(0, ge=0, le=2**31 - 1, description="Seed for weights, shuffling and augmentation.")
 

@@ -35,6 +35,7 @@ from workbench.core.training import distributed
 from workbench.core.training.allocator import retain_freed_memory
 from workbench.core.training.checkpoints import CheckpointError
 from workbench.core.training.control import RunControl
+from workbench.core.training.conv_gradients import matmul_weight_gradients
 from workbench.core.training.epochs import EpochLoop
 from workbench.core.training.failures import fail, nan_diagnosis, readable, saved_files
 from workbench.core.training.hooks import default_hooks
@@ -247,7 +248,8 @@ def _run_epochs(
     status = "failed"
     try:
         try:
-            status = loop.run_epochs()
+            with matmul_weight_gradients(run.conv_plan.modules if run.conv_plan else ()):
+                status = loop.run_epochs()
         except StopRequested:
             status = "stopped"
         except NonFiniteLoss as bad:

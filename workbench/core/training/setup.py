@@ -28,6 +28,7 @@ from workbench.core.strategies.base import Strategy, StrategyContext
 from workbench.core.training import distributed
 from workbench.core.training.checkpoints import CheckpointWriter
 from workbench.core.training.control import RunControl
+from workbench.core.training.conv_gradients import ConvPlan, plan_conv_gradients
 from workbench.core.training.loop import BatchSource
 from workbench.core.training.optim import build_optimizer, build_scheduler
 from workbench.core.training.resume import apply_new_lr, history_from_metrics, resume_point, trim_metrics
@@ -62,6 +63,7 @@ class TrainingRun:
     saved: dict[str, Any] | None = None  # the checkpoint to continue from (resume_point), until resume_state
     fallback_note: str = ""  # why it is best.pt rather than last.pt
     checkpoints: CheckpointWriter = field(default_factory=CheckpointWriter)  # writes while the next epoch trains
+    conv_plan: ConvPlan | None = None  # the CPU convolutions whose weight gradient is a matrix product
 
     @property
     def last_path(self) -> Path:
@@ -138,6 +140,9 @@ def build_run(config: ProjectConfig, data: PreparedData, device: torch.device, c
     channels_last = tcfg.channels_last and uses_channels_last(model, device)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
+    conv_plan = None
+    if device.type == "cpu" and tcfg.tuned_conv_gradients and not strategy.replaces_training():
+        conv_plan = _conv_plan(model, config, data.in_channels, channels_last, emit)
     train_model: nn.Module = model
     if ctx.enabled:
         train_model = nn.parallel.DistributedDataParallel(
@@ -157,7 +162,25 @@ def build_run(config: ProjectConfig, data: PreparedData, device: torch.device, c
     scaler = torch.amp.GradScaler("cuda") if dtype == torch.float16 else None
     return TrainingRun(config, data, device, ctx, run_id, run_dir, store, emit, control, strategy, sctx, model,
                        train_model, train_source, val_source, steps_per_epoch, optimizer, scheduler,
-                       loss_function(config, data, device), dtype, scaler, saved, fallback_note)
+                       loss_function(config, data, device), dtype, scaler, saved, fallback_note, conv_plan=conv_plan)
+
+
+def _conv_plan(model: nn.Module, config: ProjectConfig, in_channels: int, channels_last: bool,
+               emit: Callable[[EngineEvent], None]) -> ConvPlan | None:
+    """The layers whose weight gradient is faster by matrix product here (conv_gradients.py); None, and the
+    usual kernels, where the model cannot be looked into."""
+    size = config.preprocessing.image_size
+    example = torch.zeros(1, in_channels, size, size)
+    if channels_last:
+        example = example.contiguous(memory_format=torch.channels_last)
+    try:
+        plan = plan_conv_gradients(model, example, config.training.batch_size)
+    except Exception as error:  # a speed-up only: the run trains as it would have
+        emit(LogMessage("info", f"CPU convolution gradients: the usual kernels ({type(error).__name__}: {error})"))
+        return None
+    if plan.layers:
+        emit(LogMessage("info", plan.summary()))
+    return plan
 
 
 def resume_state(run: TrainingRun) -> TrainState:

@@ -151,8 +151,8 @@ class StrategyPane(Pane):
                                                                 "early_stopping_patience", "monitor"])
         grid.addWidget(group(self.tr("Loss and stopping"), self.loss_form, stretch=True), 3, 0)
 
-        self.device_form = ConfigForm(self.project, "training", ["device", "amp", "channels_last", "deterministic",
-                                                                  "seed"])
+        self.device_form = ConfigForm(self.project, "training", ["device", "amp", "channels_last",
+                                                                  "tuned_conv_gradients", "deterministic", "seed"])
         self.device_label = QLabel(self.tr("Detecting devices…"))
         self.device_label.setObjectName("summary")
         self.device_label.setWordWrap(True)

@@ -51,6 +51,7 @@ FIELD_LABELS = {
     "blur_sigma": "Blur",
     "amp": "Mixed precision (CUDA)",
     "channels_last": "Channels-last layout",
+    "tuned_conv_gradients": "Tuned CPU convolution gradients",
     "early_stopping_patience": "Early stopping patience",
     "warmup_epochs": "Warm-up epochs",
     "grad_clip_norm": "Gradient clipping (max norm)",

@@ -13,6 +13,7 @@ from torch import nn
 from workbench.core.diagnostics.findings import PROBLEM, WARNING, Finding
 from workbench.core.diagnostics.monitor_base import FindingMonitor
 from workbench.core.diagnostics.pairing import check_output_pairing
+from workbench.core.models.evaluating import evaluating
 from workbench.core.training.monitors import MonitorContext
 
 
@@ -53,16 +54,8 @@ def dead_unit_shares(model: nn.Module, x: torch.Tensor) -> dict[str, tuple[int, 
         # A module used twice (e.g. torchvision's ResNet blocks) counts its units once per call.
         shares[key] = (dead + int((~alive).sum()), total + int(alive.numel()))
 
-    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, (nn.ReLU, nn.ReLU6))]
-    was_training = model.training
-    try:
-        model.eval()
-        with torch.no_grad():
-            model(x)
-    finally:
-        model.train(was_training)
-        for handle in handles:
-            handle.remove()
+    with evaluating(model, [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, (nn.ReLU, nn.ReLU6))]):
+        model(x)
     return shares
 
 

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from workbench.core.diagnostics.findings import PROBLEM, WARNING, Finding
+from workbench.core.models.evaluating import evaluating
 
 LOSSES = ("cross_entropy", "nll", "bce", "bce_with_logits", "mse")
 _SQUASHERS = (nn.Sigmoid, nn.Softmax, nn.LogSoftmax, nn.Tanh, nn.ReLU, nn.Softmin)
@@ -22,16 +23,8 @@ def _leaves_in_call_order(model: nn.Module, example: torch.Tensor | None) -> tup
     if example is None:
         return leaves, None
     order: list[nn.Module] = []
-    handles = [m.register_forward_hook(lambda mod, _i, _o: order.append(mod)) for m in leaves]
-    was_training = model.training
-    try:
-        model.eval()
-        with torch.no_grad():
-            output = model(example)
-    finally:
-        model.train(was_training)
-        for handle in handles:
-            handle.remove()
+    with evaluating(model, [m.register_forward_hook(lambda mod, _i, _o: order.append(mod)) for m in leaves]):
+        output = model(example)
     return order, output
 
 

@@ -21,6 +21,7 @@ from torch import nn
 
 from workbench.core.diagnostics.findings import INFO, PROBLEM, WARNING, Finding
 from workbench.core.diagnostics.shortcut_probe import class_probs, shortcut_probe
+from workbench.core.models.evaluating import evaluating
 
 SMALL_REGION = 0.03  # the brightest 3% of the mean attribution map ...
 CONCENTRATION = 0.3  # ... holding 30% of its mass is a fixed small region (diffuse maps hold about 3–10%)
@@ -122,13 +123,9 @@ def shortcut_check(
     `probe_images` (default: `images`) of other classes receive the suspicious region in the attack test.
     `progress(done, total)` counts the classes checked.
     """
-    was_training = model.training
-    model.eval()
-    try:
+    with evaluating(model, no_grad=False):  # the attribution maps need gradients
         return _check(model, images, np.asarray(labels), class_names, probe_images, probe_labels, method,
                       max_per_class, evidence_dir, should_stop, seed, progress, probe_predicted)
-    finally:
-        model.train(was_training)
 
 
 def _check(model, images, labels, class_names, probe_images, probe_labels, method, max_per_class, evidence_dir,
@@ -274,10 +271,8 @@ def shortcut_check_for_run(model: nn.Module, context, *, max_per_class: int = 16
     train_rows = stratified_sample(data.labels, max_per_class * 2, rng, train_pool)
     x, y = context.train_source.load(train_rows, augment=False)
     if probe_probs is None:
-        was_training = model.training
-        model.eval()
-        probe_probs = class_probs(model, px)
-        model.train(was_training)
+        with evaluating(model):
+            probe_probs = class_probs(model, px)
     mapped = None if progress is None else (lambda done, total: progress(done, total, "Drawing attribution maps"))
     report = shortcut_check(model, x, y.cpu().numpy(), data.class_names, probe_images=px, probe_labels=py.cpu().numpy(),
                             method=method, max_per_class=max_per_class, should_stop=should_stop, evidence_dir=folder,

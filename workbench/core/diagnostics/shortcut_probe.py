@@ -32,6 +32,7 @@ import torch
 from torch import nn
 
 from workbench.core.diagnostics.findings import PROBLEM, WARNING, Finding
+from workbench.core.models.evaluating import evaluating
 
 PREVALENCE = 0.8  # share of the class's training images holding the mark value at a place
 CONTRAST = 0.5  # ... at least this much above the other classes' share there
@@ -292,9 +293,7 @@ def shortcut_probe(model: nn.Module, train_x: torch.Tensor, train_y: np.ndarray,
     """Findings for the candidates that the model confirms; at most one per class (the strongest flip).
     `probe_probs`: the model's probabilities for `probes`, where the caller computed them already;
     `progress(done, total)` counts the classes searched for candidates."""
-    was_training = model.training
-    model.eval()
-    try:
+    with evaluating(model, no_grad=False):
         candidates = stored_candidates(train_x.float().cpu().numpy(), np.asarray(train_y), len(class_names), progress)
         best: dict[int, tuple[Candidate, dict[str, Any]]] = {}
         before = (probe_probs if probe_probs is not None else class_probs(model, probes)) if candidates else None
@@ -308,8 +307,6 @@ def shortcut_probe(model: nn.Module, train_x: torch.Tensor, train_y: np.ndarray,
             rank = (result["confirmed"], result["flip_rate"])
             if held is None or rank > (held[1]["confirmed"], held[1]["flip_rate"]):
                 best[candidate.class_index] = (result["candidate"], result)
-    finally:
-        model.train(was_training)
     folder = Path(evidence_dir) if evidence_dir is not None else None
     return [_finding(candidate, result, class_names, tuple(train_x.shape[1:]), folder)
             for candidate, result in best.values()]

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from workbench.core.models.evaluating import evaluating
 from workbench.core.models.small_cnn import SmallCNN
 from workbench.core.strategies.base import StrategyContext
 from workbench.core.strategies.pretraining import PretrainingStrategy, PretrainTask
@@ -56,12 +57,9 @@ class AutoencoderTask(PretrainTask):
     def __init__(self, model: nn.Module, context: StrategyContext) -> None:
         super().__init__(model, context)
         size, channels = context.config.preprocessing.image_size, context.data.in_channels
-        was_training = model.training
-        model.eval()
-        with torch.no_grad():
+        with evaluating(model):
             device = next(model.parameters()).device
             probe = feature_map(model, torch.zeros(2, channels, size, size, device=device))
-        model.train(was_training)
         self.decoder = ConvDecoder(probe.shape[1], channels, probe.shape[-1], size)
 
     def forward(self, batch: torch.Tensor) -> torch.Tensor:

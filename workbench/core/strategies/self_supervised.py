@@ -17,6 +17,7 @@ import math
 import torch
 from torch import nn
 
+from workbench.core.models.evaluating import evaluating
 from workbench.core.strategies import losses
 from workbench.core.strategies.base import StrategyContext
 from workbench.core.strategies.pretraining import PretrainingStrategy, PretrainTask
@@ -29,12 +30,9 @@ BYOL_BASE_MOMENTUM = 0.99
 def feature_dim(model: nn.Module, in_channels: int, size: int) -> int:
     from workbench.core.models.factory import penultimate_features
 
-    was_training = model.training
-    model.eval()
-    with torch.no_grad():
+    with evaluating(model):
         device = next(model.parameters()).device
         dim = penultimate_features(model, torch.zeros(2, in_channels, size, size, device=device)).shape[1]
-    model.train(was_training)
     return int(dim)
 
 

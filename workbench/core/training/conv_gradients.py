@@ -30,6 +30,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from workbench.core.models.evaluating import evaluating
+
 log = logging.getLogger(__name__)
 
 GAIN = 0.75  # the matrix product must take at most this share of oneDNN's time
@@ -156,16 +158,8 @@ def layer_shapes(model: nn.Module, example: torch.Tensor, batch: int) -> dict[nn
                                        tuple(module.stride), tuple(module.padding), tuple(module.dilation),
                                        int(x.shape[2]), int(x.shape[3]),
                                        x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous())
-    handles = [m.register_forward_pre_hook(record) for m in model.modules() if eligible(m)]
-    was_training = model.training
-    try:
-        model.eval()
-        with torch.no_grad():
-            model(example)
-    finally:
-        model.train(was_training)
-        for handle in handles:
-            handle.remove()
+    with evaluating(model, [m.register_forward_pre_hook(record) for m in model.modules() if eligible(m)]):
+        model(example)
     return shapes
 
 

@@ -137,6 +137,7 @@ def test_a_layer_whose_im2col_matrix_is_too_large_keeps_onednns_kernel(monkeypat
     monkeypatch.setattr(conv_gradients, "MAX_UNFOLD_BYTES", 1000)
     plan = plan_conv_gradients(_net(), torch.randn(1, 3, 12, 12), 32, timer=lambda shape: (1.0, 0.1))
     assert plan.modules == () and plan.layers == 2
+    assert plan.summary() == "CPU convolution gradients: PyTorch's own kernel in all 2 layers (none small enough to time)"
 
 
 def test_real_timings_of_both_kernels_are_positive() -> None:

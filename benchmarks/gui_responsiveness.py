@@ -3,7 +3,8 @@
     python benchmarks/gui_responsiveness.py [--epochs 4] [--image-size 16] [--width 16]
 
 It opens the main window offscreen on the bundled digits demo, shows the Train pane with its live
-curves, starts a run and measures, with a 20 ms timer on the GUI thread, how late each tick arrives.
+curves, lets it paint (that first paint is the pane switch's, measured and printed on its own), starts a
+run and measures, with a 20 ms timer on the GUI thread, how late each tick arrives.
 The measurement covers the whole run: data checks, training and the end-of-run diagnostics after it.
 Target: max stall under 50 ms, p95 under 20 ms (a window feels frozen from about 100 ms). Run by hand.
 """
@@ -88,8 +89,16 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(str(errors))
     window.load_dropped(write_digits_dataset(work / "digits"))
     wait_until(lambda: window.dataset.stats is not None and not window.tasks.is_busy, 300, "the dataset")
+    # The Train pane is shown and painted before the run starts, as it is when a user clicks Start: its first
+    # paint (pyqtgraph's plots, 50-90 ms on this 2-core machine) belongs to the pane switch, not to the run; it
+    # is measured on its own and printed beside the run's figures.
+    switch = StallProbe(interval_ms=20)
+    switch.start()
     window.show_step("train")
     train = window.panes["train"]
+    settled = time.monotonic() + 1.0
+    wait_until(lambda: time.monotonic() > settled, 10, "the Train pane painted")
+    switch.stop()
     probe = StallProbe(interval_ms=20)
     events: list[tuple[float, str]] = []
     window.runner.event.connect(lambda e: events.append((time.perf_counter(), type(e).__name__))
@@ -112,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  median {1000 * probe.median_stall:6.1f} ms")
     print(f"  p95    {1000 * probe.p95_stall:6.1f} ms   (target < {TARGET_P95_MS:.0f} ms)")
     print(f"  max    {1000 * probe.max_stall:6.1f} ms   (target < {TARGET_MS:.0f} ms)")
+    print(f"switching to the Train pane before the run: max stall {1000 * switch.max_stall:.1f} ms")
     if args.timeline:
         stalls = [(t - started, f"stall {1000 * s:.0f} ms") for t, s in zip(probe.times, probe.stalls, strict=True)
                   if s > 0.04]

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from workbench.core.events import (
+    BackgroundProgress,
     BatchEnded,
     EngineEvent,
     EpochEnded,
@@ -21,6 +22,7 @@ from workbench.core.events import (
     RunFailed,
     RunFinished,
     RunStarted,
+    StageProgress,
 )
 from workbench.core.run_folder import FINDINGS, RunFolder
 
@@ -154,22 +156,37 @@ class MetricsLogCallback(Callback):
 
 
 class ThrottledCallback(Callback):
-    """Forwards per-batch events at most `rate_hz` times a second; all other events pass straight through."""
+    """Forwards progress events (batches, preparatory stages, background tasks) at most `rate_hz` times a second
+    for each stage or task, always with its first and last event; all other events pass straight through.
+    A window handles each event on its GUI thread: a stage that reported 40 steps in 23 ms stalled it 60-76 ms."""
 
     def __init__(self, inner: Callback, rate_hz: float = 10.0) -> None:
         self.inner = inner
         self.interval = 1.0 / rate_hz
-        self._last = 0.0
+        self._last: dict[tuple[str, str], float] = {}
         self._lock = threading.Lock()
 
-    def on_event(self, event: EngineEvent) -> None:
+    @staticmethod
+    def _progress(event: EngineEvent) -> tuple[tuple[str, str], bool] | None:
+        """(the stage or task it reports on, whether it is that one's last event), or None for other events."""
         if isinstance(event, BatchEnded):
+            return ("batch", ""), event.batch == event.batches
+        if isinstance(event, StageProgress):
+            return ("stage", event.stage), 0 < event.total <= event.done
+        if isinstance(event, BackgroundProgress):
+            return ("background", event.task), event.finished or 0 < event.total <= event.done
+        return None
+
+    def on_event(self, event: EngineEvent) -> None:
+        progress = self._progress(event)
+        if progress is not None:
+            key, last = progress
             now = time.monotonic()
-            last_batch = event.batch == event.batches
             with self._lock:
-                if not last_batch and now - self._last < self.interval:
+                before = self._last.get(key)
+                if not last and before is not None and now - before < self.interval:
                     return
-                self._last = now
+                self._last[key] = now
         self.inner.on_event(event)
 
 

@@ -112,8 +112,9 @@ def test_layer_shapes_are_read_without_touching_batch_norm_statistics() -> None:
 @pytest.mark.parametrize("first_layer", [(0.010, 0.009), (0.0002, 0.0001)])  # too little faster; too little saved
 def test_the_plan_switches_the_layers_the_timings_favour_and_keeps_the_timings(monkeypatch, tmp_path,
                                                                                first_layer) -> None:
-    """Timings (oneDNN, matrix product) of 16 images: the first layer gains too little, the second much; a step of
-    32 images takes twice those times. The second plan, in a new process's place, reads the kept timings."""
+    """Timings (oneDNN, matrix product) of 16 images: the first layer gains too little (a step of 32 images is
+    judged at twice those times), the second much. The second plan, in a new process's place, reads the kept
+    timings."""
     monkeypatch.setenv("WORKBENCH_CACHE_DIR", str(tmp_path))
     net = _net()
     timed: list[ConvShape] = []
@@ -125,8 +126,8 @@ def test_the_plan_switches_the_layers_the_timings_favour_and_keeps_the_timings(m
     plan = plan_conv_gradients(net, torch.randn(1, 3, 12, 12), 32, timer=timer)
     assert plan.modules == (net[3],) and plan.layers == 2 and len(timed) == 2
     assert {shape.batch for shape in timed} == {conv_gradients.TIMING_BATCH}
-    assert plan.native_seconds == pytest.approx(0.080) and plan.matmul_seconds == pytest.approx(0.010)
-    assert "1 of 2 layers" in plan.summary() and "80 → 10 ms" in plan.summary()
+    assert plan.native_seconds == pytest.approx(0.040) and plan.matmul_seconds == pytest.approx(0.005)
+    assert "1 of 2 layers" in plan.summary() and "40 → 5 ms for 16 images" in plan.summary()
     again = plan_conv_gradients(net, torch.randn(1, 3, 12, 12), 32, timer=lambda shape: pytest.fail("timed again"))
     assert again.modules == (net[3],) and again.timed_seconds == 0.0 and "kept" in again.summary()
     assert len(timed) == 2 and list((tmp_path / "conv-gradients").glob("*.json"))

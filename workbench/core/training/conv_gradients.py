@@ -235,7 +235,7 @@ class ConvPlan:
 
     modules: tuple[nn.Conv2d, ...]
     layers: int  # eligible convolutions looked at
-    native_seconds: float  # one step's weight gradients of the switched layers, by oneDNN
+    native_seconds: float  # the switched layers' weight gradients of TIMING_BATCH images, by oneDNN (as timed)
     matmul_seconds: float  # the same, by matrix product
     timed_seconds: float  # spent timing in this run (0 when every shape was known)
     kept: int = 0  # layers whose timings were kept from an earlier run
@@ -246,8 +246,8 @@ class ConvPlan:
         if not self.modules:
             return (f"CPU convolution gradients: PyTorch's own kernel in all {self.layers} layers ({when})")
         return (f"CPU convolution gradients: {len(self.modules)} of {self.layers} layers compute their weight "
-                f"gradient by matrix product, {1e3 * self.native_seconds:.0f} → {1e3 * self.matmul_seconds:.0f} ms "
-                f"a step ({when})")
+                f"gradient by matrix product: {1e3 * self.native_seconds:.0f} → {1e3 * self.matmul_seconds:.0f} ms "
+                f"for {TIMING_BATCH} images ({when})")
 
 
 def plan_conv_gradients(model: nn.Module, example: torch.Tensor, batch: int,
@@ -274,8 +274,8 @@ def plan_conv_gradients(model: nn.Module, example: torch.Tensor, batch: int,
         scale = shape.batch / timing_shape.batch  # the timings are of TIMING_BATCH images, a step of `batch`
         if matmul <= GAIN * native and scale * (native - matmul) >= MIN_SAVING:
             chosen.append(module)
-            native_total += scale * native
-            matmul_total += scale * matmul
+            native_total += native
+            matmul_total += matmul
     spent = time.perf_counter() - started if timed else 0.0
     if timed:
         _save_memo(machine, memo)
